@@ -1,0 +1,176 @@
+//! `hapki issue`: every leaf the profile declares for an org (filling in only what is missing),
+//! one declared leaf by name, or an ad-hoc leaf of a given kind with extra SANs.
+
+use super::{execute, leaf_needs_issue, preflight, OrgWork, EXIT_OK};
+use crate::cli::IssueArgs;
+use crate::error::{Error, Result};
+use crate::pki::{adhoc_spec, OrgCa};
+use crate::profile::{Kind, LeafSpec, OrgSpec, Topology};
+use crate::types::{parse_days, KeyAlg, Label, San};
+use time::OffsetDateTime;
+
+pub fn run(args: &IssueArgs) -> Result<i32> {
+    let topo = Topology::load(args.common.profile.as_deref())?;
+    // Every user string becomes a checked value before any file is read or key generated.
+    let kind = args.kind.as_deref().map(Kind::parse).transpose()?;
+    let sans = args
+        .san
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(San::parse)
+        .collect::<Result<Vec<_>>>()?;
+    let days = args.days.as_deref().map(parse_days).transpose()?;
+    let key: Option<KeyAlg> = args.key.as_deref().map(str::parse).transpose()?;
+    let (org, specs) = resolve(&topo, args, kind, &sans, days, key)?;
+
+    let out = &args.common.out;
+    let mut w = OrgWork::new(org, out);
+    let ca = OrgCa::load_complete(&w.layout, org)?;
+    w.tier = ca.levels.len() as u8;
+    let now = OffsetDateTime::now_utc();
+    let mut skipped = Vec::new();
+    for spec in specs {
+        let files = w.layout.leaf(spec.kind, spec.name.as_str());
+        match leaf_needs_issue(&files, &spec, Some(&ca), now) {
+            None if !args.force => skipped.push(spec),
+            reason => {
+                if let (Some(r), true) = (reason, files.cert.exists()) {
+                    eprintln!("re-issuing {} {}: {r}", spec.kind.name(), spec.name);
+                }
+                w.leaves.push(spec)
+            }
+        }
+    }
+    w.existing = Some(ca);
+    for s in &skipped {
+        eprintln!(
+            "skipped {} {}: it exists and is valid (pass --force to re-issue)",
+            s.kind.name(),
+            s.name
+        );
+    }
+    if w.leaves.is_empty() {
+        println!("nothing to issue for {}: every leaf exists", org.name);
+        return Ok(EXIT_OK);
+    }
+    preflight(out)?;
+    let layout = w.layout.clone();
+    let (done, plan) = execute(vec![w], now)?;
+    plan.commit()?;
+    for leaf in &done[0].leaves {
+        let f = layout.leaf(leaf.spec.kind, leaf.spec.name.as_str());
+        let sans: Vec<String> = leaf.spec.sans.iter().map(|s| s.to_string()).collect();
+        println!(
+            "issued {} {} [{}] -> {}",
+            leaf.spec.kind.name(),
+            leaf.spec.name,
+            sans.join(", "),
+            f.cert.display()
+        );
+        if leaf.clamped {
+            eprintln!(
+                "note: {} {} expires with its issuing CA, before the {} days asked",
+                leaf.spec.kind.name(),
+                leaf.spec.name,
+                leaf.spec.days
+            );
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// Works out which org and which leaves `hapki issue NAME ...` means.
+fn resolve<'t>(
+    topo: &'t Topology,
+    args: &IssueArgs,
+    kind: Option<Kind>,
+    sans: &[San],
+    days: Option<u32>,
+    key: Option<KeyAlg>,
+) -> Result<(&'t OrgSpec, Vec<LeafSpec>)> {
+    let name = &args.name;
+    // An org name without --kind: every leaf the profile declares for it.
+    if kind.is_none() && args.org.as_deref().is_none_or(|o| o == name) {
+        if let Ok(org) = topo.org(name) {
+            if !sans.is_empty() {
+                return Err(Error::input(format!(
+                    "--san adds names to one leaf, but `{name}` is an org; name a leaf, e.g. `hapki issue {} --org {name} --san ...`",
+                    org.leaves.first().map_or("NAME", |l| l.name.as_str())
+                )));
+            }
+            let specs = org
+                .leaves
+                .iter()
+                .map(|l| with_overrides(l.clone(), days, key))
+                .collect();
+            return Ok((org, specs));
+        }
+    }
+    let label = Label::parse(name, "leaf name")?;
+    let org = match &args.org {
+        Some(o) => topo.org(o)?,
+        None => {
+            let owners: Vec<&'t OrgSpec> = topo
+                .orgs
+                .iter()
+                .filter(|o| !o.leaves_named(name).is_empty())
+                .collect();
+            match owners.as_slice() {
+                [one] => *one,
+                [] if kind.is_some() => {
+                    return Err(Error::input(format!(
+                        "`{name}` is not a leaf of the profile, so hapki cannot tell its org; add --org ORG (one of {})",
+                        topo.org_names()
+                    )))
+                }
+                [] => {
+                    return Err(Error::input(format!(
+                        "`{name}` is neither an org nor a leaf of the profile {}; issue it ad hoc with --org ORG --kind server|client|proxy-backend|jwt-signing",
+                        topo.source
+                    )))
+                }
+                many => {
+                    let names: Vec<&str> = many.iter().map(|o| o.name.as_str()).collect();
+                    return Err(Error::input(format!(
+                        "`{name}` is a leaf of several orgs ({}); choose one with --org",
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    let kinds: Vec<Kind> = match kind {
+        Some(k) => vec![k],
+        None => {
+            let ks: Vec<Kind> = org.leaves_named(name).iter().map(|l| l.kind).collect();
+            if ks.is_empty() {
+                return Err(Error::input(format!(
+                    "`{name}` is not a leaf of org `{}` in the profile; give --kind server|client|proxy-backend|jwt-signing to issue it ad hoc",
+                    org.name
+                )));
+            }
+            if ks.len() > 1 && !sans.is_empty() {
+                return Err(Error::input(format!(
+                    "`{name}` is both a server and a client of org `{}`; say which one gets the extra SANs with --kind",
+                    org.name
+                )));
+            }
+            ks
+        }
+    };
+    let specs = kinds
+        .into_iter()
+        .map(|k| adhoc_spec(org, &label, k, sans, days, key))
+        .collect();
+    Ok((org, specs))
+}
+
+fn with_overrides(mut spec: LeafSpec, days: Option<u32>, key: Option<KeyAlg>) -> LeafSpec {
+    if let Some(d) = days {
+        spec.days = d;
+    }
+    if let Some(k) = key {
+        spec.key = k;
+    }
+    spec
+}

@@ -1,0 +1,209 @@
+//! Safe writing: a `Plan` of files is written all together or not at all. Every file goes to a
+//! temp file in its own folder first (so a full or read-only disk fails before anything is
+//! replaced), then each is renamed into place (atomic on POSIX). Private keys get 0600, folders
+//! that hold them 0700.
+
+use crate::error::{Error, Result};
+use crate::layout::is_private_dir;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// How a file may be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Public,
+    Secret,
+}
+
+impl Mode {
+    fn bits(self) -> u32 {
+        match self {
+            Mode::Public => 0o644,
+            Mode::Secret => 0o600,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Plan {
+    files: Vec<(PathBuf, Vec<u8>, Mode)>,
+    /// Files to delete once every new file is in place.
+    remove: Vec<PathBuf>,
+}
+
+impl Plan {
+    pub fn new() -> Self {
+        Plan::default()
+    }
+
+    pub fn add(&mut self, path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>, mode: Mode) {
+        let path = path.into();
+        // A later entry for the same path replaces the earlier one.
+        self.files.retain(|(p, _, _)| p != &path);
+        self.files.push((path, bytes.into(), mode));
+    }
+
+    /// Deletes `path` (if it exists) after the new files are in place.
+    pub fn remove(&mut self, path: impl Into<PathBuf>) {
+        self.remove.push(path.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.remove.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|(p, _, _)| p.as_path())
+    }
+
+    pub fn extend(&mut self, other: Plan) {
+        for (p, b, m) in other.files {
+            self.add(p, b, m);
+        }
+        self.remove.extend(other.remove);
+    }
+
+    /// Writes every file, or none: on any failure the temp files and the folders this call
+    /// created are removed and nothing that existed before is touched.
+    pub fn commit(self) -> Result<()> {
+        let mut created_dirs: Vec<PathBuf> = Vec::new();
+        let mut temps: Vec<(PathBuf, &Path)> = Vec::new();
+        let staged = (|| -> Result<()> {
+            for (path, bytes, mode) in &self.files {
+                let dir = path
+                    .parent()
+                    .ok_or_else(|| Error::bug(format!("{} has no folder", path.display())))?;
+                ensure_dir(dir, &mut created_dirs)?;
+                let tmp = temp_name(path);
+                write_new(&tmp, bytes, *mode).inspect_err(|_| {
+                    let _ = fs::remove_file(&tmp);
+                })?;
+                temps.push((tmp, path.as_path()));
+            }
+            Ok(())
+        })();
+        if let Err(e) = staged {
+            for (tmp, _) in &temps {
+                let _ = fs::remove_file(tmp);
+            }
+            for d in created_dirs.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+            return Err(e);
+        }
+        let mut iter = temps.iter();
+        for (tmp, path) in iter.by_ref() {
+            if let Err(e) = fs::rename(tmp, path) {
+                let _ = fs::remove_file(tmp);
+                for (t, _) in iter {
+                    let _ = fs::remove_file(t);
+                }
+                return Err(Error::io("write", path, e));
+            }
+        }
+        for p in &self.remove {
+            if p.exists() && !self.files.iter().any(|(f, _, _)| f == p) {
+                fs::remove_file(p).map_err(|e| Error::io("remove", p, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    path.with_file_name(format!(".{name}.hapki-{}.tmp", std::process::id()))
+}
+
+fn write_new(path: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode.bits())
+        .open(path)
+        .map_err(|e| Error::io("write", path, e))?;
+    // The mode given to open() is filtered by the umask; set it exactly.
+    f.set_permissions(fs::Permissions::from_mode(mode.bits()))
+        .map_err(|e| Error::io("set permissions on", path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("write", path, e))
+}
+
+/// Creates `dir` and its missing parents, 0700 where it will hold keys, and records what it made.
+fn ensure_dir(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+    if dir.is_dir() {
+        return fix_private_mode(dir);
+    }
+    if let Some(parent) = dir.parent() {
+        if !parent.as_os_str().is_empty() {
+            ensure_dir(parent, created)?;
+        }
+    }
+    let mode = if is_private_dir(dir) { 0o700 } else { 0o755 };
+    match fs::DirBuilder::new().mode(mode).create(dir) {
+        Ok(()) => {
+            created.push(dir.to_path_buf());
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io("set permissions on", dir, e))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(Error::io("create the folder", dir, e)),
+    }
+}
+
+fn fix_private_mode(dir: &Path) -> Result<()> {
+    if is_private_dir(dir) {
+        let meta = fs::metadata(dir).map_err(|e| Error::io("read", dir, e))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io("set permissions on", dir, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Fails early, before any key is generated, when `out` (or its nearest existing ancestor)
+/// cannot be written.
+pub fn check_writable(out: &Path) -> Result<()> {
+    let mut dir = out.to_path_buf();
+    while !dir.exists() {
+        match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => dir = p.to_path_buf(),
+            _ => {
+                dir = PathBuf::from(".");
+                break;
+            }
+        }
+    }
+    if !dir.is_dir() {
+        return Err(Error::input(format!(
+            "the output path {} is not a folder; give a folder with --out",
+            dir.display()
+        )));
+    }
+    let probe = dir.join(format!(".hapki-write-test-{}", std::process::id()));
+    match fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(Error::Input(format!(
+            "cannot write to the output folder {}: {}; make it writable or choose another folder with --out",
+            dir.display(),
+            e.to_string().split(" (os error").next().unwrap_or("").to_lowercase()
+        ))),
+    }
+}
+
+/// Reads a file, with the path in the error.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| Error::io("read", path, e))
+}

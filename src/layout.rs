@@ -1,0 +1,168 @@
+//! The drop-in file layout: the exact paths existing Canton, NGINX, HAProxy and Postgres configs
+//! point at (SPEC.md "Files on disk"). Every path hapki reads or writes comes from here.
+
+use crate::profile::Kind;
+use std::path::{Path, PathBuf};
+
+/// The paths of one org (`NS`) with DNS domain `D` under the output dir.
+#[derive(Clone, Debug)]
+pub struct OrgLayout {
+    pub dir: PathBuf,
+    pub dns: String,
+}
+
+/// The files of one CA level.
+#[derive(Clone, Debug)]
+pub struct CaFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub csr: Option<PathBuf>,
+}
+
+/// The files of one leaf; which are present depends on the kind.
+#[derive(Clone, Debug)]
+pub struct LeafFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub csr: Option<PathBuf>,
+    /// leaf, intermediate(s), root
+    pub chain: Option<PathBuf>,
+    pub cert_der: Option<PathBuf>,
+    pub key_der: Option<PathBuf>,
+    pub public_key: Option<PathBuf>,
+}
+
+/// CA levels, from the top.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaLevel {
+    Root,
+    /// The middle CA of a three-tier hierarchy.
+    Policy,
+    /// The CA that signs leaves in a two- or three-tier hierarchy (it keeps the `intermediate`
+    /// paths, so configs written for two tiers keep working with three).
+    Intermediate,
+}
+
+impl CaLevel {
+    pub fn name(self) -> &'static str {
+        match self {
+            CaLevel::Root => "root",
+            CaLevel::Policy => "policy",
+            CaLevel::Intermediate => "intermediate",
+        }
+    }
+
+    /// The levels of a hierarchy of `tier` CAs, from the root down.
+    pub fn for_tier(tier: u8) -> &'static [CaLevel] {
+        match tier {
+            1 => &[CaLevel::Root],
+            3 => &[CaLevel::Root, CaLevel::Policy, CaLevel::Intermediate],
+            _ => &[CaLevel::Root, CaLevel::Intermediate],
+        }
+    }
+}
+
+impl OrgLayout {
+    pub fn new(out: &Path, org: &str, dns: &str) -> Self {
+        OrgLayout {
+            dir: out.join(org),
+            dns: dns.to_string(),
+        }
+    }
+
+    pub fn ca(&self, level: CaLevel) -> CaFiles {
+        match level {
+            CaLevel::Root => CaFiles {
+                cert: self.dir.join("root/certs/ca.cert.pem"),
+                key: self.dir.join("root/private/ca.key.pem"),
+                csr: None,
+            },
+            CaLevel::Policy => CaFiles {
+                cert: self.dir.join("policy/certs/policy.cert.pem"),
+                key: self.dir.join("policy/private/policy.key.pem"),
+                csr: Some(self.dir.join("policy/csr/policy.csr.pem")),
+            },
+            CaLevel::Intermediate => CaFiles {
+                cert: self.dir.join("intermediate/certs/intermediate.cert.pem"),
+                key: self.dir.join("intermediate/private/intermediate.key.pem"),
+                csr: Some(self.dir.join("intermediate/csr/intermediate.csr.pem")),
+            },
+        }
+    }
+
+    /// Intermediate(s) then root: what a peer trusts to verify this org's leaves.
+    pub fn trust_bundle(&self) -> PathBuf {
+        self.dir.join("intermediate/certs/ca-chain.cert.pem")
+    }
+
+    /// A copy of the root beside the bundle.
+    pub fn root_copy(&self) -> PathBuf {
+        self.dir.join("intermediate/certs/root-ca.cert.pem")
+    }
+
+    pub fn leaf(&self, kind: Kind, name: &str) -> LeafFiles {
+        let d = &self.dns;
+        match kind {
+            Kind::Server | Kind::ProxyBackend => {
+                let node = self.dir.join(name);
+                LeafFiles {
+                    cert: node.join(format!("certs/{name}.{d}.cert.pem")),
+                    key: node.join(format!("private/{name}.{d}.key.pem")),
+                    csr: Some(node.join(format!("csr/{name}.{d}.csr.pem"))),
+                    chain: Some(node.join(format!("certs/{name}-chain.{d}.cert.pem"))),
+                    cert_der: None,
+                    key_der: None,
+                    public_key: None,
+                }
+            }
+            Kind::Client => {
+                let c = self.dir.join("client");
+                LeafFiles {
+                    cert: c.join(format!("{name}.{d}.cert.pem")),
+                    key: c.join(format!("{name}.{d}.key.pem")),
+                    csr: Some(c.join(format!("{name}.{d}.csr.pem"))),
+                    chain: None,
+                    cert_der: Some(c.join(format!("{name}.{d}.cert.der"))),
+                    key_der: Some(c.join(format!("{name}.{d}.key.der"))),
+                    public_key: None,
+                }
+            }
+            Kind::JwtSigning => {
+                let s = self.dir.join("signing");
+                LeafFiles {
+                    cert: s.join(format!("{name}.{d}.cert.pem")),
+                    key: s.join(format!("{name}.{d}.key.pem")),
+                    csr: None,
+                    chain: None,
+                    cert_der: None,
+                    key_der: None,
+                    public_key: Some(s.join(format!("{name}.{d}.pub.pem"))),
+                }
+            }
+        }
+    }
+
+    /// The JWT signing key's files (`NS/signing/jwt-sign.D.*`).
+    pub fn jwt_signing(&self) -> LeafFiles {
+        self.leaf(Kind::JwtSigning, JWT_SIGNING_NAME)
+    }
+
+    pub fn jwks(&self) -> PathBuf {
+        self.dir.join("jwt/jwks.json")
+    }
+
+    pub fn token(&self, user: &str) -> PathBuf {
+        self.dir.join(format!("jwt/{user}.token"))
+    }
+}
+
+/// The file-name stem of the JWT signing key.
+pub const JWT_SIGNING_NAME: &str = "jwt-sign";
+
+/// Whether a folder holds private keys, so must be 0700.
+pub fn is_private_dir(dir: &Path) -> bool {
+    matches!(
+        dir.file_name().and_then(|n| n.to_str()),
+        Some("private" | "client" | "signing")
+    )
+}
