@@ -5,8 +5,6 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const EXIT_CODES: &str = "EXIT CODES:\n  0  success\n  2  bad input, or a file could not be read or written (nothing was changed)";
-
 #[derive(Parser, Debug)]
 #[command(
     name = "hapki",
@@ -23,12 +21,157 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The main job: every CA, cert, key, JWKS and token of the profile's topology.
+    #[command(after_help = INIT_HELP)]
+    Init(InitArgs),
     /// Manage certificate authorities.
     #[command(subcommand)]
     Ca(CaCommand),
     /// Issue leaf certificates: every leaf of an org, one leaf, or an ad-hoc one.
     #[command(after_help = ISSUE_HELP)]
     Issue(IssueArgs),
+    /// JWT signing keys, JWKS and tokens.
+    #[command(subcommand)]
+    Jwt(JwtCommand),
+    /// Check every chain, key, usage, expiry, permission, JWKS and token under a folder.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
+    /// Show a certificate, CSR, key, JWKS or JWT for people (or as JSON).
+    #[command(after_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
+}
+
+const INIT_HELP: &str = "EXAMPLES:\n  hapki init                          # the built-in Canton HA topology into ./certs\n  hapki init --profile profiles/canton-ha-ecdsa.toml --out pki\n\nA second run fills in only what is missing (a deleted file, a killed run) and keeps the rest.\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Re-create everything, CAs included.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JwtCommand {
+    /// A JWT signing key and cert under the participant's CA, and its JWKS.
+    #[command(after_help = JWT_KEYGEN_HELP)]
+    Keygen(JwtKeygenArgs),
+    /// Mint tokens for a user, or for every user of an org.
+    #[command(after_help = JWT_MINT_HELP)]
+    Mint(JwtMintArgs),
+    /// Check a token against a JWKS: signature, kid, times, audience and the x5c chain.
+    #[command(after_help = JWT_VERIFY_HELP)]
+    Verify(JwtVerifyArgs),
+}
+
+const JWT_KEYGEN_HELP: &str = "EXAMPLES:\n  hapki jwt keygen                         # every org that has JWT users\n  hapki jwt keygen --org participant1 --key ecdsa-p256\n\nEXIT CODES:\n  0  success\n  2  bad input, no CA yet, an existing key without --force, or a file could not be written";
+
+#[derive(Args, Debug)]
+pub struct JwtKeygenArgs {
+    /// Only this org (default: every org with a [org.jwt] section).
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// rsa2048 (RS256, default), rsa3072, rsa4096, ecdsa-p256 (ES256) or ecdsa-p384 (ES384).
+    #[arg(long, value_name = "ALG")]
+    pub key: Option<String>,
+    /// Replace an existing signing key (tokens signed by the old key stop verifying).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+const JWT_MINT_HELP: &str = "EXAMPLES:\n  hapki jwt mint --user alice                    # alice's token, shape from the profile\n  hapki jwt mint --org participant1              # every user of the org\n  hapki jwt mint --user ops --org participant1 --admin --ttl 12h\n  hapki jwt mint --user bob --org participant2 --format audience --at 2026-11-26T12:00:00Z\n\nThe token is printed on stdout and written to NS/jwt/USER.token. Keys, certs and the JWKS are not touched.\n\nEXIT CODES:\n  0  success\n  2  bad input, no signing key yet, or a file could not be written";
+
+#[derive(Args, Debug)]
+pub struct JwtMintArgs {
+    /// The user (sub); every user of the org when left out.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// The org whose key signs (default: the one org that lists the user).
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Audience (overrides the one the format implies).
+    #[arg(long, value_name = "AUD")]
+    pub aud: Option<String>,
+    /// Lifetime: 30s, 15m, 12h, 1d (default 1d).
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// Scope claim of a scope token (default daml_ledger_api).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Custom claims with admin: true.
+    #[arg(long)]
+    pub admin: bool,
+    /// Party to act as (custom claims; repeatable).
+    #[arg(long = "act-as", value_name = "PARTY")]
+    pub act_as: Vec<String>,
+    /// Party to read as (custom claims; repeatable).
+    #[arg(long = "read-as", value_name = "PARTY")]
+    pub read_as: Vec<String>,
+    /// Participant id (default from the profile).
+    #[arg(long = "participant-id", value_name = "ID")]
+    pub participant_id: Option<String>,
+    /// scope, audience or custom.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Issue time (RFC 3339 or Unix seconds) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+const JWT_VERIFY_HELP: &str = "EXAMPLES:\n  hapki jwt verify certs/participant1/jwt/alice.token --jwks certs/participant1/jwt/jwks.json\n  hapki jwt verify \"$TOKEN\" --jwks jwks.json --aud participant1 --at 2026-11-27T12:00:00Z\n\nEXIT CODES:\n  0  the token is valid\n  1  the token is invalid (the reason is printed)\n  2  could not run (unreadable file, malformed JWKS)";
+
+#[derive(Args, Debug)]
+pub struct JwtVerifyArgs {
+    /// The token, or a file holding it.
+    pub token: String,
+    /// The JWKS to check against.
+    #[arg(long, value_name = "FILE")]
+    pub jwks: PathBuf,
+    /// Audience the token must carry.
+    #[arg(long, value_name = "AUD")]
+    pub aud: Option<String>,
+    /// Check at this time (RFC 3339 or Unix seconds) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const VERIFY_HELP: &str = "EXAMPLES:\n  hapki verify certs\n  hapki verify certs --at 2027-06-01T00:00:00Z --json\n\nEXIT CODES:\n  0  everything checks out\n  1  a problem was found (each is printed with its file and the fix)\n  2  could not run (the folder is missing or unreadable)";
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The folder hapki init wrote.
+    pub dir: PathBuf,
+    /// Profile the tree was built from (for expected names); built-in when left out.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Check at this time (RFC 3339 or Unix seconds) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Warn about what expires within this span (default 30d).
+    #[arg(long, value_name = "DURATION")]
+    pub within: Option<String>,
+    /// Report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const INSPECT_HELP: &str = "EXAMPLES:\n  hapki inspect certs/participant1/participant1/certs/participant1.customer1.com.cert.pem\n  hapki inspect certs/participant1/jwt/alice.token --json\n\nEXIT CODES:\n  0  success\n  2  the file could not be read or is of no kind hapki knows";
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// A certificate, CSR, private key (PEM or DER), JWKS or JWT.
+    pub file: PathBuf,
+    /// Report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,5 +236,3 @@ pub struct IssueArgs {
     #[command(flatten)]
     pub common: Common,
 }
-
-pub const _EXIT_CODES: &str = EXIT_CODES;

@@ -3,7 +3,11 @@
 //! in one parallel batch, build and check the certs, and write them as one `Plan`.
 
 pub mod ca;
+pub mod init;
+pub mod inspect;
 pub mod issue;
+pub mod jwt;
+pub mod verify;
 
 use crate::check;
 use crate::error::{Error, Result};
