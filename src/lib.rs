@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod fsio;
+pub mod jwt;
 pub mod keys;
 pub mod layout;
 pub mod pki;

@@ -401,7 +401,7 @@ fn subject_text(v: &str, what: &str) -> Result<String> {
     Ok(v.to_string())
 }
 
-fn user_name(v: &str) -> Result<String> {
+pub fn user_name(v: &str) -> Result<String> {
     let ok = !v.is_empty()
         && v.len() <= 128
         && !v.starts_with('.')

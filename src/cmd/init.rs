@@ -1,8 +1,151 @@
-//! `hapki init` (being written).
+//! `hapki init`: the main job. Every CA, leaf, JWT signing key, JWKS and token of the profile in
+//! one run, all keys generated in one parallel batch. A re-run fills in only what is missing or
+//! no longer valid (a deleted file, a killed run) and keeps the rest.
 
+use super::jwt::{jwks_for, load_signer, signing_spec};
+use super::{execute, leaf_needs_issue, preflight, OrgWork, EXIT_OK};
 use crate::cli::InitArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::fsio::{Mode, Plan};
+use crate::jwt::{self, TokenSpec};
+use crate::layout::CaLevel;
+use crate::pki::{self, detect_tier, OrgCa};
+use crate::profile::Topology;
+use std::time::Instant;
+use time::OffsetDateTime;
 
-pub fn run(_args: &InitArgs) -> Result<i32> {
-    Err(Error::bug("hapki init is not built yet"))
+pub fn run(args: &InitArgs) -> Result<i32> {
+    let started = Instant::now();
+    let topo = Topology::load(args.common.profile.as_deref())?;
+    let out = &args.common.out;
+    let now = OffsetDateTime::now_utc();
+
+    let mut work = Vec::new();
+    for org in &topo.orgs {
+        let mut w = OrgWork::new(org, out);
+        let mut specs = org.leaves.clone();
+        if org.jwt.is_some() {
+            specs.push(signing_spec(org, None));
+        }
+        if !args.force {
+            w.tier = detect_tier(&w.layout).unwrap_or(org.tier);
+            w.existing = OrgCa::load(&w.layout, w.tier)?;
+        }
+        let ca_complete = w
+            .existing
+            .as_ref()
+            .is_some_and(|e| e.levels.len() == CaLevel::for_tier(w.tier).len());
+        for spec in specs {
+            let files = w.layout.leaf(spec.kind, spec.name.as_str());
+            // Under a CA created in this run every leaf is new; under a kept CA only the
+            // missing, broken or stale ones are.
+            let needed =
+                !ca_complete || leaf_needs_issue(&files, &spec, w.existing.as_ref(), now).is_some();
+            if needed {
+                w.leaves.push(spec);
+            }
+        }
+        work.push(w);
+    }
+    let new_cas: usize = work
+        .iter()
+        .map(|w| {
+            CaLevel::for_tier(w.tier).len() - w.existing.as_ref().map_or(0, |e| e.levels.len())
+        })
+        .sum();
+    let new_leaves: usize = work.iter().map(|w| w.leaves.len()).sum();
+    if new_cas + new_leaves > 0 {
+        preflight(out)?;
+    }
+    let layouts: Vec<_> = work.iter().map(|w| w.layout.clone()).collect();
+    let (done, mut plan) = execute(work, now)?;
+
+    // JWKS and tokens need the signing cert on disk, so they follow the certs, org by org.
+    let mut jwks_written = 0;
+    let mut tokens = Plan::new();
+    for ((org, d), layout) in topo.orgs.iter().zip(&done).zip(&layouts) {
+        let Some(jwt_spec) = &org.jwt else { continue };
+        let new_signer = d
+            .leaves
+            .iter()
+            .find(|l| l.spec.kind == crate::profile::Kind::JwtSigning);
+        let jwks_path = layout.jwks();
+        let cert_der = match new_signer {
+            Some(l) => l.der.clone(),
+            None => pki::read_cert(&layout.jwt_signing().cert)?.0,
+        };
+        let jwks = jwks_for(&cert_der, &d.ca)?;
+        let jwks_ok = std::fs::read_to_string(&jwks_path).is_ok_and(|s| s == jwks);
+        if !jwks_ok {
+            plan.add(&jwks_path, jwks.clone(), Mode::Public);
+            jwks_written += 1;
+        }
+        let signer = match new_signer {
+            Some(l) => jwt::Signer::new(l.key.serialize_pem().as_bytes(), &l.der)
+                .map_err(crate::error::Error::bug)?,
+            None => load_signer(layout, org)?,
+        };
+        let set = jwt::parse_jwks(jwks.as_bytes()).map_err(crate::error::Error::bug)?;
+        for u in &jwt_spec.users {
+            let path = layout.token(&u.name);
+            // A token is kept while it still verifies with today's key and has not expired.
+            let keep = new_signer.is_none()
+                && std::fs::read_to_string(&path).is_ok_and(|t| {
+                    jwt::verify_token(t.trim(), &set, None, now.unix_timestamp()).is_ok()
+                });
+            if !keep {
+                let t = signer
+                    .sign(&TokenSpec::for_user(jwt_spec, u, now.unix_timestamp()).claims())
+                    .map_err(crate::error::Error::bug)?;
+                tokens.add(path, format!("{t}\n"), Mode::Secret);
+            }
+        }
+    }
+    let n_tokens = tokens.len();
+    if plan.is_empty() && tokens.is_empty() {
+        println!(
+            "{} is complete: nothing to do ({} orgs checked). Next: hapki verify {}",
+            out.display(),
+            topo.orgs.len(),
+            out.display()
+        );
+        return Ok(EXIT_OK);
+    }
+    preflight(out)?;
+    plan.extend(tokens);
+    plan.commit()?;
+
+    let certs: usize = done.iter().map(|d| d.leaves.len()).sum();
+    println!(
+        "hapki init: {} orgs, {} CA certs, {} leaf certs, {} JWKS, {} tokens written to {} in {:.1}s",
+        topo.orgs.len(),
+        new_cas,
+        certs,
+        jwks_written,
+        n_tokens,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    for (org, d) in topo.orgs.iter().zip(&done) {
+        if !d.leaves.is_empty() || d.new_from < d.ca.levels.len() {
+            let kinds = super::kind_counts(&d.leaves);
+            println!(
+                "  {:<14} {}-tier CA{}{}",
+                org.name.as_str(),
+                d.ca.levels.len(),
+                if d.new_from < d.ca.levels.len() {
+                    " (new)"
+                } else {
+                    " (kept)"
+                },
+                if kinds.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {kinds}")
+                }
+            );
+        }
+    }
+    println!("Next: hapki verify {}", out.display());
+    Ok(EXIT_OK)
 }

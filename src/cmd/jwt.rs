@@ -1,14 +1,369 @@
-//! `hapki jwt` (being written).
+//! `hapki jwt keygen | mint | verify`: JWT signing keys and certs under each participant's CA
+//! with their JWKS, one-day Canton tokens, and token verification.
 
+use super::{execute, preflight, OrgWork, EXIT_OK, EXIT_PROBLEM};
 use crate::cli::{JwtKeygenArgs, JwtMintArgs, JwtVerifyArgs};
 use crate::error::{Error, Result};
+use crate::fsio::{Mode, Plan};
+use crate::jwt::{self, Signer, TokenSpec};
+use crate::layout::{OrgLayout, JWT_SIGNING_NAME};
+use crate::pki::{self, adhoc_spec, OrgCa};
+use crate::profile::{user_name, JwtSpec, Kind, OrgSpec, TokenFormat, Topology, UserSpec};
+use crate::types::{At, KeyAlg, Label, Span};
+use rayon::prelude::*;
+use rustls_pki_types::CertificateDer;
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
 
-pub fn keygen(_args: &JwtKeygenArgs) -> Result<i32> {
-    Err(Error::bug("not built yet"))
+/// The JWT settings of an org: its profile section, or defaults for an org without one.
+pub fn jwt_spec(org: &OrgSpec) -> JwtSpec {
+    org.jwt.clone().unwrap_or_else(|| JwtSpec {
+        participant_id: org.name.to_string(),
+        ledger_id: org.name.to_string(),
+        issuer: "local-jwt-provider".into(),
+        key: KeyAlg::Rsa2048,
+        format: TokenFormat::Scope,
+        ttl: Span(86400),
+        users: vec![],
+    })
 }
-pub fn mint(_args: &JwtMintArgs) -> Result<i32> {
-    Err(Error::bug("not built yet"))
+
+/// The JWT signing leaf of an org.
+pub fn signing_spec(org: &OrgSpec, key: Option<KeyAlg>) -> crate::profile::LeafSpec {
+    let label = Label::parse(JWT_SIGNING_NAME, "name").expect("jwt-sign is a valid label");
+    adhoc_spec(org, &label, Kind::JwtSigning, &[], None, key)
 }
-pub fn verify(_args: &JwtVerifyArgs) -> Result<i32> {
-    Err(Error::bug("not built yet"))
+
+/// The JWKS of an org's signing cert with its CA chain (issuing CA first, root last).
+pub fn jwks_for(cert: &CertificateDer<'_>, ca: &OrgCa) -> Result<String> {
+    let chain: Vec<CertificateDer<'static>> =
+        ca.levels.iter().rev().map(|c| c.der.clone()).collect();
+    let jwk =
+        jwt::jwk_for(cert, &chain).map_err(|m| Error::bug(format!("the JWT signing cert {m}")))?;
+    Ok(jwt::jwks_json(vec![jwk]))
+}
+
+pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
+    let topo = Topology::load(args.common.profile.as_deref())?;
+    let key: Option<KeyAlg> = args.key.as_deref().map(str::parse).transpose()?;
+    let orgs = jwt_orgs(&topo, args.org.as_deref())?;
+    let out = &args.common.out;
+    let mut work = Vec::new();
+    for org in orgs {
+        let mut w = OrgWork::new(org, out);
+        let ca = OrgCa::load_complete(&w.layout, org)?;
+        let files = w.layout.jwt_signing();
+        if !args.force {
+            if let Some(p) = [&files.cert, &files.key].into_iter().find(|p| p.exists()) {
+                return Err(Error::input(format!(
+                    "the JWT signing key of org `{}` already exists at {}; pass --force to replace it (tokens it signed stop verifying)",
+                    org.name,
+                    p.display()
+                )));
+            }
+        }
+        w.tier = ca.levels.len() as u8;
+        w.existing = Some(ca);
+        w.leaves
+            .push(signing_spec(org, key.or(org.jwt.as_ref().map(|j| j.key))));
+        work.push(w);
+    }
+    preflight(out)?;
+    let layouts: Vec<OrgLayout> = work.iter().map(|w| w.layout.clone()).collect();
+    let (done, mut plan) = execute(work, OffsetDateTime::now_utc())?;
+    for (d, layout) in done.iter().zip(&layouts) {
+        plan.add(
+            layout.jwks(),
+            jwks_for(&d.leaves[0].der, &d.ca)?,
+            Mode::Public,
+        );
+    }
+    plan.commit()?;
+    for (d, layout) in done.iter().zip(&layouts) {
+        println!(
+            "created the JWT signing key ({}) {} and the JWKS {}",
+            d.leaves[0].spec.key,
+            layout.jwt_signing().cert.display(),
+            layout.jwks().display()
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+/// The orgs `--org` names, or every org with a JWT section.
+fn jwt_orgs<'t>(topo: &'t Topology, org: Option<&str>) -> Result<Vec<&'t OrgSpec>> {
+    match org {
+        Some(o) => Ok(vec![topo.org(o)?]),
+        None => {
+            let v: Vec<&OrgSpec> = topo.orgs.iter().filter(|o| o.jwt.is_some()).collect();
+            if v.is_empty() {
+                return Err(Error::input(format!(
+                    "no org of the profile {} has a [org.jwt] section; name one with --org",
+                    topo.source
+                )));
+            }
+            Ok(v)
+        }
+    }
+}
+
+/// Loads an org's signer (key parsed once) from the layout.
+pub fn load_signer(layout: &OrgLayout, org: &OrgSpec) -> Result<Signer> {
+    let files = layout.jwt_signing();
+    for p in [&files.cert, &files.key] {
+        if !p.exists() {
+            return Err(Error::input(format!(
+                "org `{}` has no JWT signing key ({} is missing); create it with `hapki jwt keygen --org {}`",
+                org.name,
+                p.display(),
+                org.name
+            )));
+        }
+    }
+    let (der, _) = pki::read_cert(&files.cert)?;
+    let key_pem = crate::fsio::read(&files.key)?;
+    Signer::new(&key_pem, &der).map_err(|m| {
+        Error::input(format!(
+            "{} {m}; re-create it with `hapki jwt keygen --force`",
+            files.key.display()
+        ))
+    })
+}
+
+/// The tokens `mint` makes, resolved from the flags and the profile.
+fn mint_specs<'t>(
+    topo: &'t Topology,
+    a: &JwtMintArgs,
+    iat: i64,
+) -> Result<Vec<(&'t OrgSpec, TokenSpec)>> {
+    let ttl: Option<Span> = a.ttl.as_deref().map(str::parse).transpose()?;
+    let format = a.format.as_deref().map(TokenFormat::parse).transpose()?;
+    for p in a.act_as.iter().chain(&a.read_as) {
+        if p.is_empty() || p.chars().any(char::is_control) {
+            return Err(Error::input(format!(
+                "the party `{}` is not valid; give a party id such as `alice::1220...`",
+                p.escape_debug()
+            )));
+        }
+    }
+    let orgs: Vec<&OrgSpec> = match (&a.org, &a.user) {
+        (Some(o), _) => vec![topo.org(o)?],
+        (None, Some(u)) => {
+            let owners: Vec<&OrgSpec> = topo
+                .orgs
+                .iter()
+                .filter(|o| {
+                    o.jwt
+                        .as_ref()
+                        .is_some_and(|j| j.users.iter().any(|x| &x.name == u))
+                })
+                .collect();
+            match owners.len() {
+                1 => owners,
+                0 => {
+                    return Err(Error::input(format!(
+                        "the user `{u}` is not in the profile {}; name the org that signs the token with --org",
+                        topo.source
+                    )))
+                }
+                _ => {
+                    let names: Vec<&str> = owners.iter().map(|o| o.name.as_str()).collect();
+                    return Err(Error::input(format!(
+                        "the user `{u}` is in several orgs ({}); choose one with --org",
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+        (None, None) => jwt_orgs(topo, None)?,
+    };
+    let mut out = Vec::new();
+    for org in orgs {
+        let mut jwt = jwt_spec(org);
+        if let Some(p) = &a.participant_id {
+            jwt.participant_id = p.clone();
+            jwt.ledger_id = p.clone();
+        }
+        if let Some(t) = ttl {
+            jwt.ttl = t;
+        }
+        let users: Vec<UserSpec> = match &a.user {
+            Some(u) => {
+                let name = user_name(u)?;
+                let base = jwt.users.iter().find(|x| x.name == name).cloned();
+                let mut user = base.unwrap_or(UserSpec {
+                    name,
+                    format: jwt.format,
+                    audience: true,
+                    admin: false,
+                    act_as: vec![],
+                    read_as: vec![],
+                    application_id: None,
+                    scope: None,
+                });
+                let custom = a.admin || !a.act_as.is_empty() || !a.read_as.is_empty();
+                if custom {
+                    user.format = TokenFormat::Custom;
+                    user.admin |= a.admin;
+                    user.act_as.extend(a.act_as.iter().cloned());
+                    user.read_as.extend(a.read_as.iter().cloned());
+                }
+                if let Some(f) = format {
+                    user.format = f;
+                }
+                if a.scope.is_some() {
+                    user.scope = a.scope.clone();
+                }
+                vec![user]
+            }
+            None => {
+                if jwt.users.is_empty() {
+                    return Err(Error::input(format!(
+                        "org `{}` lists no JWT users in the profile; name one with --user",
+                        org.name
+                    )));
+                }
+                jwt.users.clone()
+            }
+        };
+        for u in &users {
+            let mut spec = TokenSpec::for_user(&jwt, u, iat);
+            if let Some(aud) = &a.aud {
+                spec.aud = Some(aud.clone());
+            }
+            out.push((org, spec));
+        }
+    }
+    Ok(out)
+}
+
+pub fn mint(args: &JwtMintArgs) -> Result<i32> {
+    let topo = Topology::load(args.common.profile.as_deref())?;
+    let at: Option<At> = args.at.as_deref().map(str::parse).transpose()?;
+    let iat = at
+        .map_or_else(|| OffsetDateTime::now_utc(), |a| a.0)
+        .unix_timestamp();
+    let specs = mint_specs(&topo, args, iat)?;
+    let out = &args.common.out;
+    let mut signers: Vec<(&str, Signer, OrgLayout)> = Vec::new();
+    for (org, _) in &specs {
+        if !signers.iter().any(|(n, _, _)| *n == org.name.as_str()) {
+            let layout = OrgLayout::new(out, org.name.as_str(), &org.dns);
+            signers.push((org.name.as_str(), load_signer(&layout, org)?, layout));
+        }
+    }
+    preflight(out)?;
+    let tokens: Vec<(PathBuf, String)> = specs
+        .par_iter()
+        .map(|(org, spec)| {
+            let (_, signer, layout) = signers
+                .iter()
+                .find(|(n, _, _)| *n == org.name.as_str())
+                .expect("a signer was loaded for every org");
+            let t = signer.sign(&spec.claims()).map_err(Error::bug)?;
+            Ok((layout.token(&spec.user), t))
+        })
+        .collect::<Result<_>>()?;
+    let mut plan = Plan::new();
+    for (p, t) in &tokens {
+        plan.add(p, format!("{t}\n"), Mode::Secret);
+    }
+    plan.commit()?;
+    if let [(path, t)] = tokens.as_slice() {
+        println!("{t}");
+        eprintln!("wrote {}", path.display());
+    } else {
+        for (p, _) in &tokens {
+            println!("wrote {}", p.display());
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// The token text: the argument itself, or the content of the file it names.
+fn read_token(arg: &str) -> Result<String> {
+    let p = Path::new(arg);
+    if p.is_file() {
+        let bytes = crate::fsio::read(p)?;
+        return String::from_utf8(bytes)
+            .map(|s| s.trim().to_string())
+            .map_err(|_| Error::input(format!("{} is not a token file (not text)", p.display())));
+    }
+    if arg.matches('.').count() == 2 && !arg.contains('/') {
+        return Ok(arg.trim().to_string());
+    }
+    Err(Error::input(format!(
+        "`{arg}` is neither a token file nor a token; give the path of a .token file or the token itself"
+    )))
+}
+
+/// The org root of a JWKS that sits in hapki's layout (`NS/jwt/jwks.json`).
+fn layout_root(jwks: &Path) -> Option<CertificateDer<'static>> {
+    let org_dir = jwks.parent()?.parent()?;
+    let root = org_dir.join("root/certs/ca.cert.pem");
+    pki::read_cert(&root).ok().map(|(d, _)| d)
+}
+
+pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
+    let at: Option<At> = args.at.as_deref().map(str::parse).transpose()?;
+    let now = at.map_or_else(OffsetDateTime::now_utc, |a| a.0);
+    let token = read_token(&args.token)?;
+    let jwks_bytes = crate::fsio::read(&args.jwks)?;
+    let jwks = jwt::parse_jwks(&jwks_bytes).map_err(|m| {
+        Error::input(format!(
+            "{} {m}; give the jwks.json hapki wrote",
+            args.jwks.display()
+        ))
+    })?;
+    let root = layout_root(&args.jwks);
+    let result = jwt::verify_token(&token, &jwks, args.aud.as_deref(), now.unix_timestamp())
+        .and_then(|v| {
+            let jwk = jwks.find(&v.kid).expect("verify_token found the kid");
+            jwt::check_jwk(jwk, root.as_ref(), now)
+                .map_err(|m| format!("is signed by a JWKS {m}"))?;
+            Ok(v)
+        });
+    match result {
+        Ok(v) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"valid": true, "kid": v.kid, "alg": v.alg, "claims": v.claims})
+                );
+            } else {
+                let sub = v.claims.get("sub").and_then(|s| s.as_str()).unwrap_or("-");
+                let exp = v.claims.get("exp").and_then(|s| s.as_i64()).unwrap_or(0);
+                println!(
+                    "valid: {} token for `{sub}`, key {} ({}), expires {}",
+                    if root.is_some() {
+                        "org-rooted"
+                    } else {
+                        "x5c-rooted"
+                    },
+                    v.kid,
+                    v.alg,
+                    OffsetDateTime::from_unix_timestamp(exp)
+                        .map(crate::types::fmt_time)
+                        .unwrap_or_default()
+                );
+            }
+            Ok(EXIT_OK)
+        }
+        Err(m) => {
+            let what = if Path::new(&args.token).is_file() {
+                args.token.clone()
+            } else {
+                "the token".to_string()
+            };
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"valid": false, "problem": format!("{what} {m}")})
+                );
+            } else {
+                println!("invalid: {what} {m}");
+            }
+            Ok(EXIT_PROBLEM)
+        }
+    }
 }

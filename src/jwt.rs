@@ -1,0 +1,460 @@
+//! JWT for the Ledger API: the JWKS of a signing cert (RFC 7517 key with RFC 7638 `kid`, `x5c`,
+//! `x5t`, `x5t#S256`, which jsonwebtoken carries but never computes or checks), the three token
+//! shapes Canton accepts, and token verification against a JWKS with a pinned clock.
+
+use crate::check;
+use crate::profile::{JwtSpec, TokenFormat, UserSpec};
+use crate::types::fmt_time;
+use aws_lc_rs::digest;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+    EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType,
+    PublicKeyUse, RSAKeyParameters, RSAKeyType, ThumbprintHash,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rustls_pki_types::CertificateDer;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+use x509_parser::public_key::PublicKey;
+
+/// Clock skew tolerated on exp, nbf and iat, in seconds.
+pub const LEEWAY: i64 = 60;
+
+/// The audience prefix of Canton 3.x audience-based tokens.
+pub const AUD_PREFIX: &str = "https://daml.com/jwt/aud/participant/";
+
+fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// An integer's big-endian bytes without leading zero octets (RFC 7518 §6.3.1).
+fn unsigned(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+/// The JWS algorithm of a certificate's key and the public parameters of its JWK.
+fn key_params(cert: &CertificateDer<'_>) -> Result<(Algorithm, AlgorithmParameters), String> {
+    let x = check::parse(cert)?;
+    let pk = x
+        .public_key()
+        .parsed()
+        .map_err(|_| "has a public key hapki cannot read".to_string())?;
+    match pk {
+        PublicKey::RSA(rsa) => Ok((
+            Algorithm::RS256,
+            AlgorithmParameters::RSA(RSAKeyParameters {
+                key_type: RSAKeyType::RSA,
+                n: b64url(unsigned(rsa.modulus)),
+                e: b64url(unsigned(rsa.exponent)),
+            }),
+        )),
+        PublicKey::EC(point) => {
+            let raw = point.data();
+            let (alg, curve, len) = match raw.len() {
+                65 => (Algorithm::ES256, EllipticCurve::P256, 32),
+                97 => (Algorithm::ES384, EllipticCurve::P384, 48),
+                _ => return Err("has an elliptic curve key JWT cannot use".into()),
+            };
+            if raw[0] != 4 {
+                return Err("has a compressed EC point, which a JWK cannot carry".into());
+            }
+            Ok((
+                alg,
+                AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                    key_type: EllipticCurveKeyType::EC,
+                    curve,
+                    x: b64url(&raw[1..1 + len]),
+                    y: b64url(&raw[1 + len..]),
+                }),
+            ))
+        }
+        PublicKey::Unknown(raw)
+            if x.public_key().algorithm.algorithm.to_id_string() == "1.3.101.112" =>
+        {
+            Ok((
+                Algorithm::EdDSA,
+                AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                    key_type: OctetKeyPairType::OctetKeyPair,
+                    curve: EllipticCurve::Ed25519,
+                    x: b64url(raw),
+                }),
+            ))
+        }
+        _ => Err("has a key type JWT signing does not support".into()),
+    }
+}
+
+/// `x5t` and `x5t#S256`: base64url of the raw SHA-1 / SHA-256 digest of the DER (RFC 7517 §4.8),
+/// not of its hex text.
+pub fn x5t(der: &[u8]) -> (String, String) {
+    (
+        b64url(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref()),
+        b64url(digest::digest(&digest::SHA256, der).as_ref()),
+    )
+}
+
+/// The JWK of a signing cert with its chain (issuing CA(s) up to the root).
+pub fn jwk_for(cert: &CertificateDer<'_>, chain: &[CertificateDer<'_>]) -> Result<Jwk, String> {
+    let (alg, params) = key_params(cert)?;
+    let mut jwk = Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(key_algorithm(alg)),
+            ..Default::default()
+        },
+        algorithm: params,
+    };
+    jwk.common.key_id = Some(
+        jwk.thumbprint(ThumbprintHash::SHA256)
+            .map_err(|e| format!("has a key whose thumbprint cannot be computed ({e})"))?,
+    );
+    let (t1, t256) = x5t(cert);
+    jwk.common.x509_chain = Some(
+        std::iter::once(cert)
+            .chain(chain)
+            .map(|c| STANDARD.encode(c.as_ref()))
+            .collect(),
+    );
+    jwk.common.x509_sha1_fingerprint = Some(t1);
+    jwk.common.x509_sha256_fingerprint = Some(t256);
+    Ok(jwk)
+}
+
+fn key_algorithm(alg: Algorithm) -> KeyAlgorithm {
+    match alg {
+        Algorithm::ES256 => KeyAlgorithm::ES256,
+        Algorithm::ES384 => KeyAlgorithm::ES384,
+        Algorithm::EdDSA => KeyAlgorithm::EdDSA,
+        _ => KeyAlgorithm::RS256,
+    }
+}
+
+pub fn jwks_json(keys: Vec<Jwk>) -> String {
+    let mut s = serde_json::to_string_pretty(&JwkSet { keys }).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Signs tokens with one parsed key: minting many tokens parses the key once.
+pub struct Signer {
+    key: EncodingKey,
+    header: Header,
+}
+
+impl Signer {
+    /// From the signing key's PKCS#8 PEM and its cert (which gives the algorithm and the kid).
+    pub fn new(key_pem: &[u8], cert: &CertificateDer<'_>) -> Result<Signer, String> {
+        let (alg, _) = key_params(cert)?;
+        let key = match alg {
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(key_pem),
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(key_pem),
+            _ => EncodingKey::from_ec_pem(key_pem),
+        }
+        .map_err(|e| format!("holds a key JWT signing cannot use ({e})"))?;
+        let jwk = jwk_for(cert, &[])?;
+        let mut header = Header::new(alg);
+        header.kid = jwk.common.key_id;
+        Ok(Signer { key, header })
+    }
+
+    pub fn kid(&self) -> &str {
+        self.header.kid.as_deref().unwrap_or("")
+    }
+
+    pub fn sign(&self, claims: &Value) -> Result<String, String> {
+        jsonwebtoken::encode(&self.header, claims, &self.key)
+            .map_err(|e| format!("signing failed ({e})"))
+    }
+}
+
+/// What one token says, before it is signed.
+#[derive(Clone, Debug)]
+pub struct TokenSpec {
+    pub user: String,
+    pub format: TokenFormat,
+    /// `None`: no `aud` claim (participant_admin's scope token).
+    pub aud: Option<String>,
+    pub scope: String,
+    pub participant_id: String,
+    pub ledger_id: String,
+    pub application_id: String,
+    pub admin: bool,
+    pub act_as: Vec<String>,
+    pub read_as: Vec<String>,
+    pub issuer: String,
+    pub iat: i64,
+    pub ttl: i64,
+}
+
+impl TokenSpec {
+    /// The token of a profile user, at `iat`.
+    pub fn for_user(jwt: &JwtSpec, u: &UserSpec, iat: i64) -> TokenSpec {
+        let aud = match (u.format, u.audience) {
+            (_, false) => None,
+            (TokenFormat::Audience, true) => Some(format!("{AUD_PREFIX}{}", jwt.participant_id)),
+            (_, true) => Some(jwt.participant_id.clone()),
+        };
+        TokenSpec {
+            user: u.name.clone(),
+            format: u.format,
+            aud,
+            scope: u.scope.clone().unwrap_or_else(|| "daml_ledger_api".into()),
+            participant_id: jwt.participant_id.clone(),
+            ledger_id: jwt.ledger_id.clone(),
+            application_id: u.application_id.clone().unwrap_or_else(|| u.name.clone()),
+            admin: u.admin,
+            act_as: u.act_as.clone(),
+            read_as: u.read_as.clone(),
+            issuer: jwt.issuer.clone(),
+            iat,
+            ttl: jwt.ttl.0,
+        }
+    }
+
+    /// The claims of the token, in the field order of SPEC.md.
+    pub fn claims(&self) -> Value {
+        let mut m = Map::new();
+        match self.format {
+            TokenFormat::Scope => {
+                m.insert("sub".into(), json!(self.user));
+                m.insert("scope".into(), json!(self.scope));
+            }
+            TokenFormat::Audience => {
+                m.insert("sub".into(), json!(self.user));
+            }
+            TokenFormat::Custom => {
+                m.insert(
+                    "https://daml.com/ledger-api".into(),
+                    json!({
+                        "ledgerId": self.ledger_id,
+                        "participantId": self.participant_id,
+                        "applicationId": self.application_id,
+                        "admin": self.admin,
+                        "actAs": self.act_as,
+                        "readAs": self.read_as,
+                    }),
+                );
+            }
+        }
+        if let Some(aud) = &self.aud {
+            m.insert("aud".into(), json!(aud));
+        }
+        m.insert("iat".into(), json!(self.iat));
+        m.insert("exp".into(), json!(self.iat + self.ttl));
+        m.insert("iss".into(), json!(self.issuer));
+        Value::Object(m)
+    }
+}
+
+/// A verified token's header and claims.
+#[derive(Debug)]
+pub struct Verified {
+    pub kid: String,
+    pub alg: String,
+    pub claims: Value,
+}
+
+/// Verifies `token` against `jwks` at `now` (Unix seconds): its compact form, a kid that the JWKS
+/// has, the signature, exp / nbf / iat with `LEEWAY`, and the audience when one is required.
+/// The error is a sentence fragment about the token.
+pub fn verify_token(
+    token: &str,
+    jwks: &JwkSet,
+    aud: Option<&str>,
+    now: i64,
+) -> Result<Verified, String> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 || parts.iter().take(2).any(|p| p.is_empty()) {
+        return Err("is not a JWT (expected header.payload.signature)".into());
+    }
+    let names = ["header", "payload", "signature"];
+    for (p, name) in parts.iter().zip(names) {
+        if let Some(c) = p
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(format!(
+                "has a {name} that is not base64url (it holds `{c}`); re-mint it with hapki jwt mint"
+            ));
+        }
+    }
+    let header: Value = URL_SAFE_NO_PAD
+        .decode(parts[0])
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("has a header that is not base64url JSON")?;
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or("has no kid in its header, and Canton refuses such a token")?
+        .to_string();
+    let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
+    let jwk = jwks
+        .find(&kid)
+        .ok_or_else(|| format!("is signed by key `{kid}`, which is not in the JWKS"))?;
+    let alg: Algorithm = alg_name
+        .parse()
+        .map_err(|_| format!("uses the algorithm `{alg_name}`, which hapki does not accept"))?;
+    let key_alg = jwk
+        .common
+        .key_algorithm
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    if !key_alg.is_empty() && key_alg != alg_name {
+        return Err(format!(
+            "says alg {alg_name} but its JWKS key `{kid}` is for {key_alg}"
+        ));
+    }
+    let dkey = DecodingKey::from_jwk(jwk)
+        .map_err(|e| format!("names JWKS key `{kid}`, which cannot be used ({e})"))?;
+    let mut v = Validation::new(alg);
+    // Times and audience are checked below against the pinned clock, not the system's.
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<Value>(token, &dkey, &v).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind as K;
+        match e.kind() {
+            K::InvalidSignature => {
+                format!("has a signature that does not verify with JWKS key `{kid}` (tampered, or signed by another key)")
+            }
+            _ => format!("cannot be decoded ({e})"),
+        }
+    })?;
+    let claims = data.claims;
+    let num = |k: &str| claims.get(k).and_then(Value::as_i64);
+    let exp = num("exp").ok_or("has no exp claim; every hapki token expires")?;
+    if now > exp + LEEWAY {
+        return Err(format!("expired at {}", fmt_unix(exp)));
+    }
+    if let Some(nbf) = num("nbf") {
+        if now + LEEWAY < nbf {
+            return Err(format!("is not valid until {}", fmt_unix(nbf)));
+        }
+    }
+    if let Some(iat) = num("iat") {
+        if now + LEEWAY < iat {
+            return Err(format!("was issued in the future, at {}", fmt_unix(iat)));
+        }
+    }
+    if let Some(want) = aud {
+        let got: Vec<&str> = match claims.get("aud") {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        if !got.contains(&want) {
+            return Err(if got.is_empty() {
+                format!("has no audience, so audience `{want}` is not accepted")
+            } else {
+                format!(
+                    "is for audience `{}`, so audience `{want}` is not accepted",
+                    got.join("`, `")
+                )
+            });
+        }
+    }
+    Ok(Verified {
+        kid,
+        alg: alg_name.to_string(),
+        claims,
+    })
+}
+
+fn fmt_unix(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t)
+        .map(fmt_time)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// Checks a JWKS key against its own x5c: x5t and x5t#S256 are the digests of x5c[0], the key
+/// parameters and kid are those of x5c[0]'s public key, and x5c[0] chains through the rest of
+/// x5c to `root` (the org root; when `None`, to the last x5c cert) at `now`.
+pub fn check_jwk(
+    jwk: &Jwk,
+    root: Option<&CertificateDer<'_>>,
+    now: OffsetDateTime,
+) -> Result<(), String> {
+    let kid = jwk.common.key_id.as_deref().unwrap_or("");
+    let x5c = jwk
+        .common
+        .x509_chain
+        .as_ref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| format!("key `{kid}` has no x5c chain"))?;
+    let certs: Vec<CertificateDer<'static>> = x5c
+        .iter()
+        .map(|c| STANDARD.decode(c).map(CertificateDer::from))
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("key `{kid}` has an x5c entry that is not standard base64 DER"))?;
+    let leaf = &certs[0];
+    let (t1, t256) = x5t(leaf);
+    if jwk.common.x509_sha1_fingerprint.as_deref() != Some(t1.as_str()) {
+        return Err(format!(
+            "key `{kid}` has an x5t that is not base64url(SHA-1) of x5c[0] (expected {t1})"
+        ));
+    }
+    if jwk.common.x509_sha256_fingerprint.as_deref() != Some(t256.as_str()) {
+        return Err(format!(
+            "key `{kid}` has an x5t#S256 that is not base64url(SHA-256) of x5c[0] (expected {t256})"
+        ));
+    }
+    let expected = jwk_for(leaf, &[]).map_err(|m| format!("key `{kid}`: x5c[0] {m}"))?;
+    if expected.algorithm != jwk.algorithm {
+        return Err(format!(
+            "key `{kid}` has public key parameters that are not those of its x5c[0] certificate"
+        ));
+    }
+    if expected.common.key_id.as_deref() != Some(kid) {
+        return Err(format!(
+            "key `{kid}` has a kid that is not its RFC 7638 thumbprint (expected {})",
+            expected.common.key_id.unwrap_or_default()
+        ));
+    }
+    let (anchor, intermediates) = match root {
+        Some(r) => (r.clone(), &certs[1..]),
+        None if certs.len() > 1 => (certs[certs.len() - 1].clone(), &certs[1..certs.len() - 1]),
+        None => return Err(format!("key `{kid}` has an x5c without its CA chain")),
+    };
+    check::chain(
+        leaf,
+        crate::profile::Kind::JwtSigning,
+        intermediates,
+        &anchor,
+        now,
+    )
+    .map_err(|m| format!("key `{kid}`: x5c[0] {m}"))?;
+    if root.is_some() && certs.len() > 1 && certs[certs.len() - 1] != anchor {
+        return Err(format!(
+            "key `{kid}` has an x5c that ends in another root than the org's"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a JWKS document.
+pub fn parse_jwks(bytes: &[u8]) -> Result<JwkSet, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("is not a JWKS ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsigned_strips_leading_zeros() {
+        assert_eq!(unsigned(&[0, 0, 1, 0]), &[1, 0]);
+        assert_eq!(unsigned(&[0x80]), &[0x80]);
+    }
+
+    #[test]
+    fn x5t_is_digest_not_hex() {
+        // SHA-1("abc") = a9993e364706816aba3e25717850c26c9cd0d89d
+        let (t1, _) = x5t(b"abc");
+        assert_eq!(t1, "qZk-NkcGgWq6PiVxeFDCbJzQ2J0");
+    }
+}
