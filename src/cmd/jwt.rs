@@ -241,7 +241,7 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
     let at: Option<At> = args.at.as_deref().map(str::parse).transpose()?;
     let iat = at
-        .map_or_else(|| OffsetDateTime::now_utc(), |a| a.0)
+        .map_or_else(OffsetDateTime::now_utc, |a| a.0)
         .unix_timestamp();
     let specs = mint_specs(&topo, args, iat)?;
     let out = &args.common.out;
