@@ -4,14 +4,13 @@
 
 use crate::error::{Error, Result};
 use crate::types::KeyAlg;
-use rayon::prelude::*;
 use rcgen::{KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The signature algorithm a key of `alg` signs certificates with.
@@ -38,23 +37,42 @@ pub fn generate(alg: KeyAlg) -> Result<KeyPair> {
     kp.map_err(|e| Error::bug(format!("generating a {alg} key failed: {e}")))
 }
 
-/// Generates one key per entry, on every core, in the order asked. Shows a progress line on
-/// stderr when it is a terminal and the work is large enough to notice.
+/// Generates one key per entry, on every core, and returns them in the order asked. The entries
+/// are a work queue taken in order by every thread of the pool, so callers that put the costliest
+/// keys first get the longest-job-first schedule: RSA generation time varies a lot from key to
+/// key, and the small keys at the end fill in whatever imbalance the big ones leave. (A parallel
+/// iterator would split the list in halves up front, which leaves one core idle at the end when
+/// one half happens to draw the slow primes.) Shows a progress line on stderr when it is a
+/// terminal and the work is large enough to notice.
 pub fn generate_many(algs: &[KeyAlg]) -> Result<Vec<KeyPair>> {
     let done = Arc::new(AtomicUsize::new(0));
     let slow = algs.iter().filter(|a| a.is_rsa()).count() >= 2;
     let progress = (slow && std::io::stderr().is_terminal())
         .then(|| Progress::start(algs.len(), done.clone()));
-    let out = algs
-        .par_iter()
-        .map(|a| {
-            let k = generate(*a);
-            done.fetch_add(1, Ordering::Relaxed);
-            k
-        })
-        .collect();
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<KeyPair>>>> =
+        algs.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(alg) = algs.get(i) else { break };
+        let k = generate(*alg);
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(k);
+        done.fetch_add(1, Ordering::Relaxed);
+    };
+    if algs.len() > 1 {
+        rayon::broadcast(|_| work());
+    } else {
+        work();
+    }
     drop(progress);
-    out
+    slots
+        .into_iter()
+        .map(|s| {
+            s.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| Err(Error::bug("a key of the batch was never generated")))
+        })
+        .collect()
 }
 
 /// A spinner line on stderr, cleared when dropped.
