@@ -81,8 +81,11 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             jwks_written += 1;
         }
         let signer = match new_signer {
-            Some(l) => jwt::Signer::new(l.key.serialize_pem().as_bytes(), &l.der)
-                .map_err(crate::error::Error::bug)?,
+            Some(l) => jwt::Signer::from_der(
+                &rustls_pki_types::PrivatePkcs8KeyDer::from(l.key.serialize_der()).into(),
+                &l.der,
+            )
+            .map_err(crate::error::Error::bug)?,
             None => load_signer(layout, org)?,
         };
         let set = jwt::parse_jwks(jwks.as_bytes()).map_err(crate::error::Error::bug)?;
