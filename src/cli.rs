@@ -82,7 +82,7 @@ pub struct JwtKeygenArgs {
     pub common: Common,
 }
 
-const JWT_MINT_HELP: &str = "EXAMPLES:\n  hapki jwt mint --user alice                    # alice's token, shape from the profile\n  hapki jwt mint --org participant1              # every user of the org\n  hapki jwt mint --user ops --org participant1 --admin --ttl 12h\n  hapki jwt mint --user bob --org participant2 --format audience --at 2026-11-26T12:00:00Z\n\nThe token is printed on stdout and written to NS/jwt/USER.token. Keys, certs and the JWKS are not touched.\n\nEXIT CODES:\n  0  success\n  2  bad input, no signing key yet, or a file could not be written";
+const JWT_MINT_HELP: &str = "EXAMPLES:\n  hapki jwt mint --user alice                    # alice's token, shape from the profile\n  hapki jwt mint --org participant1              # every user of the org\n  hapki jwt mint --user ops --org participant1 --admin --ttl 12h\n  hapki jwt mint --user bob --org participant2 --format audience --at 2026-11-26T12:00:00Z\n  hapki jwt mint --user alice --count 10000 > /dev/null   # load-test tokens, each with its own jti\n\nThe token is printed on stdout and written to NS/jwt/USER.token (with --count: NS/jwt/USER.tokens, one per line). Keys, certs and the JWKS are not touched.\n\nEXIT CODES:\n  0  success\n  2  bad input, no signing key yet, or a file could not be written";
 
 #[derive(Args, Debug)]
 pub struct JwtMintArgs {
@@ -119,6 +119,10 @@ pub struct JwtMintArgs {
     /// Issue time (RFC 3339 or Unix seconds) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Mint N tokens for the one --user, each with its own `jti`, written one per line to
+    /// NS/jwt/USER.tokens and printed one per line (1 to 1000000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: Option<u32>,
     #[command(flatten)]
     pub common: Common,
 }

@@ -154,6 +154,11 @@ impl OrgLayout {
     pub fn token(&self, user: &str) -> PathBuf {
         self.dir.join(format!("jwt/{user}.token"))
     }
+
+    /// Many tokens of one user, one per line (`hapki jwt mint --count`).
+    pub fn tokens(&self, user: &str) -> PathBuf {
+        self.dir.join(format!("jwt/{user}.tokens"))
+    }
 }
 
 /// The file-name stem of the JWT signing key.
