@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# scripts/bench.sh: the speed of hapki on the machine it runs on (issue 6; docs/performance.md).
+#
+# Builds `cargo build --release` and the keygen_floor bench, then measures:
+#   (a) `hapki init` on the default profile into a fresh dir: wall time, median of RUNS runs;
+#   (b) benches/openssl-procedure.sh and `hapki init` run alternately in PAIRS pairs (who goes
+#       first alternates too, so drift in the machine's load hits both): median ratio;
+#   (c) the key-generation floor: CPU time of generating exactly the default profile's keys
+#       (6 RSA-4096 + 27 RSA-2048) in-process on one thread, divided by the number of cores,
+#       median of FLOOR_ROUNDS rounds, and init's overhead above it;
+#   (d) `hapki jwt mint --count TOKENS` in one call against `openssl speed -multi <cores> rsa2048`;
+#   (e) `hapki verify` on the default tree and on a tree of LEAVES client leaves (ECDSA);
+#   (f) `hapki init` on profiles/canton-ha-ecdsa.toml.
+# and prints a Markdown report on stdout (progress goes to stderr).
+#
+# Usage: scripts/bench.sh                   # the full run, about 3 to 4 minutes on 2 cores
+#        RUNS=3 PAIRS=3 scripts/bench.sh    # shorter (RUNS, PAIRS, FLOOR_ROUNDS, TOKENS, LEAVES)
+#        BENCH_DIR=/path scripts/bench.sh   # where the trees go (default: a temp dir, removed);
+#                                           # fsync costs depend on that filesystem
+#
+# Needs: bash >= 5 (for $EPOCHREALTIME), cargo, OpenSSL 3 and xxd (for the baseline), awk.
+# No hyperfine: the timings are plain loops, because (b) must interleave two commands pair by
+# pair, which hyperfine does not do. Timing numbers from a busy machine are noise: the script
+# prints the load average next to them and warns when it is above 0.7; wait and rerun then.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-5}
+PAIRS=${PAIRS:-5}
+FLOOR_ROUNDS=${FLOOR_ROUNDS:-3}
+TOKENS=${TOKENS:-10000}
+LEAVES=${LEAVES:-1000}
+ECDSA_RUNS=${ECDSA_RUNS:-$((RUNS * 2))}
+
+die() { printf 'bench: %s\n' "$*" >&2; exit 2; }
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+((BASH_VERSINFO[0] >= 5)) || die "needs bash 5 or later (for \$EPOCHREALTIME)"
+for c in cargo openssl xxd awk; do
+    command -v "$c" >/dev/null || die "$c not found (openssl and xxd: apt-get install -y openssl xxd)"
+done
+
+cores=$(nproc)
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
+load() { cut -d' ' -f1 /proc/loadavg; }
+loads=()
+mark_load() {
+    local l
+    l=$(load)
+    loads+=("$l")
+    if awk -v l="$l" 'BEGIN { exit !(l > 0.7) }'; then
+        say "load average $l is above 0.7: the numbers that follow are noisy"
+    fi
+}
+
+# ---- build -------------------------------------------------------------------------------
+say "building (cargo build --release, cargo bench --no-run)"
+cargo build --release --quiet
+hapki=$PWD/target/release/hapki
+floor_bin=$(cargo bench --bench keygen_floor --no-run 2>&1 |
+    sed -n 's/.*Executable .*(\(.*keygen_floor-[0-9a-f]*\)).*/\1/p' | tail -1)
+[ -x "$floor_bin" ] || die "could not find the keygen_floor bench binary"
+ecdsa_profile=$PWD/profiles/canton-ha-ecdsa.toml
+procedure=$PWD/benches/openssl-procedure.sh
+
+if [ -n "${BENCH_DIR:-}" ]; then
+    mkdir -p "$BENCH_DIR"
+    work=$(mktemp -d "$BENCH_DIR/hapki-bench.XXXXXX")
+else
+    work=$(mktemp -d)
+fi
+trap 'rm -rf "$work"' EXIT
+
+# ---- timing helpers ----------------------------------------------------------------------
+# timed CMD...: runs CMD with its output discarded; sets WALL (s), CPU (user+sys s) and RC.
+# Fails the bench when CMD exits with a code not in ALLOW (default 0).
+WALL= CPU= RC=
+timed() {
+    local out u s
+    RC=0
+    out=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>"$work/stderr"; } 2>&1 ) || RC=$?
+    if [[ " ${ALLOW:-0} " != *" $RC "* ]]; then
+        cat "$work/stderr" >&2
+        die "failed (exit $RC): $*"
+    fi
+    read -r WALL u s <<<"${out##*$'\n'}"
+    CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%.3f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+int() { awk "BEGIN { printf \"%.0f\", $1 }"; }
+ms() { awk -v s="$1" 'BEGIN { printf "%.0f ms", s * 1000 }'; }
+fresh() { rm -rf "$work/$1"; printf '%s' "$work/$1"; }
+
+# ---- (a) hapki init, default profile -----------------------------------------------------
+say "(a) hapki init on the default profile, $RUNS runs"
+mark_load
+init_wall=() init_par=()
+for ((i = 1; i <= RUNS; i++)); do
+    d=$(fresh init)
+    timed "$hapki" init --out "$d"
+    init_wall+=("$WALL")
+    init_par+=("$(calc "$CPU / $WALL")")
+done
+init_med=$(median "${init_wall[@]}")
+init_par_med=$(median "${init_par[@]}")
+
+# ---- (b) alternated pairs with the openssl procedure ------------------------------------
+say "(b) openssl procedure and hapki init alternately, $PAIRS pairs"
+mark_load
+pair_ratio=() pair_ossl=() pair_hapki=()
+for ((i = 1; i <= PAIRS; i++)); do
+    if ((i % 2)); then order="ossl hapki"; else order="hapki ossl"; fi
+    for who in $order; do
+        if [ "$who" = ossl ]; then
+            timed "$procedure" "$(fresh ossl)"
+            o=$WALL
+        else
+            timed "$hapki" init --out "$(fresh pair)"
+            h=$WALL
+        fi
+    done
+    pair_ossl+=("$o") pair_hapki+=("$h")
+    pair_ratio+=("$(calc "$h / $o")")
+    say "    pair $i: openssl $o s, hapki $h s"
+done
+ratio_med=$(median "${pair_ratio[@]}")
+
+# ---- (c) key-generation floor ------------------------------------------------------------
+say "(c) key-generation floor, $FLOOR_ROUNDS rounds on one thread"
+mark_load
+floor_cpu=() r4096=() r2048=()
+while read -r _ _ c a b; do
+    floor_cpu+=("${c#cpu_s=}") r4096+=("${a#rsa4096_ms=}") r2048+=("${b#rsa2048_ms=}")
+done < <("$floor_bin" "$FLOOR_ROUNDS")
+floor_cpu_med=$(median "${floor_cpu[@]}")
+floor=$(calc "$floor_cpu_med / $cores")
+over_floor=$(calc "$init_med / $floor")
+
+# ---- (d) token minting -------------------------------------------------------------------
+say "(d) hapki jwt mint --count $TOKENS, 3 runs; openssl speed -seconds 3 -multi $cores rsa2048"
+mark_load
+tree=$work/init # the last tree of (a)
+mint_wall=()
+for ((i = 1; i <= 3; i++)); do
+    timed "$hapki" jwt mint --user alice --count "$TOKENS" --out "$tree"
+    mint_wall+=("$WALL")
+done
+mint_med=$(median "${mint_wall[@]}")
+mint_rate=$(calc "$TOKENS / $mint_med")
+ossl_rate=$(openssl speed -seconds 3 -multi "$cores" rsa2048 2>/dev/null |
+    awk '/^rsa 2048 bits/ { print $6 }')
+[ -n "$ossl_rate" ] || die "could not read sign/s from openssl speed"
+mint_share=$(calc "100 * $mint_rate / $ossl_rate")
+
+# ---- (e) verify --------------------------------------------------------------------------
+say "(e) hapki verify on the default tree and on $LEAVES leaves"
+mark_load
+big_profile=$work/leaves.toml
+{
+    printf '# %s client leaves under one ECDSA P-256 CA, for scripts/bench.sh.\n' "$LEAVES"
+    printf '[defaults]\nca_key = "ecdsa-p256"\nleaf_key = "ecdsa-p256"\njwt_key = "ecdsa-p256"\n\n'
+    printf '[[org]]\nname = "load"\ndns = "load.example.com"\norganization = "Load Test LLC"\n'
+    printf 'clients = [%s]\n' "$(seq -f '"leaf%04g"' 1 "$LEAVES" | paste -sd, -)"
+} >"$big_profile"
+big=$(fresh big)
+timed "$hapki" init --profile "$big_profile" --out "$big"
+big_init=$WALL
+verify_small=n/a verify_big=n/a verify_rc=
+# Exit 0: all good; 1: a problem found (still a full run, so still timed); 2: could not run
+# (or, on a branch without it, hapki verify is not built yet).
+if "$hapki" verify "$tree" >/dev/null 2>&1 || [ $? -eq 1 ]; then
+    v=() w=()
+    for ((i = 1; i <= RUNS; i++)); do
+        ALLOW="0 1" timed "$hapki" verify "$tree"
+        v+=("$WALL")
+    done
+    verify_rc="default tree exit $RC"
+    for ((i = 1; i <= RUNS; i++)); do
+        ALLOW="0 1" timed "$hapki" verify "$big" --profile "$big_profile"
+        w+=("$WALL")
+    done
+    verify_rc="$verify_rc, $LEAVES-leaf tree exit $RC"
+    verify_small=$(median "${v[@]}")
+    verify_big=$(median "${w[@]}")
+else
+    say "    hapki verify does not run on this build: $("$hapki" verify "$tree" 2>&1 | head -1)"
+fi
+
+# ---- (f) ECDSA profile init --------------------------------------------------------------
+say "(f) hapki init on the ECDSA profile, $ECDSA_RUNS runs"
+mark_load
+e=()
+for ((i = 1; i <= ECDSA_RUNS; i++)); do
+    timed "$hapki" init --profile "$ecdsa_profile" --out "$(fresh ecdsa)"
+    e+=("$WALL")
+done
+ecdsa_med=$(median "${e[@]}")
+mark_load
+
+# ---- report ------------------------------------------------------------------------------
+ok() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "**not met**"; fi; }
+show() { [ "$1" = n/a ] && echo "n/a (hapki verify not built)" || ms "$1"; }
+cat <<EOF
+## Run of $(date -u +%Y-%m-%dT%H:%MZ) ($(git describe --always --dirty 2>/dev/null || echo '?'))
+
+Machine: $cores cores ($(nproc --all) online), $cpu; load average (1 min) at each step: ${loads[*]}.
+Output filesystem: $(df -T "$work" | awk 'NR == 2 { print $2 }').
+
+| measurement | result | target | |
+| --- | --- | --- | --- |
+| (a) \`hapki init\`, default profile, median of $RUNS | $(ms "$init_med") (CPU/wall $init_par_med) | | |
+| (b) hapki / openssl procedure, median of $PAIRS alternated pairs | $ratio_med (openssl median $(median "${pair_ossl[@]}") s, hapki $(median "${pair_hapki[@]}") s) | ≤ 0.12 | $(ok "$ratio_med <= 0.12") |
+| (c) keygen floor: $floor_cpu_med s CPU / $cores cores | $(ms "$floor") (CPU per key: RSA-4096 $(int "$(median "${r4096[@]}")") ms, RSA-2048 $(int "$(median "${r2048[@]}")") ms) | | |
+| (c) init / floor | $over_floor | ≤ 1.25 | $(ok "$over_floor <= 1.25") |
+| (d) \`jwt mint --count $TOKENS\`, median of 3 | $(ms "$mint_med") = $(int "$mint_rate") tokens/s | | |
+| (d) openssl speed -multi $cores rsa2048 | $ossl_rate sign/s | | |
+| (d) hapki tokens/s ÷ openssl sign/s | $(awk -v x="$mint_share" 'BEGIN { printf "%.1f", x }') % | ≥ 85 % | $(ok "$mint_share >= 85") |
+| (e) \`hapki verify\`, default tree, median of $RUNS | $(show "$verify_small") | < 50 ms | $([ "$verify_small" = n/a ] && echo - || ok "$verify_small < 0.05") |
+| (e) \`hapki verify\`, $LEAVES leaves, median of $RUNS | $(show "$verify_big") | < 1 s | $([ "$verify_big" = n/a ] && echo - || ok "$verify_big < 1") |
+| (e) \`hapki init\` of those $LEAVES ECDSA leaves (one run) | $(ms "$big_init") | | |
+| (f) \`hapki init\`, ECDSA profile, median of $ECDSA_RUNS | $(ms "$ecdsa_med") | < 100 ms | $(ok "$ecdsa_med < 0.1") |
+
+Runs (s): init ${init_wall[*]}; openssl ${pair_ossl[*]}; paired hapki ${pair_hapki[*]};
+floor CPU ${floor_cpu[*]}; mint ${mint_wall[*]}; ECDSA init ${e[*]}.
+${verify_rc:+verify: $verify_rc (0: all good, 1: a problem reported).}
+EOF
