@@ -82,23 +82,53 @@ pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDo
     }
     let mut keys = slots.into_iter().map(|k| k.expect("every slot is filled"));
 
+    // Each org's keys, in the order they were asked for.
+    let mut jobs = Vec::with_capacity(work.len());
+    let mut leaf_keys = Vec::with_capacity(work.len());
+    for mut w in work {
+        let ca_keys: Vec<_> = keys.by_ref().take(w.missing_ca_levels()).collect();
+        leaf_keys.push(keys.by_ref().take(w.leaves.len()).collect::<Vec<_>>());
+        let existing = w.existing.take();
+        jobs.push((w, existing, ca_keys));
+    }
+    // Every org's CAs at once (a hierarchy is a short chain, signed top-down), then every leaf of
+    // every org in one batch, so no core waits for the slowest org.
+    let cas: Vec<(OrgCa, usize)> = jobs
+        .par_iter_mut()
+        .map(|(w, existing, ca_keys)| {
+            let new_from = existing.as_ref().map_or(0, |e| e.levels.len());
+            let ca = pki::build_ca(w.org, w.tier, existing.take(), std::mem::take(ca_keys), now)?;
+            Ok((ca, new_from))
+        })
+        .collect::<Result<_>>()?;
+    let leaf_jobs: Vec<(usize, &LeafSpec, rcgen::KeyPair)> = jobs
+        .iter()
+        .zip(leaf_keys)
+        .enumerate()
+        .flat_map(|(o, ((w, _, _), keys))| {
+            w.leaves
+                .iter()
+                .zip(keys)
+                .map(move |(spec, key)| (o, spec, key))
+        })
+        .collect();
+    let issued: Vec<(usize, Leaf)> = leaf_jobs
+        .into_par_iter()
+        .map(|(o, spec, key)| {
+            pki::issue_leaf(jobs[o].0.org, &cas[o].0, spec, key, now).map(|l| (o, l))
+        })
+        .collect::<Result<_>>()?;
+    let mut leaves_of: Vec<Vec<Leaf>> = jobs.iter().map(|_| Vec::new()).collect();
+    for (o, leaf) in issued {
+        leaves_of[o].push(leaf);
+    }
+
     let mut plan = Plan::new();
     let mut done = Vec::new();
-    for w in work {
-        let n = w.missing_ca_levels();
-        let ca_keys: Vec<_> = keys.by_ref().take(n).collect();
-        let leaf_keys: Vec<_> = keys.by_ref().take(w.leaves.len()).collect();
-        let new_from = w.existing.as_ref().map_or(0, |e| e.levels.len());
-        let ca = pki::build_ca(w.org, w.tier, w.existing, ca_keys, now)?;
-        if n > 0 {
+    for (((w, _, _), (ca, new_from)), leaves) in jobs.into_iter().zip(cas).zip(leaves_of) {
+        if new_from < ca.levels.len() {
             plan.extend(pki::ca_plan(&w.layout, &ca, new_from));
         }
-        let leaves: Vec<Leaf> = w
-            .leaves
-            .par_iter()
-            .zip(leaf_keys)
-            .map(|(spec, key)| pki::issue_leaf(w.org, &ca, spec, key, now))
-            .collect::<Result<_>>()?;
         for leaf in &leaves {
             plan.extend(pki::leaf_plan(
                 &w.layout.leaf(leaf.spec.kind, leaf.spec.name.as_str()),
