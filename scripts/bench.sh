@@ -90,15 +90,21 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%.3f
 calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 int() { awk "BEGIN { printf \"%.0f\", $1 }"; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.0f ms", s * 1000 }'; }
-fresh() { rm -rf "$work/$1"; printf '%s' "$work/$1"; }
+# A new output dir per run, all removed at the end: deleting a tree just before the next run
+# makes ext4 (without a journal, as on the machine of docs/performance.md) scan the inode table
+# for recently deleted inodes on every create, which would charge the previous run to this one.
+n_dirs=0
+DIR=
+fresh() { n_dirs=$((n_dirs + 1)); DIR=$work/$1.$n_dirs; }
 
 # ---- (a) hapki init, default profile -----------------------------------------------------
 say "(a) hapki init on the default profile, $RUNS runs"
 mark_load
 init_wall=() init_par=()
 for ((i = 1; i <= RUNS; i++)); do
-    d=$(fresh init)
-    timed "$hapki" init --out "$d"
+    fresh init
+    tree=$DIR
+    timed "$hapki" init --out "$tree"
     init_wall+=("$WALL")
     init_par+=("$(calc "$CPU / $WALL")")
 done
@@ -113,10 +119,12 @@ for ((i = 1; i <= PAIRS; i++)); do
     if ((i % 2)); then order="ossl hapki"; else order="hapki ossl"; fi
     for who in $order; do
         if [ "$who" = ossl ]; then
-            timed "$procedure" "$(fresh ossl)"
+            fresh ossl
+            timed "$procedure" "$DIR"
             o=$WALL
         else
-            timed "$hapki" init --out "$(fresh pair)"
+            fresh pair
+            timed "$hapki" init --out "$DIR"
             h=$WALL
         fi
     done
@@ -140,7 +148,7 @@ over_floor=$(calc "$init_med / $floor")
 # ---- (d) token minting -------------------------------------------------------------------
 say "(d) hapki jwt mint --count $TOKENS, 3 runs; openssl speed -seconds 3 -multi $cores rsa2048"
 mark_load
-tree=$work/init # the last tree of (a)
+# $tree: the last tree of (a)
 mint_wall=()
 for ((i = 1; i <= 3; i++)); do
     timed "$hapki" jwt mint --user alice --count "$TOKENS" --out "$tree"
@@ -163,7 +171,8 @@ big_profile=$work/leaves.toml
     printf '[[org]]\nname = "load"\ndns = "load.example.com"\norganization = "Load Test LLC"\n'
     printf 'clients = [%s]\n' "$(seq -f '"leaf%04g"' 1 "$LEAVES" | paste -sd, -)"
 } >"$big_profile"
-big=$(fresh big)
+fresh big
+big=$DIR
 timed "$hapki" init --profile "$big_profile" --out "$big"
 big_init=$WALL
 verify_small=n/a verify_big=n/a verify_rc=
@@ -192,7 +201,8 @@ say "(f) hapki init on the ECDSA profile, $ECDSA_RUNS runs"
 mark_load
 e=()
 for ((i = 1; i <= ECDSA_RUNS; i++)); do
-    timed "$hapki" init --profile "$ecdsa_profile" --out "$(fresh ecdsa)"
+    fresh ecdsa
+    timed "$hapki" init --profile "$ecdsa_profile" --out "$DIR"
     e+=("$WALL")
 done
 ecdsa_med=$(median "${e[@]}")
