@@ -21,13 +21,15 @@
 # Needs: bash >= 5 (for $EPOCHREALTIME), cargo, OpenSSL 3 and xxd (for the baseline), awk.
 # No hyperfine: the timings are plain loops, because (b) must interleave two commands pair by
 # pair, which hyperfine does not do. Timing numbers from a busy machine are noise: the script
-# prints the load average next to them and warns when it is above 0.7; wait and rerun then.
+# warns when the load average is above 0.7 before it starts, reports next to the numbers how
+# much CPU other processes took during each step, and warns when that is above 10 %; wait for
+# a quiet machine and rerun then.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-5}
 PAIRS=${PAIRS:-5}
-FLOOR_ROUNDS=${FLOOR_ROUNDS:-3}
+FLOOR_ROUNDS=${FLOOR_ROUNDS:-5}
 TOKENS=${TOKENS:-10000}
 LEAVES=${LEAVES:-1000}
 ECDSA_RUNS=${ECDSA_RUNS:-$((RUNS * 2))}
@@ -42,15 +44,34 @@ done
 
 cores=$(nproc)
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
-load() { cut -d' ' -f1 /proc/loadavg; }
-loads=()
-mark_load() {
-    local l
-    l=$(load)
-    loads+=("$l")
-    if awk -v l="$l" 'BEGIN { exit !(l > 0.7) }'; then
-        say "load average $l is above 0.7: the numbers that follow are noisy"
+# Noise: the load average counts the bench's own work too, so each step also measures how much
+# CPU the machine's *other* processes took while it ran: all busy time in /proc/stat minus the
+# CPU of this script's children (cutime + cstime of /proc/$$/stat), as a share of every core.
+hz=$(getconf CLK_TCK)
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+ours() { sed 's/^.*) //' "/proc/$$/stat" | awk '{ print $12 + $13 + $14 + $15 }'; }
+load0=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load0" 'BEGIN { exit !(l > 0.7) }'; then
+    say "load average $load0 is above 0.7: other work will make the numbers noisy"
+fi
+step_name= step_busy= step_ours= step_t0=
+others=()
+step() {
+    step_end
+    step_name=$1 step_busy=$(busy) step_ours=$(ours) step_t0=$EPOCHREALTIME
+    say "$1"
+}
+step_end() {
+    [ -n "$step_name" ] || return 0
+    local pct
+    pct=$(awk -v b="$(busy)" -v b0="$step_busy" -v o="$(ours)" -v o0="$step_ours" \
+        -v t="$EPOCHREALTIME" -v t0="$step_t0" -v n="$cores" -v hz="$hz" \
+        'BEGIN { f = ((b - b0) - (o - o0)) / ((t - t0) * n * hz); printf "%.0f", 100 * (f < 0 ? 0 : f) }')
+    others+=("${step_name%% *} $pct %")
+    if ((pct > 10)); then
+        say "other processes took $pct % of the CPU during ${step_name%% *}: its numbers are noisy"
     fi
+    step_name=
 }
 
 # ---- build -------------------------------------------------------------------------------
@@ -98,8 +119,7 @@ DIR=
 fresh() { n_dirs=$((n_dirs + 1)); DIR=$work/$1.$n_dirs; }
 
 # ---- (a) hapki init, default profile -----------------------------------------------------
-say "(a) hapki init on the default profile, $RUNS runs"
-mark_load
+step "(a) hapki init on the default profile, $RUNS runs"
 init_wall=() init_par=()
 for ((i = 1; i <= RUNS; i++)); do
     fresh init
@@ -112,8 +132,7 @@ init_med=$(median "${init_wall[@]}")
 init_par_med=$(median "${init_par[@]}")
 
 # ---- (b) alternated pairs with the openssl procedure ------------------------------------
-say "(b) openssl procedure and hapki init alternately, $PAIRS pairs"
-mark_load
+step "(b) openssl procedure and hapki init alternately, $PAIRS pairs"
 pair_ratio=() pair_ossl=() pair_hapki=()
 for ((i = 1; i <= PAIRS; i++)); do
     if ((i % 2)); then order="ossl hapki"; else order="hapki ossl"; fi
@@ -135,8 +154,7 @@ done
 ratio_med=$(median "${pair_ratio[@]}")
 
 # ---- (c) key-generation floor ------------------------------------------------------------
-say "(c) key-generation floor, $FLOOR_ROUNDS rounds on one thread"
-mark_load
+step "(c) key-generation floor, $FLOOR_ROUNDS rounds on one thread"
 floor_cpu=() r4096=() r2048=()
 while read -r _ _ c a b; do
     floor_cpu+=("${c#cpu_s=}") r4096+=("${a#rsa4096_ms=}") r2048+=("${b#rsa2048_ms=}")
@@ -146,8 +164,7 @@ floor=$(calc "$floor_cpu_med / $cores")
 over_floor=$(calc "$init_med / $floor")
 
 # ---- (d) token minting -------------------------------------------------------------------
-say "(d) hapki jwt mint --count $TOKENS, 3 runs; openssl speed -seconds 3 -multi $cores rsa2048"
-mark_load
+step "(d) hapki jwt mint --count $TOKENS, 3 runs; openssl speed -seconds 3 -multi $cores rsa2048"
 # $tree: the last tree of (a)
 mint_wall=()
 for ((i = 1; i <= 3; i++)); do
@@ -162,8 +179,7 @@ ossl_rate=$(openssl speed -seconds 3 -multi "$cores" rsa2048 2>/dev/null |
 mint_share=$(calc "100 * $mint_rate / $ossl_rate")
 
 # ---- (e) verify --------------------------------------------------------------------------
-say "(e) hapki verify on the default tree and on $LEAVES leaves"
-mark_load
+step "(e) hapki verify on the default tree and on $LEAVES leaves"
 big_profile=$work/leaves.toml
 {
     printf '# %s client leaves under one ECDSA P-256 CA, for scripts/bench.sh.\n' "$LEAVES"
@@ -197,8 +213,7 @@ else
 fi
 
 # ---- (f) ECDSA profile init --------------------------------------------------------------
-say "(f) hapki init on the ECDSA profile, $ECDSA_RUNS runs"
-mark_load
+step "(f) hapki init on the ECDSA profile, $ECDSA_RUNS runs"
 e=()
 for ((i = 1; i <= ECDSA_RUNS; i++)); do
     fresh ecdsa
@@ -206,7 +221,7 @@ for ((i = 1; i <= ECDSA_RUNS; i++)); do
     e+=("$WALL")
 done
 ecdsa_med=$(median "${e[@]}")
-mark_load
+step_end
 
 # ---- report ------------------------------------------------------------------------------
 ok() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "**not met**"; fi; }
@@ -214,7 +229,8 @@ show() { [ "$1" = n/a ] && echo "n/a (hapki verify not built)" || ms "$1"; }
 cat <<EOF
 ## Run of $(date -u +%Y-%m-%dT%H:%MZ) ($(git describe --always --dirty 2>/dev/null || echo '?'))
 
-Machine: $cores cores ($(nproc --all) online), $cpu; load average (1 min) at each step: ${loads[*]}.
+Machine: $cores cores ($(nproc --all) online), $cpu; load average $load0 (1 min) before the run.
+CPU taken by other processes during each step, as a share of all cores: $(IFS=,; echo "${others[*]}" | sed 's/,/, /g').
 Output filesystem: $(df -T "$work" | awk 'NR == 2 { print $2 }').
 
 | measurement | result | target | |
@@ -223,6 +239,7 @@ Output filesystem: $(df -T "$work" | awk 'NR == 2 { print $2 }').
 | (b) hapki / openssl procedure, median of $PAIRS alternated pairs | $ratio_med (openssl median $(median "${pair_ossl[@]}") s, hapki $(median "${pair_hapki[@]}") s) | ≤ 0.12 | $(ok "$ratio_med <= 0.12") |
 | (c) keygen floor: $floor_cpu_med s CPU / $cores cores | $(ms "$floor") (CPU per key: RSA-4096 $(int "$(median "${r4096[@]}")") ms, RSA-2048 $(int "$(median "${r2048[@]}")") ms) | | |
 | (c) init / floor | $over_floor | ≤ 1.25 | $(ok "$over_floor <= 1.25") |
+| (b, c) floor / openssl procedure: the best (b) any init on these keys can reach | $(calc "$floor / $(median "${pair_ossl[@]}")") | | |
 | (d) \`jwt mint --count $TOKENS\`, median of 3 | $(ms "$mint_med") = $(int "$mint_rate") tokens/s | | |
 | (d) openssl speed -multi $cores rsa2048 | $ossl_rate sign/s | | |
 | (d) hapki tokens/s ÷ openssl sign/s | $(awk -v x="$mint_share" 'BEGIN { printf "%.1f", x }') % | ≥ 85 % | $(ok "$mint_share >= 85") |
