@@ -32,6 +32,23 @@ pub struct LeafFiles {
     pub public_key: Option<PathBuf>,
 }
 
+impl LeafFiles {
+    /// Every file of the leaf, cert and key first.
+    pub fn all(&self) -> impl Iterator<Item = &PathBuf> {
+        [&self.cert, &self.key].into_iter().chain(
+            [
+                &self.csr,
+                &self.chain,
+                &self.cert_der,
+                &self.key_der,
+                &self.public_key,
+            ]
+            .into_iter()
+            .flatten(),
+        )
+    }
+}
+
 /// CA levels, from the top.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CaLevel {

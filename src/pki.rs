@@ -275,7 +275,7 @@ pub fn build_ca(
         let cert = cert.map_err(|e| Error::bug(format!("signing the {} CA: {e}", level.name())))?;
         let der = cert.der().clone();
         let parent_der = levels.last().map(|p: &Ca| p.der.clone());
-        check::ca_cert(&der, parent_der.as_ref(), &key, now)
+        check::ca_cert(&der, parent_der.as_ref(), Some(&key), now)
             .map_err(|m| Error::bug(format!("the new {} CA of {}: {m}", level.name(), org.name)))?;
         levels.push(Ca {
             level,

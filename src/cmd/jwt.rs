@@ -38,8 +38,14 @@ pub fn signing_spec(org: &OrgSpec, key: Option<KeyAlg>) -> crate::profile::LeafS
 pub fn jwks_for(cert: &CertificateDer<'_>, ca: &OrgCa) -> Result<String> {
     let chain: Vec<CertificateDer<'static>> =
         ca.levels.iter().rev().map(|c| c.der.clone()).collect();
+    jwks_for_chain(cert, &chain)
+}
+
+/// `jwks_for` from the CA certs alone (issuing CA first, root last), for `hapki verify`, which
+/// reads CA certs but needs no CA key.
+pub fn jwks_for_chain(cert: &CertificateDer<'_>, chain: &[CertificateDer<'_>]) -> Result<String> {
     let jwk =
-        jwt::jwk_for(cert, &chain).map_err(|m| Error::bug(format!("the JWT signing cert {m}")))?;
+        jwt::jwk_for(cert, chain).map_err(|m| Error::bug(format!("the JWT signing cert {m}")))?;
     Ok(jwt::jwks_json(vec![jwk]))
 }
 
