@@ -8,6 +8,7 @@ use crate::check;
 use crate::cmd::jwt::jwks_for_chain;
 use crate::error::{Error, Result};
 use crate::jwt;
+use crate::keys;
 use crate::layout::{is_private_dir, CaLevel, LeafFiles, OrgLayout, JWT_SIGNING_NAME};
 use crate::profile::{Kind, LeafSpec, OrgSpec, Topology};
 use crate::types::{fmt_time, San};
@@ -579,7 +580,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     );
                 } else {
                     let fix = format!("restore the CA's own key, or {recreate}");
-                    self.private_key(&mut e, &path, Some(der), &file_name(cert), &fix);
+                    self.ca_key(&mut e, &path, der, &file_name(cert), &fix);
                 }
                 e
             })
@@ -862,10 +863,12 @@ impl<'a, 't> OrgCheck<'a, 't> {
         out.push(e);
 
         let mut e = Entry::new(&f.key, format!("{} key", kind.name()));
+        let mut pem_key = None;
         if !self.exists(&f.key) {
             e.problem("is missing, so its cert cannot be used", &fix);
         } else {
-            self.private_key(&mut e, &f.key, cert.der.as_ref(), &file_name(&f.cert), &fix);
+            pem_key =
+                self.private_key(&mut e, &f.key, cert.der.as_ref(), &file_name(&f.cert), &fix);
         }
         out.push(e);
 
@@ -879,9 +882,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             self.csr(&mut e, p, cert.der.as_ref(), &fix);
             out.push(e);
         }
-        if let (Some(cd), Some(kd)) = (&f.cert_der, &f.key_der) {
-            out.extend(self.der_forms(cd, kd, f, &cert, kind, &fix));
-        }
+        out.extend(self.der_forms(f, &cert, pem_key.as_ref(), kind, &fix));
         if let Some(p) = &f.public_key {
             let mut e = Entry::new(p, format!("{} public key", kind.name()));
             self.public_key(&mut e, p, f, parsed.as_ref(), &fix);
@@ -930,13 +931,15 @@ impl<'a, 't> OrgCheck<'a, 't> {
     /// A client's `.cert.der` and PKCS#8 `.key.der`, the pair Java-based Canton clients load.
     fn der_forms(
         &self,
-        cert_der: &Path,
-        key_der: &Path,
         f: &LeafFiles,
         cert: &LeafCert,
+        pem_key: Option<&(Vec<u8>, KeyPair)>,
         kind: Kind,
         fix: &str,
-    ) -> [Entry; 2] {
+    ) -> Vec<Entry> {
+        let (Some(cert_der), Some(key_der)) = (&f.cert_der, &f.key_der) else {
+            return Vec::new();
+        };
         let mut ce = Entry::new(cert_der, format!("{} cert (DER)", kind.name()));
         let mut der_cert = None;
         if !self.exists(cert_der) {
@@ -967,7 +970,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let mut ke = Entry::new(key_der, format!("{} key (PKCS#8 DER)", kind.name()));
         if !self.exists(key_der) {
             ke.problem("is missing", fix);
-            return [ce, ke];
+            return vec![ce, ke];
         }
         secret_mode(&mut ke, key_der);
         // Matched against the DER cert when it is readable, else against the PEM one.
@@ -975,24 +978,37 @@ impl<'a, 't> OrgCheck<'a, 't> {
             Some(d) => (Some(d), file_name(cert_der)),
             None => (cert.der.clone(), file_name(&f.cert)),
         };
-        match fs::read(key_der) {
-            Err(err) => ke.problem(unreadable(&err), READ_FIX),
-            Ok(b) => match KeyPair::try_from(&PrivateKeyDer::Pkcs8(b.into())) {
-                Err(_) => ke.problem(
-                    "is not a PKCS#8 DER private key hapki can read (truncated, or of another kind)",
-                    fix,
-                ),
-                Ok(k) => {
-                    if against
-                        .as_ref()
-                        .is_some_and(|d| check::key_matches(d, &k).is_err())
-                    {
-                        ke.problem(format!("does not match {name} (it is another key)"), fix);
-                    }
+        let bytes = match fs::read(key_der) {
+            Err(err) => {
+                ke.problem(unreadable(&err), READ_FIX);
+                return vec![ce, ke];
+            }
+            Ok(b) => b,
+        };
+        // The same PKCS#8 bytes as the PEM key: that key is already loaded (and validated).
+        let own;
+        let loaded = match pem_key {
+            Some((pkcs8, k)) if *pkcs8 == bytes => Ok(k),
+            _ => {
+                own = KeyPair::try_from(&PrivateKeyDer::Pkcs8(bytes.into()));
+                own.as_ref()
+            }
+        };
+        match loaded {
+            Err(_) => ke.problem(
+                "is not a PKCS#8 DER private key hapki can read (truncated, or of another kind)",
+                fix,
+            ),
+            Ok(k) => {
+                if against
+                    .as_ref()
+                    .is_some_and(|d| check::key_matches(d, k).is_err())
+                {
+                    ke.problem(another_key(&name), fix);
                 }
-            },
+            }
         }
-        [ce, ke]
+        vec![ce, ke]
     }
 
     /// The JWT signing key's `pub.pem`: the public key of the signing cert.
@@ -1028,6 +1044,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
     }
 
     /// A private key file: readable by its owner only, a private key, and the key of `cert`.
+    /// Returns its PKCS#8 DER and the loaded key, so an identical `.key.der` is not loaded again.
     fn private_key(
         &self,
         e: &mut Entry,
@@ -1035,38 +1052,99 @@ impl<'a, 't> OrgCheck<'a, 't> {
         cert: Option<&CertificateDer<'_>>,
         cert_name: &str,
         fix: &str,
+    ) -> Option<(Vec<u8>, KeyPair)> {
+        let (der, pkcs8) = self.key_der(e, path, fix)?;
+        match KeyPair::try_from(&der) {
+            Err(_) => {
+                e.problem(
+                    "holds a private key hapki cannot read (corrupt, or of an unsupported type)",
+                    fix,
+                );
+                None
+            }
+            Ok(k) => {
+                if cert.is_some_and(|c| check::key_matches(c, &k).is_err()) {
+                    e.problem(another_key(cert_name), fix);
+                }
+                Some((pkcs8, k))
+            }
+        }
+    }
+
+    /// A CA's private key. Nothing loads it at run time (hapki does, fully, whenever it issues),
+    /// so an RSA key is matched by its public part without the costly validation of a load.
+    fn ca_key(
+        &self,
+        e: &mut Entry,
+        path: &Path,
+        cert: &CertificateDer<'_>,
+        cert_name: &str,
+        fix: &str,
     ) {
+        let rsa_cert =
+            check::parse(cert)
+                .ok()
+                .and_then(|c| match c.public_key().parsed().ok()? {
+                    x509_parser::public_key::PublicKey::RSA(k) => Some((
+                        k.modulus
+                            .iter()
+                            .copied()
+                            .skip_while(|b| *b == 0)
+                            .collect::<Vec<u8>>(),
+                        k.exponent
+                            .iter()
+                            .copied()
+                            .skip_while(|b| *b == 0)
+                            .collect::<Vec<u8>>(),
+                    )),
+                    _ => None,
+                });
+        if let Some(public) = rsa_cert {
+            let Some((_, pkcs8)) = self.key_der(e, path, fix) else {
+                return;
+            };
+            match keys::rsa_public_parts(&pkcs8) {
+                Some(parts) if parts == public => {}
+                Some(_) => e.problem(another_key(cert_name), fix),
+                None => e.problem(
+                    "holds a private key that is not a well-formed RSA PKCS#8 key, while its certificate's is RSA",
+                    fix,
+                ),
+            }
+            return;
+        }
+        self.private_key(e, path, Some(cert), cert_name, fix);
+    }
+
+    /// Reads a PEM private key file: its mode, and its one private key block.
+    fn key_der(
+        &self,
+        e: &mut Entry,
+        path: &Path,
+        fix: &str,
+    ) -> Option<(PrivateKeyDer<'static>, Vec<u8>)> {
         secret_mode(e, path);
         let sections = match read_sections(path) {
             Ok(s) => s,
-            Err(m) => return e.problem(m, fix),
+            Err(m) => {
+                e.problem(m, fix);
+                return None;
+            }
         };
-        let der = match sections.into_iter().next() {
-            Some((SectionKind::PrivateKey, d)) => PrivateKeyDer::Pkcs8(d.into()),
-            Some((SectionKind::RsaPrivateKey, d)) => PrivateKeyDer::Pkcs1(d.into()),
-            Some((SectionKind::EcPrivateKey, d)) => PrivateKeyDer::Sec1(d.into()),
-            Some((k, _)) => {
-                return e.problem(
+        let (kind, d) = sections.into_iter().next()?;
+        let der = match kind {
+            SectionKind::PrivateKey => PrivateKeyDer::Pkcs8(d.clone().into()),
+            SectionKind::RsaPrivateKey => PrivateKeyDer::Pkcs1(d.clone().into()),
+            SectionKind::EcPrivateKey => PrivateKeyDer::Sec1(d.clone().into()),
+            k => {
+                e.problem(
                     format!("holds {} where a private key is expected", section_word(k)),
                     fix,
-                )
+                );
+                return None;
             }
-            None => return e.problem("holds no PEM block", fix),
         };
-        match KeyPair::try_from(&der) {
-            Err(_) => e.problem(
-                "holds a private key hapki cannot read (corrupt, or of an unsupported type)",
-                fix,
-            ),
-            Ok(k) => {
-                if cert.is_some_and(|c| check::key_matches(c, &k).is_err()) {
-                    e.problem(
-                        format!("does not match {cert_name} (it is another key)"),
-                        fix,
-                    );
-                }
-            }
-        }
+        Some((der, d))
     }
 
     /// A CSR. Nothing reads it at run time, so only a broken file is a problem; a missing or
@@ -1365,6 +1443,10 @@ impl<'a, 't> OrgCheck<'a, 't> {
             self.entries.push(e);
         }
     }
+}
+
+fn another_key(cert_name: &str) -> String {
+    format!("does not match {cert_name} (it is another key)")
 }
 
 /// The kind of a node folder's cert that the profile does not declare: a server unless its EKU

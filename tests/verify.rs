@@ -241,6 +241,38 @@ fn default_profile_with_rsa_keys_verifies() {
         "{stdout}"
     );
     assert!(line_for(&stdout, Path::new("certs/domain/root/certs/ca.cert.pem")).starts_with("ok"));
+
+    // RSA CA keys are matched by their public part (nothing loads them at run time): another
+    // org's root key, and a truncated intermediate key, are still named.
+    let root_key = tmp.path().join("certs/domain/root/private/ca.key.pem");
+    fs::copy(
+        tmp.path()
+            .join("certs/participant1/root/private/ca.key.pem"),
+        &root_key,
+    )
+    .unwrap();
+    let int_key = tmp
+        .path()
+        .join("certs/participant2/intermediate/private/intermediate.key.pem");
+    let text = fs::read_to_string(&int_key).unwrap();
+    fs::write(&int_key, &text[..text.len() - 200]).unwrap();
+    let out = hapki()
+        .current_dir(tmp.path())
+        .args(["verify", "certs"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        line_for(&stdout, Path::new("certs/domain/root/private/ca.key.pem"))
+            .contains("does not match ca.cert.pem (it is another key)")
+    );
+    assert!(line_for(
+        &stdout,
+        Path::new("certs/participant2/intermediate/private/intermediate.key.pem")
+    )
+    .contains("is truncated"));
+    assert!(stdout.ends_with(" 2 problems, 0 warnings\n"), "{stdout}");
 }
 
 #[test]
