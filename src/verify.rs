@@ -431,7 +431,12 @@ impl<'a, 't> OrgCheck<'a, 't> {
             dns,
         };
         match ca.as_ref() {
-            Some(ca) if ca.complete && ca.levels.len() > 1 => self.check_bundles(&layout, ca),
+            Some(ca) if ca.complete => {
+                // A one-tier CA has no bundle: peers trust the root itself.
+                if ca.levels.len() > 1 {
+                    self.check_bundles(&layout, ca)
+                }
+            }
             _ => self.unchecked(
                 &[layout.trust_bundle(), layout.root_copy()],
                 &["trust bundle", "root CA copy"],
