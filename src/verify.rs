@@ -544,7 +544,12 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 continue;
             };
             let parent = levels.last().map(|(_, _, d)| d);
-            if let Err(m) = check::ca_cert(&der, parent, None, self.o.now) {
+            if !complete {
+                e.problem(
+                    "cannot be checked, since a CA above it is missing or broken (see its line)",
+                    "",
+                );
+            } else if let Err(m) = check::ca_cert(&der, parent, None, self.o.now) {
                 e.problem(m, &recreate);
                 sound = false;
             }
@@ -580,8 +585,11 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 let mut e = Entry::new(&path, format!("{} key", level_kind(*level)));
                 if !self.exists(&path) {
                     e.warn(
-                        "is not here: fine if it is kept offline, but hapki cannot issue under this CA without it",
-                        &format!("{} would replace the CA", self.fix.hapki("init")),
+                        format!(
+                            "is not here: fine if it is kept offline, but hapki cannot issue under this CA without it (and {} would replace the CA)",
+                            self.fix.hapki("init")
+                        ),
+                        "put it back before issuing",
                     );
                 } else {
                     let fix = format!("restore the CA's own key, or {recreate}");
