@@ -111,14 +111,20 @@ impl OrgCa {
     }
 }
 
-/// The tier of the hierarchy already on disk, if any: the layout tells it.
+/// The tier of the hierarchy already on disk, if any: the layout tells it. A level counts when
+/// its cert or its key is there, so a deleted intermediate cert is re-created (and the leaves
+/// re-issued under it) rather than taken for a one-tier hierarchy.
 pub fn detect_tier(layout: &OrgLayout) -> Option<u8> {
     if !layout.ca(CaLevel::Root).cert.exists() {
         return None;
     }
-    if layout.ca(CaLevel::Policy).cert.exists() {
+    let present = |l: CaLevel| {
+        let f = layout.ca(l);
+        f.cert.exists() || f.key.exists()
+    };
+    if present(CaLevel::Policy) {
         Some(3)
-    } else if layout.ca(CaLevel::Intermediate).cert.exists() {
+    } else if present(CaLevel::Intermediate) {
         Some(2)
     } else {
         Some(1)

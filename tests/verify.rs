@@ -659,6 +659,28 @@ fn a_killed_init_is_completed_by_a_rerun() {
 }
 
 #[test]
+fn a_deleted_intermediate_is_named_and_rebuilt_by_init() {
+    let tree = Tree::new();
+    let int = tree.path("domain/intermediate/certs/intermediate.cert.pem");
+    fs::remove_file(&int).unwrap();
+    let (code, out) = tree.verify(&[]);
+    assert_eq!(code, 1);
+    assert!(line_for(&out, &int).contains("is missing, so no leaf of org `domain` can chain"));
+    // Its leaves are not passed as good when their CA cannot be checked.
+    assert!(
+        line_for(&out, &tree.path("domain/db/certs/db.acme.com.cert.pem"))
+            .contains("cannot be checked, since the CA of org `domain` has a problem")
+    );
+    // The fix it names works: init re-creates the intermediate (not a one-tier CA) and the
+    // leaves under it.
+    assert!(line_for(&out, &int).contains("`hapki init --profile"));
+    tree.init();
+    let (code, out) = tree.verify(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(line_for(&out, &int).starts_with("ok   "));
+}
+
+#[test]
 fn undeclared_leaves_are_checked_by_their_eku() {
     let tree = Tree::new();
     for (name, kind) in [("reporting", "proxy-backend"), ("metrics", "server")] {
