@@ -31,20 +31,20 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             w.tier = detect_tier(&w.layout).unwrap_or(org.tier);
             w.existing = OrgCa::load(&w.layout, w.tier)?;
         }
-        let ca_complete = w
+        let complete_ca = w
             .existing
             .as_ref()
-            .is_some_and(|e| e.levels.len() == CaLevel::for_tier(w.tier).len());
-        for spec in specs {
-            let files = w.layout.leaf(spec.kind, spec.name.as_str());
-            // Under a CA created in this run every leaf is new; under a kept CA only the
-            // missing, broken or stale ones are.
-            let needed =
-                !ca_complete || leaf_needs_issue(&files, &spec, w.existing.as_ref(), now).is_some();
-            if needed {
-                w.leaves.push(spec);
-            }
-        }
+            .filter(|e| e.levels.len() == CaLevel::for_tier(w.tier).len());
+        // Under a CA created in this run every leaf is new; under a kept CA only the missing,
+        // broken or stale ones are.
+        let needed: Vec<_> = specs
+            .into_iter()
+            .filter(|spec| {
+                let files = w.layout.leaf(spec.kind, spec.name.as_str());
+                complete_ca.is_none_or(|ca| leaf_needs_issue(&files, spec, ca, now).is_some())
+            })
+            .collect();
+        w.leaves = needed;
         work.push(w);
     }
     let new_cas: usize = work

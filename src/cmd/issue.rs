@@ -31,7 +31,7 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
     let mut skipped = Vec::new();
     for spec in specs {
         let files = w.layout.leaf(spec.kind, spec.name.as_str());
-        match leaf_needs_issue(&files, &spec, Some(&ca), now) {
+        match leaf_needs_issue(&files, &spec, &ca, now) {
             None if !args.force => skipped.push(spec),
             reason => {
                 if let (Some(r), true) = (reason, files.cert.exists()) {

@@ -132,7 +132,7 @@ fn key_cost(a: KeyAlg) -> u32 {
 pub fn leaf_needs_issue(
     files: &LeafFiles,
     spec: &LeafSpec,
-    ca: Option<&OrgCa>,
+    ca: &OrgCa,
     now: OffsetDateTime,
 ) -> Option<String> {
     let all = [
@@ -147,7 +147,6 @@ pub fn leaf_needs_issue(
     if let Some(missing) = all.into_iter().flatten().find(|p| !p.exists()) {
         return Some(format!("{} is missing", missing.display()));
     }
-    let ca = ca?;
     let (der, _) = match pki::read_cert(&files.cert) {
         Ok(c) => c,
         Err(e) => return Some(e.to_string()),
@@ -158,11 +157,6 @@ pub fn leaf_needs_issue(
     };
     let r = check::leaf(&der, spec.kind, &[], &key, ca, now);
     r.err().map(|m| format!("{} {m}", files.cert.display()))
-}
-
-/// The leaves the profile declares for `org`, resolved for issuing.
-pub fn declared(org: &OrgSpec) -> Vec<LeafSpec> {
-    org.leaves.clone()
 }
 
 /// Counts leaves by kind for summaries.
