@@ -998,3 +998,46 @@ fn encrypted_key_is_refused_with_a_reason() {
         ),
     );
 }
+
+#[test]
+fn pem_blocks_inspect_cannot_show_are_named() {
+    let t = Tree::new();
+    let d = t.dir.path();
+    let crl_block = "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n";
+    let crl = d.join("ca.crl");
+    std::fs::write(&crl, crl_block).unwrap();
+    inspect_fails(
+        &crl,
+        &format!(
+            "error: {} holds a PEM block labelled `X509 CRL`, which hapki cannot read; expected {EXPECTED}\n",
+            crl.display()
+        ),
+    );
+    // Beside a cert, the block is skipped with a warning and the cert is still shown.
+    let mixed = d.join("mixed.pem");
+    let cert = std::fs::read_to_string(t.server_cert()).unwrap();
+    std::fs::write(&mixed, format!("{cert}{crl_block}")).unwrap();
+    let r = inspect_json(&mixed);
+    assert_eq!(r["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r["warnings"],
+        json!(["skipped a PEM block labelled `X509 CRL`, which hapki cannot read"])
+    );
+}
+
+#[test]
+fn jwks_quoting_a_pem_is_read_as_json() {
+    let t = Tree::new();
+    let (rsa, _, _) = jwks_fixture(&t);
+    let mut key = rsa.clone();
+    key["x5u_note"] = json!(std::fs::read_to_string(t.server_cert()).unwrap());
+    let path = t.dir.path().join("jwks.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&json!({"keys": [key]})).unwrap(),
+    )
+    .unwrap();
+    let r = inspect_json(&path);
+    assert_eq!(r["encoding"], "json");
+    assert_eq!(r["items"][0]["keys"][0]["kid_is_thumbprint"], true);
+}

@@ -149,7 +149,9 @@ fn detect(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<Parsed> {
             path.display()
         )));
     }
-    if body.windows(11).any(|w| w == b"-----BEGIN ") {
+    // Armour only counts at the start of a line, as PEM parsers read it: a JWKS may quote a
+    // PEM inside a JSON string.
+    if pkix::pem_labels(body).next().is_some() {
         return pkix::from_pem(path, body, now);
     }
     if body[0] == 0x30 {

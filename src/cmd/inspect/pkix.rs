@@ -145,22 +145,18 @@ pub(super) fn from_pem(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result
             SectionKind::PublicKey => {
                 Item::PublicKey(public_key_info(&der).ok_or_else(|| bad("a valid public key"))?)
             }
-            other => {
-                warnings.push(format!(
-                    "skipped a PEM block of kind {other:?}, which inspect does not show"
-                ));
-                continue;
-            }
+            // CRLs and the like: named below, with the labels pki-types does not know.
+            _ => continue,
         };
         items.push(item);
     }
-    // pki-types passes over blocks whose label it does not know; name them rather than
-    // pretend the file holds nothing.
+    // pki-types passes over blocks whose label it does not know; name every block not shown
+    // rather than pretend the file holds nothing.
     let unread: Vec<String> = pem_labels(bytes)
-        .filter(|l| SectionKind::try_from(l.as_bytes()).is_err())
+        .filter(|l| !SHOWN.contains(&l.as_str()))
         .collect();
     if items.is_empty() {
-        let label = unread.first().map(String::as_str).unwrap_or("?");
+        let label = unread.first().map(String::as_str).unwrap_or_default();
         return Err(Error::input(if label.contains("ENCRYPTED") {
             format!(
                 "{} holds an encrypted private key (`{label}`); hapki reads unencrypted keys only",
@@ -185,7 +181,19 @@ pub(super) fn from_pem(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result
     })
 }
 
-fn pem_labels(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
+/// The PEM labels `inspect` shows.
+const SHOWN: &[&str] = &[
+    "CERTIFICATE",
+    "CERTIFICATE REQUEST",
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "PUBLIC KEY",
+];
+
+/// The label of every `-----BEGIN LABEL-----` line, the way pki-types finds them (at the start
+/// of a line).
+pub(super) fn pem_labels(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
     bytes
         .split(|b| *b == b'\n' || *b == b'\r')
         .filter_map(|line| {
