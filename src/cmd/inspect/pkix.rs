@@ -268,9 +268,10 @@ fn der_error(path: &Path, bytes: &[u8]) -> Error {
         Some(&n) if n < 0x80 => Some(2 + n as usize),
         Some(&n) if (0x81..=0x84).contains(&n) => {
             let len_bytes = (n & 0x7f) as usize;
-            bytes
-                .get(2..2 + len_bytes)
-                .map(|l| 2 + len_bytes + l.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
+            bytes.get(2..2 + len_bytes).map(|l| {
+                let len = l.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+                len.saturating_add(2 + len_bytes)
+            })
         }
         _ => None,
     };
