@@ -159,15 +159,15 @@ fn jwk_info(k: &Value, now: OffsetDateTime) -> JwkInfo {
         }
         Some(_) => problems.push("has an \"x5c\" that is not an array".to_string()),
     }
-    let sha1 = first_der
-        .as_deref()
-        .map(|d| digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, d));
-    let sha256 = first_der
-        .as_deref()
-        .map(|d| digest(&aws_lc_rs::digest::SHA256, d));
-    let x5t = s("x5t").map(|v| check_digest("x5t", "SHA-1", v, sha1.as_deref(), &mut problems));
-    let x5t_s256 = s("x5t#S256")
-        .map(|v| check_digest("x5t#S256", "SHA-256", v, sha256.as_deref(), &mut problems));
+    // What `hapki jwt keygen` writes, and `jwt verify` and `verify` demand: the same strings.
+    let expected = first_der.as_deref().map(crate::jwt::x5t);
+    let (sha1, sha256) = match &expected {
+        Some((a, b)) => (Some(a.as_str()), Some(b.as_str())),
+        None => (None, None),
+    };
+    let x5t = s("x5t").map(|v| check_digest("x5t", "SHA-1", v, sha1, &mut problems));
+    let x5t_s256 =
+        s("x5t#S256").map(|v| check_digest("x5t#S256", "SHA-256", v, sha256, &mut problems));
 
     JwkInfo {
         kty,
@@ -204,7 +204,7 @@ fn check_digest(
     member: &str,
     hash: &str,
     value: String,
-    expected: Option<&[u8]>,
+    expected: Option<&str>,
     problems: &mut Vec<String>,
 ) -> DigestCheck {
     let Some(expected) = expected else {
@@ -213,16 +213,16 @@ fn check_digest(
             matches: None,
         };
     };
-    let given = b64url(&value);
-    let matches = given.as_deref() == Some(expected);
+    let matches = value == expected;
     if !matches {
         // The shell procedure hapki replaces encodes the hex text of the fingerprint.
-        let hex_text = given
-            .as_deref()
-            .and_then(|g| std::str::from_utf8(g).ok())
-            .map(|t| t.replace(':', "").to_ascii_uppercase())
-            == Some(colon_hex(expected).replace(':', ""));
-        problems.push(if hex_text {
+        let as_text = b64url(&value)
+            .and_then(|g| String::from_utf8(g).ok())
+            .map(|t| t.replace(':', "").to_ascii_uppercase());
+        let hex = b64url(expected).map(|d| colon_hex(&d).replace(':', ""));
+        problems.push(if value.trim_end_matches('=') == expected {
+            format!("\"{member}\" is padded with `=`, which base64url in JOSE forbids")
+        } else if as_text.is_some() && as_text == hex {
             format!("\"{member}\" is the base64url of the hex text of the {hash} fingerprint, not of the digest bytes (RFC 7517 §4.8)")
         } else {
             format!("\"{member}\" is not the base64url {hash} digest of x5c[0]")
@@ -232,10 +232,6 @@ fn check_digest(
         value,
         matches: Some(matches),
     }
-}
-
-fn digest(alg: &'static aws_lc_rs::digest::Algorithm, data: &[u8]) -> Vec<u8> {
-    aws_lc_rs::digest::digest(alg, data).as_ref().to_vec()
 }
 
 /// base64url as JOSE writes it (no padding); padded input is accepted too.
