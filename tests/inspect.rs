@@ -146,9 +146,18 @@ servers = ["participant1"]
 clients = ["admin-api"]
 crl_url = "http://crl.customer1.com/intermediate.crl"
 ocsp_url = "http://ocsp.customer1.com"
+
+[org.jwt]
+participant_id = "participant1"
+key = "ecdsa-p256"
+users = [
+  { name = "alice", format = "scope" },
+  { name = "navigator", format = "custom", admin = true, application_id = "navigator" },
+]
 "#;
 
-/// A tree made by hapki itself from an ECDSA profile: CA and the org's leaves.
+/// A tree made by hapki itself from an ECDSA profile: CA and the org's leaves (not yet its JWT
+/// signing key, JWKS and tokens: `with_jwt` adds them).
 struct Tree {
     dir: tempfile::TempDir,
     out: PathBuf,
@@ -171,6 +180,23 @@ impl Tree {
                 .success();
         }
         Tree { dir, out }
+    }
+
+    fn with_jwt(self) -> Tree {
+        for args in [
+            &["jwt", "keygen"][..],
+            &["jwt", "mint", "--org", "participant1"][..],
+        ] {
+            hapki()
+                .args(args)
+                .arg("--profile")
+                .arg(self.dir.path().join("p.toml"))
+                .arg("--out")
+                .arg(&self.out)
+                .assert()
+                .success();
+        }
+        self
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -540,6 +566,37 @@ fn rfc7638(canonical: &str) -> String {
     b64u(&sha256(canonical.as_bytes()))
 }
 
+/// `x`, `y` and the RFC 7638 thumbprint of the P-256 key of the (first) cert in `cert`, from
+/// openssl's view of its public key.
+fn p256_members(d: &Path, cert: &Path) -> (String, String, String) {
+    openssl(
+        d,
+        &[
+            "x509",
+            "-in",
+            cert.to_str().unwrap(),
+            "-noout",
+            "-pubkey",
+            "-out",
+            "ec.pub",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "pkey", "-pubin", "-in", "ec.pub", "-outform", "DER", "-out", "ec.der",
+        ],
+    );
+    let spki = std::fs::read(d.join("ec.der")).unwrap();
+    let point = &spki[spki.len() - 65..];
+    assert_eq!(point[0], 4, "an uncompressed P-256 point");
+    let (x, y) = (b64u(&point[1..33]), b64u(&point[33..]));
+    let kid = rfc7638(&format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+    ));
+    (x, y, kid)
+}
+
 /// An RSA JWK from an openssl-made self-signed cert and an EC JWK over hapki's server chain.
 fn jwks_fixture(t: &Tree) -> (Value, Value, Vec<Vec<u8>>) {
     let d = t.dir.path();
@@ -579,31 +636,7 @@ fn jwks_fixture(t: &Tree) -> (Value, Value, Vec<Vec<u8>>) {
     });
 
     let chain = pem_ders(&std::fs::read_to_string(t.chain()).unwrap());
-    openssl(
-        d,
-        &[
-            "x509",
-            "-in",
-            t.chain().to_str().unwrap(),
-            "-noout",
-            "-pubkey",
-            "-out",
-            "ec.pub",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "pkey", "-pubin", "-in", "ec.pub", "-outform", "DER", "-out", "ec.der",
-        ],
-    );
-    let spki = std::fs::read(d.join("ec.der")).unwrap();
-    let point = &spki[spki.len() - 65..];
-    assert_eq!(point[0], 4, "an uncompressed P-256 point");
-    let (x, y) = (b64u(&point[1..33]), b64u(&point[33..]));
-    let ec_kid = rfc7638(&format!(
-        r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
-    ));
+    let (x, y, ec_kid) = p256_members(d, &t.chain());
     let ec = json!({
         "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": ec_kid, "alg": "ES256", "use": "sig",
         "x5c": chain.iter().map(|c| STANDARD.encode(c)).collect::<Vec<_>>(),
@@ -665,6 +698,74 @@ fn jwks_kid_thumbprints_and_x5c() {
     assert!(text.contains("(its RFC 7638 thumbprint)"), "{text}");
     assert!(text.contains("(matches x5c[0])"), "{text}");
     assert!(!text.contains("problem"), "{text}");
+}
+
+#[test]
+fn hapki_jwks_signing_files_and_tokens() {
+    let t = Tree::new().with_jwt();
+    let d = t.dir.path();
+    let cert = t.path("signing/jwt-sign.customer1.com.cert.pem");
+    let (_, _, kid) = p256_members(d, &cert);
+
+    let r = inspect_json(&t.path("jwt/jwks.json"));
+    let keys = r["items"][0]["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    let k = &keys[0];
+    assert_eq!(k["kid"], kid.as_str());
+    assert_eq!(k["kid_is_thumbprint"], true);
+    assert_eq!(k["alg"], "ES256");
+    assert_eq!(k["curve"], "P-256");
+    let cert_der = pem_ders(&std::fs::read_to_string(&cert).unwrap()).remove(0);
+    assert_eq!(
+        k["x5t"],
+        json!({"value": b64u(&sha1(&cert_der)), "matches": true})
+    );
+    assert_eq!(
+        k["x5t_s256"],
+        json!({"value": b64u(&sha256(&cert_der)), "matches": true})
+    );
+    let cns: Vec<&str> = k["x5c"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| s(&c["subject"]).rsplit("CN=").next().unwrap())
+        .collect();
+    assert_eq!(
+        cns,
+        [
+            "jwt-sign.customer1.com",
+            "intermediate-ca.customer1.com",
+            "participant1-root-ca.customer1.com"
+        ]
+    );
+    assert_eq!(k["problems"], json!([]));
+
+    // The signing cert, its key and its public key all name the same public key as openssl.
+    let key = t.path("signing/jwt-sign.customer1.com.key.pem");
+    let spki = openssl_spki_sha256(d, key.to_str().unwrap());
+    let c = &inspect_json(&cert)["items"][0];
+    assert_eq!(s(&c["public_key"]["public_key_sha256"]), spki);
+    assert_eq!(c["extended_key_usage"], Value::Null);
+    assert_eq!(
+        c["key_usage"],
+        json!({"critical": true, "values": ["digitalSignature"]})
+    );
+    let pubkey = inspect_json(&t.path("signing/jwt-sign.customer1.com.pub.pem"));
+    assert_eq!(pubkey["items"][0]["kind"], "public_key");
+    assert_eq!(s(&pubkey["items"][0]["key"]["public_key_sha256"]), spki);
+    assert_no_key_material(&key);
+
+    for user in ["alice", "navigator"] {
+        let j = &inspect_json(&t.path(&format!("jwt/{user}.token")))["items"][0];
+        assert_eq!(j["kind"], "jwt");
+        assert_eq!(j["header"]["kid"], kid.as_str(), "{user}");
+        assert_eq!(j["header"]["alg"], "ES256", "{user}");
+        assert_eq!(j["status"], "valid", "{user}");
+        let iat = j["claims"]["iat"].as_i64().unwrap();
+        assert_eq!(j["claims"]["exp"].as_i64().unwrap() - iat, 86400, "{user}");
+    }
+    let nav = &inspect_json(&t.path("jwt/navigator.token"))["items"][0];
+    assert_eq!(nav["claims"]["https://daml.com/ledger-api"]["admin"], true);
 }
 
 #[test]
