@@ -375,6 +375,7 @@ fn fmt_unix(t: i64) -> String {
 /// Checks a JWKS key against its own x5c: x5t and x5t#S256 are the digests of x5c[0], the key
 /// parameters and kid are those of x5c[0]'s public key, and x5c[0] chains through the rest of
 /// x5c to `root` (the org root; when `None`, to the last x5c cert) at `now`.
+/// The error is a clause with the key as subject (`key `…` has an x5t that …`).
 pub fn check_jwk(
     jwk: &Jwk,
     root: Option<&CertificateDer<'_>>,
@@ -404,7 +405,7 @@ pub fn check_jwk(
             "key `{kid}` has an x5t#S256 that is not base64url(SHA-256) of x5c[0] (expected {t256})"
         ));
     }
-    let expected = jwk_for(leaf, &[]).map_err(|m| format!("key `{kid}`: x5c[0] {m}"))?;
+    let expected = jwk_for(leaf, &[]).map_err(|m| format!("key `{kid}` has an x5c[0] that {m}"))?;
     if expected.algorithm != jwk.algorithm {
         return Err(format!(
             "key `{kid}` has public key parameters that are not those of its x5c[0] certificate"
@@ -428,7 +429,7 @@ pub fn check_jwk(
         &anchor,
         now,
     )
-    .map_err(|m| format!("key `{kid}`: x5c[0] {m}"))?;
+    .map_err(|m| format!("key `{kid}` has an x5c[0] that {m}"))?;
     if root.is_some() && certs.len() > 1 && certs[certs.len() - 1] != anchor {
         return Err(format!(
             "key `{kid}` has an x5c that ends in another root than the org's"

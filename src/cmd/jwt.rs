@@ -323,7 +323,7 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
         .and_then(|v| {
             let jwk = jwks.find(&v.kid).expect("verify_token found the kid");
             jwt::check_jwk(jwk, root.as_ref(), now)
-                .map_err(|m| format!("is signed by a JWKS {m}"))?;
+                .map_err(|m| format!("cannot be trusted: its JWKS {m}"))?;
             Ok(v)
         });
     match result {
