@@ -1054,3 +1054,101 @@ fn init_mints_every_profile_user_and_keeps_them_on_a_rerun() {
     );
     assert_unchanged(&before, &snapshot(&out));
 }
+
+// ---- ES256 on request ----
+
+/// An ECDSA signature as JWS carries it (R || S) in the DER form openssl reads.
+fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
+    let int = |b: &[u8]| {
+        let start = b.iter().position(|x| *x != 0).unwrap_or(b.len() - 1);
+        let mut v = b[start..].to_vec();
+        if v[0] >= 0x80 {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let body = [int(r), int(s)].concat();
+    let mut out = vec![0x30, body.len() as u8];
+    out.extend(body);
+    out
+}
+
+#[test]
+fn keygen_ecdsa_p256_gives_an_es256_jwks_and_tokens() {
+    let pki = Pki::cas();
+    pki.run(&[
+        "jwt",
+        "keygen",
+        "--org",
+        "participant1",
+        "--key",
+        "ecdsa-p256",
+    ])
+    .success();
+    let k = pki.jwks("participant1")["keys"][0].clone();
+    let mut fields: Vec<&str> = k.as_object().unwrap().keys().map(String::as_str).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["alg", "crv", "kid", "kty", "use", "x", "x5c", "x5t", "x5t#S256", "y"]
+    );
+    assert_eq!(
+        (&k["kty"], &k["crv"], &k["alg"]),
+        (&json!("EC"), &json!("P-256"), &json!("ES256"))
+    );
+    let (x, y) = (k["x"].as_str().unwrap(), k["y"].as_str().unwrap());
+    assert_eq!((unb64url(x).len(), unb64url(y).len()), (32, 32));
+    // The point is the cert's public key (uncompressed 04 || x || y at the end of the SPKI).
+    let (_, cert, public) = signing("participant1");
+    let spki = openssl(
+        &[
+            "pkey",
+            "-pubin",
+            "-in",
+            pki.p1(&public).to_str().unwrap(),
+            "-outform",
+            "DER",
+        ],
+        None,
+    );
+    assert!(spki.ends_with(&[vec![4], unb64url(x), unb64url(y)].concat()));
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    assert_eq!(k["kid"], b64url(&digest("sha256", canonical.as_bytes())));
+    assert_eq!(
+        k["x5t#S256"],
+        b64url(&digest("sha256", &der(&pki.p1(&cert))))
+    );
+
+    let token = pki.mint(&["--user", "alice"]);
+    let token = token.trim();
+    let (header, payload, sig) = split(token);
+    assert_eq!(
+        serde_json::from_str::<Value>(&header).unwrap(),
+        json!({"alg": "ES256", "typ": "JWT", "kid": k["kid"]})
+    );
+    assert!(payload.starts_with(r#"{"sub":"alice","scope":"daml_ledger_api""#));
+    assert_eq!(sig.len(), 64, "ES256 signs with R || S, 32 octets each");
+    let a = verify(token, &pki.p1("jwt/jwks.json"), &["--at", AT]).success();
+    assert!(stdout(&a).contains("(ES256)"), "{}", stdout(&a));
+
+    let dir = pki.dir.path();
+    let (signed, _) = token.rsplit_once('.').unwrap();
+    std::fs::write(dir.join("in"), signed).unwrap();
+    std::fs::write(dir.join("sig.der"), ecdsa_der(&sig)).unwrap();
+    let out = openssl(
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            pki.p1(&public).to_str().unwrap(),
+            "-signature",
+            dir.join("sig.der").to_str().unwrap(),
+            dir.join("in").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(String::from_utf8(out).unwrap(), "Verified OK\n");
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Checks hapki's JWKS and tokens with two other JWT implementations, PyJWT and jwcrypto.
+"""Checks hapki's JWKS and tokens (RS256 or ES256) with PyJWT and jwcrypto.
 
 Run by tests/jwt_interop.rs (which makes the tokens with the real hapki binary):
 
     jwt_interop.py --jwks NS/jwt/jwks.json --cert NS/signing/jwt-sign.D.cert.pem \
-        --issuer local-jwt-provider --accept alice.token participant1 --refuse bad.token participant1
+        --issuer local-jwt-provider \
+        --accept alice.token participant1 --refuse bad.token participant1
 
 --accept TOKEN AUD  both libraries must accept TOKEN for audience AUD ("-": the token has no aud)
 --refuse TOKEN AUD  both libraries must refuse it
@@ -66,7 +67,9 @@ def check_jwks(text, cert_pem):
         check(kid == thumb, f"kid {kid} is jwcrypto's RFC 7638 thumbprint {thumb}")
         check(pyjwt_set[kid].key_id == kid, f"PyJWT finds key {kid}")
         check(jc_set.get_key(kid) is not None, f"jwcrypto finds key {kid}")
-        check(k.get("use") == "sig" and k.get("alg") == "RS256", "use sig, alg RS256")
+        want_alg = {"RSA": "RS256", "EC": "ES256"}.get(k["kty"])
+        check(k.get("use") == "sig", f"use is sig ({k.get('use')})")
+        check(k.get("alg") == want_alg, f"alg of a {k['kty']} key is {want_alg} ({k.get('alg')})")
 
         x5c = [base64.b64decode(c, validate=True) for c in k["x5c"]]
         check(len(x5c) == 3, f"x5c holds signing cert, intermediate and root ({len(x5c)})")
@@ -81,12 +84,20 @@ def check_jwks(text, cert_pem):
 
         certs = [x509.load_der_x509_certificate(d) for d in x5c]
         numbers = certs[0].public_key().public_numbers()
-        n, e = unb64url(k["n"]), unb64url(k["e"])
-        check(n[0] != 0 and e[0] != 0, "n and e have no leading zero octet")
-        check(
-            int.from_bytes(n, "big") == numbers.n and int.from_bytes(e, "big") == numbers.e,
-            "n and e are the public key of x5c[0]",
-        )
+        if k["kty"] == "RSA":
+            n, e = unb64url(k["n"]), unb64url(k["e"])
+            check(n[0] != 0 and e[0] != 0, "n and e have no leading zero octet")
+            check(
+                int.from_bytes(n, "big") == numbers.n and int.from_bytes(e, "big") == numbers.e,
+                "n and e are the public key of x5c[0]",
+            )
+        else:
+            x, y = unb64url(k["x"]), unb64url(k["y"])
+            check(len(x) == len(y) == 32 and k["crv"] == "P-256", "x and y are 32 octets of P-256")
+            check(
+                int.from_bytes(x, "big") == numbers.x and int.from_bytes(y, "big") == numbers.y,
+                "x and y are the public key of x5c[0]",
+            )
         for i in range(len(certs) - 1):
             check(
                 issued_by(certs[i], certs[i + 1]),
@@ -96,20 +107,20 @@ def check_jwks(text, cert_pem):
     return pyjwt_set, jc_set
 
 
-def pyjwt_decode(token, pyjwt_set, aud, issuer):
+def pyjwt_decode(token, pyjwt_set, aud, issuer, alg):
     kid = jwt.get_unverified_header(token)["kid"]
     options = {"require": ["exp", "iat", "iss"]}
-    kwargs = {"algorithms": ["RS256"], "issuer": issuer, "options": options}
+    kwargs = {"algorithms": [alg], "issuer": issuer, "options": options}
     if aud is not None:
         kwargs["audience"] = aud
     return jwt.decode(token, pyjwt_set[kid], **kwargs)
 
 
-def jwcrypto_decode(token, jc_set, aud, issuer):
+def jwcrypto_decode(token, jc_set, aud, issuer, alg):
     claims = {"exp": None, "iat": None, "iss": issuer}
     if aud is not None:
         claims["aud"] = aud
-    t = jc_jwt.JWT(jwt=token, key=jc_set, algs=["RS256"], check_claims=claims)
+    t = jc_jwt.JWT(jwt=token, key=jc_set, algs=[alg], check_claims=claims)
     return json.loads(t.claims)
 
 
@@ -128,6 +139,8 @@ def main():
         cert_pem = f.read()
     print(f"PyJWT {jwt.__version__}")
     pyjwt_set, jc_set = check_jwks(text, cert_pem)
+    # The one algorithm a token may use is the JWKS key's, never the token header's.
+    alg = json.loads(text)["keys"][0]["alg"]
 
     for path, aud in a.accept + a.refuse:
         want = [path, aud] in a.accept
@@ -139,7 +152,7 @@ def main():
             ("jwcrypto", jwcrypto_decode, jc_set),
         ):
             try:
-                claims = decode(token, key_set, aud, a.issuer)
+                claims = decode(token, key_set, aud, a.issuer, alg)
                 daml = claims.get("https://daml.com/ledger-api", {})
                 who = claims.get("sub") or daml.get("applicationId")
                 got, why = True, f"for {who}"
