@@ -1152,3 +1152,100 @@ fn keygen_ecdsa_p256_gives_an_es256_jwks_and_tokens() {
     );
     assert_eq!(String::from_utf8(out).unwrap(), "Verified OK\n");
 }
+
+#[test]
+fn mint_flags_aud_scope_and_participant_id() {
+    let pki = Pki::keys();
+    let claims = |args: &[&str]| mint_one(&pki, "participant1", "alice", args);
+    assert_eq!(
+        claims(&[
+            "--user",
+            "alice",
+            "--aud",
+            "ledger-x",
+            "--scope",
+            "daml_ledger_api admin"
+        ]),
+        r#"{"sub":"alice","scope":"daml_ledger_api admin","aud":"ledger-x","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
+    );
+    assert_eq!(
+        claims(&["--user", "alice", "--participant-id", "p1x"]),
+        r#"{"sub":"alice","scope":"daml_ledger_api","aud":"p1x","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
+    );
+    assert_eq!(
+        claims(&[
+            "--user",
+            "alice",
+            "--participant-id",
+            "p1x",
+            "--format",
+            "audience"
+        ]),
+        r#"{"sub":"alice","aud":"https://daml.com/jwt/aud/participant/p1x","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
+    );
+    assert_eq!(
+        claims(&[
+            "--user",
+            "alice",
+            "--participant-id",
+            "p1x",
+            "--format",
+            "custom"
+        ]),
+        r#"{"https://daml.com/ledger-api":{"ledgerId":"p1x","participantId":"p1x","applicationId":"alice","admin":false,"actAs":[],"readAs":[]},"aud":"p1x","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
+    );
+}
+
+#[test]
+fn verify_refuses_alg_none_and_hs256_keyed_with_the_public_key() {
+    let pki = Pki::keys();
+    let kid = pki.kid("participant1");
+    let jwks = pki.p1("jwt/jwks.json");
+    let payload = r#"{"sub":"participant_admin","scope":"daml_ledger_api","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#;
+    let b = |s: &str| b64url(s.as_bytes());
+
+    let none = format!(
+        "{}.{}.",
+        b(&format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#)),
+        b(payload)
+    );
+    refused(
+        &none,
+        &jwks,
+        &["--at", AT],
+        "the token",
+        "uses the algorithm `none`, which hapki does not accept",
+    );
+
+    // The classic confusion: HMAC keyed with the public key a verifier already holds.
+    let (_, _, public) = signing("participant1");
+    let key_hex: String = std::fs::read(pki.p1(&public))
+        .unwrap()
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    let input = format!(
+        "{}.{}",
+        b(&format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#)),
+        b(payload)
+    );
+    let mac = openssl(
+        &[
+            "dgst",
+            "-sha256",
+            "-mac",
+            "HMAC",
+            "-macopt",
+            &format!("hexkey:{key_hex}"),
+            "-binary",
+        ],
+        Some(input.as_bytes()),
+    );
+    refused(
+        &format!("{input}.{}", b64url(&mac)),
+        &jwks,
+        &["--at", AT],
+        "the token",
+        &format!("says alg HS256 but its JWKS key `{kid}` is for RS256"),
+    );
+}
