@@ -1249,3 +1249,37 @@ fn verify_refuses_alg_none_and_hs256_keyed_with_the_public_key() {
         &format!("says alg HS256 but its JWKS key `{kid}` is for RS256"),
     );
 }
+
+#[test]
+fn keygen_bad_input_is_one_sentence_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.toml");
+    std::fs::write(&profile, PROFILE).unwrap();
+    let out = dir.path().join("out");
+    let a = hapki()
+        .args(["jwt", "keygen", "--org", "participant1", "--profile"])
+        .arg(&profile)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2);
+    assert_eq!(
+        stderr(&a),
+        format!(
+            "error: org `participant1` has no complete CA under {}; create it first with `hapki ca init --org participant1`\n",
+            out.join("participant1").display()
+        )
+    );
+    assert!(!out.exists(), "nothing may be written without a CA");
+
+    let pki = Pki::cas();
+    let before = snapshot(&pki.out);
+    let a = pki
+        .run(&["jwt", "keygen", "--org", "participant1", "--key", "rsa1024"])
+        .code(2);
+    assert_eq!(
+        stderr(&a),
+        "error: the key algorithm `rsa1024` is not one hapki knows; use one of rsa2048, rsa3072, rsa4096, ecdsa-p256, ecdsa-p384, ed25519\n"
+    );
+    assert_unchanged(&before, &snapshot(&pki.out));
+}
