@@ -146,7 +146,10 @@ fn mint_specs<'t>(
             )));
         }
     }
-    let orgs: Vec<&OrgSpec> = match (&a.org, &a.user) {
+    // The name is checked before it is looked up, so a bad name is told as such and not as a
+    // user missing from the profile.
+    let user = a.user.as_deref().map(user_name).transpose()?;
+    let orgs: Vec<&OrgSpec> = match (&a.org, &user) {
         (Some(o), _) => vec![topo.org(o)?],
         (None, Some(u)) => {
             let owners: Vec<&OrgSpec> = topo
@@ -187,9 +190,9 @@ fn mint_specs<'t>(
         if let Some(t) = ttl {
             jwt.ttl = t;
         }
-        let users: Vec<UserSpec> = match &a.user {
-            Some(u) => {
-                let name = user_name(u)?;
+        let users: Vec<UserSpec> = match &user {
+            Some(name) => {
+                let name = name.clone();
                 let base = jwt.users.iter().find(|x| x.name == name).cloned();
                 let mut user = base.unwrap_or(UserSpec {
                     name,
@@ -320,7 +323,7 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
         .and_then(|v| {
             let jwk = jwks.find(&v.kid).expect("verify_token found the kid");
             jwt::check_jwk(jwk, root.as_ref(), now)
-                .map_err(|m| format!("is signed by a JWKS {m}"))?;
+                .map_err(|m| format!("cannot be trusted: its JWKS {m}"))?;
             Ok(v)
         });
     match result {
