@@ -9,6 +9,7 @@ use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -1053,6 +1054,47 @@ fn init_mints_every_profile_user_and_keeps_them_on_a_rerun() {
         stdout(&a)
     );
     assert_unchanged(&before, &snapshot(&out));
+}
+
+#[test]
+fn init_re_mints_only_the_token_whose_profile_claims_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.toml");
+    std::fs::write(&profile, PROFILE).unwrap();
+    let out = dir.path().join("out");
+    let init = |p: &Path| {
+        let a = hapki()
+            .args(["init", "--profile"])
+            .arg(p)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        stdout(&a)
+    };
+    init(&profile);
+    let bob = out.join("participant2/jwt/bob.token");
+    let bank = out.join("participant2/jwt/bank.token");
+    let bank_before = std::fs::read(&bank).unwrap();
+    // bob moves to the Canton 3.x audience-based shape.
+    let changed = dir.path().join("changed.toml");
+    std::fs::write(
+        &changed,
+        PROFILE.replace(
+            r#"{ name = "bob", format = "scope" }"#,
+            r#"{ name = "bob", format = "audience" }"#,
+        ),
+    )
+    .unwrap();
+    let report = init(&changed);
+    assert!(report.contains("1 tokens written"), "{report}");
+    let (_, payload, _) = split(&std::fs::read_to_string(&bob).unwrap());
+    let claims: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(
+        claims["aud"],
+        "https://daml.com/jwt/aud/participant/participant2"
+    );
+    assert_eq!(std::fs::read(&bank).unwrap(), bank_before);
 }
 
 // ---- ES256 on request ----

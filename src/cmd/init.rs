@@ -88,15 +88,16 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         let set = jwt::parse_jwks(jwks.as_bytes()).map_err(crate::error::Error::bug)?;
         for u in &jwt_spec.users {
             let path = layout.token(&u.name);
-            // A token is kept while it still verifies with today's key and has not expired.
+            let claims = TokenSpec::for_user(jwt_spec, u, now.unix_timestamp()).claims();
+            // A token is kept while it verifies with today's key, has not expired, and says
+            // what the profile says of its user (all but its times).
             let keep = new_signer.is_none()
                 && std::fs::read_to_string(&path).is_ok_and(|t| {
-                    jwt::verify_token(t.trim(), &set, None, now.unix_timestamp()).is_ok()
+                    jwt::verify_token(t.trim(), &set, None, now.unix_timestamp())
+                        .is_ok_and(|v| same_but_times(&v.claims, &claims))
                 });
             if !keep {
-                let t = signer
-                    .sign(&TokenSpec::for_user(jwt_spec, u, now.unix_timestamp()).claims())
-                    .map_err(crate::error::Error::bug)?;
+                let t = signer.sign(&claims).map_err(crate::error::Error::bug)?;
                 tokens.add(path, format!("{t}\n"), Mode::Secret);
             }
         }
@@ -148,4 +149,17 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     }
     println!("Next: hapki verify {}", out.display());
     Ok(EXIT_OK)
+}
+
+/// Two claim sets that differ at most in `iat` and `exp`.
+fn same_but_times(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("iat");
+            m.remove("exp");
+        }
+        v
+    };
+    strip(a) == strip(b)
 }
