@@ -310,6 +310,74 @@ fn ca_init_force_from_tier3_to_tier2_removes_the_policy_ca() {
     );
 }
 
+#[test]
+fn issue_with_the_intermediate_cert_lost_refuses_instead_of_issuing_under_the_root() {
+    // Once read as a one-tier CA: leaves were signed by the root and chained leaf > root.
+    let fx = Fixture::new();
+    fx.ok(&["ca", "init", "--org", "participant1"]);
+    let dir = fx.org("participant1");
+    std::fs::remove_file(dir.join("intermediate/certs/intermediate.cert.pem")).unwrap();
+    refused(
+        &fx,
+        &["issue", "participant1"],
+        &format!(
+            "error: org `participant1` has no complete CA under {}; create it first with `hapki ca init --org participant1`",
+            dir.display()
+        ),
+    );
+}
+
+#[test]
+fn ca_init_completes_a_hierarchy_cut_short_below_its_root_and_keeps_the_root() {
+    let fx = Fixture::new();
+    fx.ok(&["ca", "init", "--org", "participant1"]);
+    let dir = fx.org("participant1");
+    let root = dir.join("root/certs/ca.cert.pem");
+    let inter = dir.join("intermediate/certs/intermediate.cert.pem");
+    std::fs::remove_file(&inter).unwrap();
+    std::fs::remove_file(dir.join("intermediate/private/intermediate.key.pem")).unwrap();
+    let root_before = snapshot(&dir.join("root"));
+
+    // What `hapki issue` suggests for it works, and keeps the root.
+    let (stdout, _) = fx.ok(&["ca", "init", "--org", "participant1"]);
+    assert_eq!(
+        stdout,
+        format!(
+            "completed the 2-tier CA of participant1 (root > intermediate) in {}: kept root, created intermediate\n",
+            dir.display()
+        )
+    );
+    assert_same_tree(&root_before, &snapshot(&dir.join("root")));
+    assert_openssl_verifies(&root, None, &[], &inter);
+    assert_eq!(
+        chain_ders(&dir.join("intermediate/certs/ca-chain.cert.pem")),
+        [cert_der(&inter), cert_der(&root)]
+    );
+    fx.ok(&["issue", "participant1"]);
+    let leaf = server_cert(&dir, "participant1");
+    assert_eq!(
+        chain_ders(&dir.join(format!(
+            "participant1/certs/participant1-chain.{D1}.cert.pem"
+        ))),
+        [cert_der(&leaf), cert_der(&inter), cert_der(&root)]
+    );
+
+    // Now complete: refused again, and a change of tier needs --force.
+    for args in [
+        &["ca", "init", "--org", "participant1"][..],
+        &["ca", "init", "--org", "participant1", "--tier", "3"][..],
+    ] {
+        refused(
+            &fx,
+            args,
+            &format!(
+                "error: the CA of org `participant1` already exists at {}; pass --force to replace it (every cert it issued must then be re-issued)",
+                root.display()
+            ),
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // issue: the layout
 // ---------------------------------------------------------------------------------------------
