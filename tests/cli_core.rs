@@ -903,6 +903,74 @@ fn rerun_fills_in_only_what_is_missing() {
 }
 
 #[test]
+fn extra_sans_on_an_existing_leaf_reissue_it_with_the_new_names() {
+    // The example of `hapki issue --help`, on an org whose leaves exist: it once said "skipped
+    // server db: it exists and is valid" and left the cert without the names asked for.
+    let fx = Fixture::new();
+    fx.ok(&["ca", "init", "--org", "participant1"]);
+    fx.ok(&["issue", "participant1"]);
+    let dir = fx.org("participant1");
+    let cert = server_cert(&dir, "db");
+    let args = [
+        "issue",
+        "db",
+        "--org",
+        "participant1",
+        "--kind",
+        "server",
+        "--san",
+        "DNS:pg.customer1.com",
+        "--san",
+        "IP:10.0.0.5",
+    ];
+    let (stdout, stderr) = fx.ok(&args);
+    assert_eq!(
+        stderr,
+        format!(
+            "re-issuing server db: {} is not valid for the name DNS:pg.customer1.com\n",
+            cert.display()
+        )
+    );
+    assert!(stdout.starts_with("issued server db ["), "{stdout}");
+    let der = cert_der(&cert);
+    let sans = sans_of(&parse_cert(&der));
+    assert!(
+        sans.contains("DNS:pg.customer1.com") && sans.contains("IP:10.0.0.5"),
+        "{sans:?}"
+    );
+    // Once it carries them, the same command and the org run keep it.
+    let before = snapshot(&fx.out);
+    let (_, stderr) = fx.ok(&args);
+    assert_eq!(
+        stderr,
+        "skipped server db: it exists and is valid (pass --force to re-issue)\n"
+    );
+    fx.ok(&["issue", "participant1"]);
+    assert_same_tree(&before, &snapshot(&fx.out));
+}
+
+#[test]
+fn san_on_an_org_is_refused_with_a_command_that_works() {
+    let fx = initialised();
+    refused(
+        &fx,
+        &["issue", "participant1", "--san", "DNS:x.customer1.com"],
+        "error: --san adds names to one leaf, but `participant1` is an org; name a leaf and its kind, e.g. `hapki issue participant1 --org participant1 --kind server --san ...`",
+    );
+    let (stdout, _) = fx.ok(&[
+        "issue",
+        "participant1",
+        "--org",
+        "participant1",
+        "--kind",
+        "server",
+        "--san",
+        "DNS:x.customer1.com",
+    ]);
+    assert!(stdout.contains("DNS:x.customer1.com]"), "{stdout}");
+}
+
+#[test]
 fn issue_one_declared_leaf_by_name() {
     let fx = Fixture::new();
     fx.ok(&["ca", "init", "--org", "participant1"]);
