@@ -81,7 +81,7 @@ impl Plan {
                     .ok_or_else(|| Error::bug(format!("{} has no folder", path.display())))?;
                 ensure_dir(dir, &mut created_dirs)?;
                 let tmp = temp_name(path);
-                write_new(&tmp, bytes, *mode).inspect_err(|_| {
+                write_new(&tmp, path, bytes, *mode).inspect_err(|_| {
                     let _ = fs::remove_file(&tmp);
                 })?;
                 temps.push((tmp, path.as_path()));
@@ -121,20 +121,22 @@ fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.hapki-{}.tmp", std::process::id()))
 }
 
-fn write_new(path: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
+/// Writes `bytes` to the temp file `tmp`; errors name `target`, the file the user asked for,
+/// not the hidden temp file.
+fn write_new(tmp: &Path, target: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(mode.bits())
-        .open(path)
-        .map_err(|e| Error::io("write", path, e))?;
+        .open(tmp)
+        .map_err(|e| Error::io("write", target, e))?;
     // The mode given to open() is filtered by the umask; set it exactly.
     f.set_permissions(fs::Permissions::from_mode(mode.bits()))
-        .map_err(|e| Error::io("set permissions on", path, e))?;
+        .map_err(|e| Error::io("set permissions on", target, e))?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io("write", path, e))
+        .map_err(|e| Error::io("write", target, e))
 }
 
 /// Creates `dir` and its missing parents, 0700 where it will hold keys, and records what it made.

@@ -111,14 +111,20 @@ impl OrgCa {
     }
 }
 
-/// The tier of the hierarchy already on disk, if any: the layout tells it.
+/// The tier of the hierarchy already on disk, if any: the layout tells it. A level counts as
+/// present when any of its files is, so a lost intermediate cert (or a run killed before it was
+/// written) reads as an incomplete two-tier CA, never as a one-tier CA to issue leaves under.
 pub fn detect_tier(layout: &OrgLayout) -> Option<u8> {
     if !layout.ca(CaLevel::Root).cert.exists() {
         return None;
     }
-    if layout.ca(CaLevel::Policy).cert.exists() {
+    let present = |level| {
+        let f = layout.ca(level);
+        f.cert.exists() || f.key.exists() || f.csr.is_some_and(|c| c.exists())
+    };
+    if present(CaLevel::Policy) {
         Some(3)
-    } else if layout.ca(CaLevel::Intermediate).cert.exists() {
+    } else if present(CaLevel::Intermediate) || layout.trust_bundle().exists() {
         Some(2)
     } else {
         Some(1)

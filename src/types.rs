@@ -57,13 +57,17 @@ pub fn parse_domain(s: &str, what: &str) -> Result<String> {
             "the {what} `{s}` is not a DNS domain; give one such as `customer1.com`"
         )));
     }
+    let bad = || {
+        Error::input(format!(
+            "the {what} `{s}` is not a valid DNS name; use labels of letters, digits and `-` separated by dots"
+        ))
+    };
     for part in s.split('.') {
-        Label::parse(part, what).map_err(|_| {
-            Error::input(format!(
-                "the {what} `{s}` is not a valid DNS name; use labels of letters, digits and `-` separated by dots"
-            ))
-        })?;
+        Label::parse(part, what).map_err(|_| bad())?;
     }
+    // TLS stacks (rustls-webpki among them) refuse a name whose last label is a number, since
+    // it reads as an IPv4 address; refuse it here rather than issue a cert no client accepts.
+    rustls_pki_types::DnsName::try_from(s).map_err(|_| bad())?;
     Ok(s.to_ascii_lowercase())
 }
 
@@ -88,6 +92,11 @@ impl San {
                     "the SAN `{s}` is not an IP address; give one such as `127.0.0.1` or `::1`"
                 ))
             });
+        }
+        if IpAddr::from_str(value).is_ok() {
+            return Err(Error::input(format!(
+                "the SAN `{s}` is an IP address written as a DNS name; give it as `IP:{value}`"
+            )));
         }
         // A wildcard is allowed in the leftmost label only.
         let name = value.strip_prefix("*.").unwrap_or(value);
@@ -271,6 +280,9 @@ mod tests {
         assert!(San::parse("IP:300.1.1.1").is_err());
         assert!(San::parse("999.1.1.1").is_err());
         assert!(San::parse("bad;name").is_err());
+        assert!(San::parse("DNS:10.0.0.5").is_err());
+        assert!(San::parse("DNS:pg.10").is_err());
+        assert!(San::parse("DNS:pg.0x1f").is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::*;
+use common::jwt::*;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -558,7 +558,10 @@ fn remint_changes_tokens_only() {
             .collect(),
     );
     assert_eq!(tokens_after.len(), 7);
-    for ((p, (b1, _)), (_, (b2, _))) in tokens_before.iter().zip(&tokens_after) {
+    for ((p, e1), (_, e2)) in tokens_before.iter().zip(&tokens_after) {
+        let (Entry::File { bytes: b1, .. }, Entry::File { bytes: b2, .. }) = (e1, e2) else {
+            panic!("{} is not a file", p.display())
+        };
         assert_ne!(b1, b2, "{} was not refreshed", p.display());
     }
 }

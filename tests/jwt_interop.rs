@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::*;
+use common::jwt::*;
 use std::path::{Path, PathBuf};
 
 const SETUP: &str =

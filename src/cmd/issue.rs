@@ -94,8 +94,9 @@ fn resolve<'t>(
         if let Ok(org) = topo.org(name) {
             if !sans.is_empty() {
                 return Err(Error::input(format!(
-                    "--san adds names to one leaf, but `{name}` is an org; name a leaf, e.g. `hapki issue {} --org {name} --san ...`",
-                    org.leaves.first().map_or("NAME", |l| l.name.as_str())
+                    "--san adds names to one leaf, but `{name}` is an org; name a leaf and its kind, e.g. `hapki issue {} --org {name} --kind {} --san ...`",
+                    org.leaves.first().map_or("NAME", |l| l.name.as_str()),
+                    org.leaves.first().map_or("server", |l| l.kind.name())
                 )));
             }
             let specs = org

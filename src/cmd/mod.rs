@@ -155,7 +155,9 @@ pub fn leaf_needs_issue(
         Ok(k) => k,
         Err(e) => return Some(e.to_string()),
     };
-    let r = check::leaf(&der, spec.kind, &[], &key, ca, now);
+    // A server cert must also carry every name asked for now (extra --san, a replica or proxy
+    // added to the profile); one that lacks a name is no longer what the user wants.
+    let r = check::leaf(&der, spec.kind, &spec.sans, &key, ca, now);
     r.err().map(|m| format!("{} {m}", files.cert.display()))
 }
 
