@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{as_user, bounded, free_port, pg_bin, render, template, user_ids, Pki, Server};
+use common::{
+    as_user, bounded, egid, euid, free_port, pg_bin, render, template, user_ids, Pki, Server,
+};
 use std::fs;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -25,7 +27,13 @@ struct Cluster {
 /// initdb, the TLS settings of the templates (with `swap` applied to their text, for the
 /// negative tests), and the server on a free loopback port; returns once it accepts connections.
 fn start_cluster(pki: &Pki, swap: &[(&str, &str)], key: &Path) -> Cluster {
-    let pg = user_ids("postgres");
+    // PostgreSQL refuses to run as root: as root (CI) the cluster runs as the `postgres` user,
+    // otherwise as the user running the tests.
+    let pg = if euid() == 0 {
+        user_ids("postgres")
+    } else {
+        (euid(), egid())
+    };
     let root = tempfile::Builder::new()
         .prefix("hapki-pg-")
         .tempdir()

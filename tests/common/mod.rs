@@ -325,7 +325,7 @@ impl Server {
         }
     }
 
-    /// Stops the server now (what `Drop` does), and waits until its port is closed.
+    /// Stops the server now (what `Drop` does) and waits for it to exit.
     pub fn stop(self) {
         drop(self)
     }
@@ -478,6 +478,26 @@ pub fn curl(
         body: body.to_string(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// The effective uid of this process, from /proc (the crate forbids the unsafe a libc call needs).
+pub fn euid() -> u32 {
+    proc_status_id("Uid:")
+}
+
+/// The effective gid of this process, from /proc.
+pub fn egid() -> u32 {
+    proc_status_id("Gid:")
+}
+
+fn proc_status_id(field: &str) -> u32 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("/proc/self/status has no {field} line"))
 }
 
 /// The uid and gid of a system user, from /etc/passwd.
