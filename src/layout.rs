@@ -30,6 +30,9 @@ pub struct LeafFiles {
     pub cert_der: Option<PathBuf>,
     pub key_der: Option<PathBuf>,
     pub public_key: Option<PathBuf>,
+    /// Chain (leaf, intermediate(s), root) then key in one PEM, the form HAProxy's `crt` takes;
+    /// it holds the key, so it lives in `private/` with the key's mode.
+    pub haproxy_pem: Option<PathBuf>,
 }
 
 /// CA levels, from the top.
@@ -113,6 +116,7 @@ impl OrgLayout {
                     cert_der: None,
                     key_der: None,
                     public_key: None,
+                    haproxy_pem: Some(node.join(format!("private/{name}.{d}.haproxy.pem"))),
                 }
             }
             Kind::Client => {
@@ -125,6 +129,7 @@ impl OrgLayout {
                     cert_der: Some(c.join(format!("{name}.{d}.cert.der"))),
                     key_der: Some(c.join(format!("{name}.{d}.key.der"))),
                     public_key: None,
+                    haproxy_pem: None,
                 }
             }
             Kind::JwtSigning => {
@@ -137,6 +142,7 @@ impl OrgLayout {
                     cert_der: None,
                     key_der: None,
                     public_key: Some(s.join(format!("{name}.{d}.pub.pem"))),
+                    haproxy_pem: None,
                 }
             }
         }

@@ -419,6 +419,13 @@ pub fn leaf_plan(files: &LeafFiles, leaf: &Leaf, ca: &OrgCa) -> Plan {
     if let Some(p) = &files.public_key {
         plan.add(p, leaf.key.public_key_pem().into_bytes(), Mode::Public);
     }
+    if let Some(p) = &files.haproxy_pem {
+        plan.add(
+            p,
+            format!("{}{}{}", leaf.pem, ca.chain_pem(), leaf.key.serialize_pem()).into_bytes(),
+            Mode::Secret,
+        );
+    }
     plan
 }
 

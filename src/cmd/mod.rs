@@ -143,6 +143,7 @@ pub fn leaf_needs_issue(
         files.cert_der.as_ref(),
         files.key_der.as_ref(),
         files.public_key.as_ref(),
+        files.haproxy_pem.as_ref(),
     ];
     if let Some(missing) = all.into_iter().flatten().find(|p| !p.exists()) {
         return Some(format!("{} is missing", missing.display()));

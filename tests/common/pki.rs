@@ -343,10 +343,5 @@ pub fn wait_for_line(
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
+#[allow(unused_imports)] // each test crate uses its own subset
+pub use super::ha::free_port;
