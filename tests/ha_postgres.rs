@@ -158,7 +158,7 @@ fn psql(pki: &Pki, port: u16, client: Option<(PathBuf, PathBuf)>) -> Output {
         cert.display(),
         key.display()
     );
-    let mut c = bounded(common::CLIENT_SECS, pg_bin().join("psql"));
+    let mut c = bounded(common::ha::CLIENT_SECS, pg_bin().join("psql"));
     for (k, _) in std::env::vars() {
         if k.starts_with("PG") {
             c.env_remove(k);
@@ -175,7 +175,7 @@ fn psql(pki: &Pki, port: u16, client: Option<(PathBuf, PathBuf)>) -> Output {
 }
 
 fn db_key(pki: &Pki, org: &str, node: &str) -> PathBuf {
-    let d = common::dns(org);
+    let d = common::ha::dns(org);
     pki.path(&format!("{org}/{node}/private/{node}.{d}.key.pem"))
 }
 
