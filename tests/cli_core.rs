@@ -388,6 +388,8 @@ fn node_files(h: &str, d: &str) -> Vec<String> {
         format!("{h}/certs/{h}-chain.{d}.cert.pem"),
         format!("{h}/certs/{h}.{d}.cert.pem"),
         format!("{h}/csr/{h}.{d}.csr.pem"),
+        // Chain and key in one file, for HAProxy's `crt`.
+        format!("{h}/private/{h}.{d}.haproxy.pem"),
         format!("{h}/private/{h}.{d}.key.pem"),
     ]
 }
@@ -521,7 +523,7 @@ fn keys_are_pkcs8_mode_0600_in_0700_folders() {
             assert_eq!(blocks.len(), 1, "{f}");
             assert_eq!(blocks[0].0, "PRIVATE KEY", "{f} is not PKCS#8");
             assert_eq!(mode(parent), 0o700, "folder of {f}");
-        } else if f.ends_with(".key.der") {
+        } else if f.ends_with(".key.der") || f.ends_with(".haproxy.pem") {
             assert_eq!(mode(&p), 0o600, "{f}");
             assert_eq!(mode(parent), 0o700, "folder of {f}");
         } else {
