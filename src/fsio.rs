@@ -62,6 +62,13 @@ impl Plan {
         self.files.iter().map(|(p, _, _)| p.as_path())
     }
 
+    /// Only the files that do not exist yet (and no removals): what a repair writes.
+    pub fn only_missing(mut self) -> Plan {
+        self.files.retain(|(p, _, _)| !p.exists());
+        self.remove.clear();
+        self
+    }
+
     pub fn extend(&mut self, other: Plan) {
         for (p, b, m) in other.files {
             self.add(p, b, m);

@@ -905,6 +905,71 @@ fn rerun_fills_in_only_what_is_missing() {
 }
 
 #[test]
+fn lost_derived_files_come_back_from_the_existing_cert_and_key() {
+    // A chain file, a CSR, a HAProxy PEM or a client's DER key is derived from the cert and key:
+    // losing one must not cost the node a new key (configs and pinned certs keep working).
+    let fx = Fixture::new();
+    fx.ok(&["ca", "init", "--org", "participant1"]);
+    fx.ok(&["issue", "participant1"]);
+    let dir = fx.org("participant1");
+    let lost = [
+        format!("db/certs/db-chain.{D1}.cert.pem"),
+        format!("db/csr/db.{D1}.csr.pem"),
+        format!("db/private/db.{D1}.haproxy.pem"),
+        format!("client/admin-api.{D1}.key.der"),
+    ];
+    let full = snapshot(&fx.out);
+    for f in &lost {
+        std::fs::remove_file(dir.join(f)).unwrap();
+    }
+    let before = snapshot(&fx.out);
+
+    let (stdout, _) = fx.ok(&["issue", "participant1"]);
+    assert!(
+        stdout.contains("restored server db from its existing cert and key"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("restored client admin-api"), "{stdout}");
+    assert!(!stdout.contains("issued "), "{stdout}");
+    let after = snapshot(&fx.out);
+    // Everything that was there is untouched, and the lost files are back byte for byte, but
+    // for the CSR, which is signed anew with the same key and the same request.
+    let mut back = after.clone();
+    for f in &lost {
+        back.remove(&std::path::PathBuf::from("participant1").join(f));
+    }
+    assert_same_tree(&before, &back);
+    for f in &lost[..] {
+        let p = std::path::PathBuf::from("participant1").join(f);
+        if f.ends_with(".csr.pem") {
+            assert!(
+                openssl(&[
+                    "req",
+                    "-noout",
+                    "-verify",
+                    "-in",
+                    dir.join(f).to_str().unwrap()
+                ])
+                .0
+            );
+            continue;
+        }
+        let (
+            Some(Entry::File {
+                bytes: a, mode: ma, ..
+            }),
+            Some(Entry::File {
+                bytes: b, mode: mb, ..
+            }),
+        ) = (full.get(&p), after.get(&p))
+        else {
+            panic!("{f} is not back")
+        };
+        assert_eq!((a, ma), (b, mb), "{f}");
+    }
+}
+
+#[test]
 fn extra_sans_on_an_existing_leaf_reissue_it_with_the_new_names() {
     // The example of `hapki issue --help`, on an org whose leaves exist: it once said "skipped
     // server db: it exists and is valid" and left the cert without the names asked for.

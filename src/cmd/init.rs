@@ -3,7 +3,7 @@
 //! no longer valid (a deleted file, a killed run) and keeps the rest.
 
 use super::jwt::{jwks_for, load_signer, signing_spec};
-use super::{execute, leaf_needs_issue, preflight, OrgWork, EXIT_OK};
+use super::{execute, leaf_state, preflight, repair_plan, LeafState, OrgWork, EXIT_OK};
 use crate::cli::InitArgs;
 use crate::error::Result;
 use crate::fsio::{Mode, Plan};
@@ -21,6 +21,8 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let now = OffsetDateTime::now_utc();
 
     let mut work = Vec::new();
+    let mut repairs = Plan::new();
+    let mut repaired = 0;
     for org in &topo.orgs {
         let mut w = OrgWork::new(org, out);
         let mut specs = org.leaves.clone();
@@ -36,14 +38,19 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             .as_ref()
             .filter(|e| e.levels.len() == CaLevel::for_tier(w.tier).len());
         // Under a CA created in this run every leaf is new; under a kept CA only the missing,
-        // broken or stale ones are.
-        let needed: Vec<_> = specs
-            .into_iter()
-            .filter(|spec| {
-                let files = w.layout.leaf(spec.kind, spec.name.as_str());
-                complete_ca.is_none_or(|ca| leaf_needs_issue(&files, spec, ca, now).is_some())
-            })
-            .collect();
+        // broken or stale ones are, and a leaf that only lost derived files gets them back.
+        let mut needed = Vec::new();
+        for spec in specs {
+            let files = w.layout.leaf(spec.kind, spec.name.as_str());
+            match complete_ca.map(|ca| (ca, leaf_state(org, &files, &spec, ca, now))) {
+                Some((_, LeafState::Current)) => {}
+                Some((ca, LeafState::Repair(leaf))) => {
+                    repairs.extend(repair_plan(&files, &leaf, ca));
+                    repaired += 1;
+                }
+                _ => needed.push(spec),
+            }
+        }
         w.leaves = needed;
         work.push(w);
     }
@@ -59,6 +66,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     }
     let layouts: Vec<_> = work.iter().map(|w| w.layout.clone()).collect();
     let (done, mut plan) = execute(work, now)?;
+    plan.extend(repairs);
 
     // JWKS and tokens need the signing cert on disk, so they follow the certs, org by org.
     let mut jwks_written = 0;
@@ -118,10 +126,15 @@ pub fn run(args: &InitArgs) -> Result<i32> {
 
     let certs: usize = done.iter().map(|d| d.leaves.len()).sum();
     println!(
-        "hapki init: {} orgs, {} CA certs, {} leaf certs, {} JWKS, {} tokens written to {} in {:.1}s",
+        "hapki init: {} orgs, {} CA certs, {} leaf certs{}, {} JWKS, {} tokens written to {} in {:.1}s",
         topo.orgs.len(),
         new_cas,
         certs,
+        if repaired > 0 {
+            format!(" (and the missing files of {repaired} more, from their cert and key)")
+        } else {
+            String::new()
+        },
         jwks_written,
         n_tokens,
         out.display(),

@@ -1,9 +1,10 @@
 //! `hapki issue`: every leaf the profile declares for an org (filling in only what is missing),
 //! one declared leaf by name, or an ad-hoc leaf of a given kind with extra SANs.
 
-use super::{execute, leaf_needs_issue, preflight, OrgWork, EXIT_OK};
+use super::{execute, leaf_state, preflight, repair_plan, LeafState, OrgWork, EXIT_OK};
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
+use crate::fsio::Plan;
 use crate::pki::{adhoc_spec, OrgCa};
 use crate::profile::{Kind, LeafSpec, OrgSpec, Topology};
 use crate::types::{parse_days, KeyAlg, Label, San};
@@ -29,12 +30,25 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
     w.tier = ca.levels.len() as u8;
     let now = OffsetDateTime::now_utc();
     let mut skipped = Vec::new();
+    let mut repairs = Plan::new();
     for spec in specs {
         let files = w.layout.leaf(spec.kind, spec.name.as_str());
-        match leaf_needs_issue(&files, &spec, &ca, now) {
-            None if !args.force => skipped.push(spec),
-            reason => {
-                if let (Some(r), true) = (reason, files.cert.exists()) {
+        match leaf_state(org, &files, &spec, &ca, now) {
+            _ if args.force => w.leaves.push(spec),
+            LeafState::Current => skipped.push(spec),
+            LeafState::Repair(leaf) => {
+                let plan = repair_plan(&files, &leaf, &ca);
+                let names: Vec<String> = plan.paths().map(|p| p.display().to_string()).collect();
+                println!(
+                    "restored {} {} from its existing cert and key: {}",
+                    spec.kind.name(),
+                    spec.name,
+                    names.join(", ")
+                );
+                repairs.extend(plan);
+            }
+            LeafState::Reissue(r) => {
+                if files.cert.exists() {
                     eprintln!("re-issuing {} {}: {r}", spec.kind.name(), spec.name);
                 }
                 w.leaves.push(spec)
@@ -49,13 +63,14 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
             s.name
         );
     }
-    if w.leaves.is_empty() {
+    if w.leaves.is_empty() && repairs.is_empty() {
         println!("nothing to issue for {}: every leaf exists", org.name);
         return Ok(EXIT_OK);
     }
     preflight(out)?;
     let layout = w.layout.clone();
-    let (done, plan) = execute(vec![w], now)?;
+    let (done, mut plan) = execute(vec![w], now)?;
+    plan.extend(repairs);
     plan.commit()?;
     for leaf in &done[0].leaves {
         let f = layout.leaf(leaf.spec.kind, leaf.spec.name.as_str());
