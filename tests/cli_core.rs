@@ -1690,6 +1690,48 @@ fn san_with_a_bad_ip_is_refused() {
 }
 
 #[test]
+fn san_with_the_unspecified_address_is_refused() {
+    // The shell procedure put IP:0.0.0.0 on every server cert.
+    let fx = initialised();
+    for san in ["IP:0.0.0.0", "IP:::"] {
+        refused(
+            &fx,
+            &adhoc("pg", &["--san", san]),
+            &format!("error: the SAN `{san}` is the unspecified address, which no client connects to; give the address clients use, such as `127.0.0.1`"),
+        );
+    }
+}
+
+#[test]
+fn jwt_signing_cert_with_a_san_is_refused() {
+    refused(
+        &initialised(),
+        &[
+            "issue",
+            "jwt-sign",
+            "--org",
+            "participant1",
+            "--kind",
+            "jwt-signing",
+            "--san",
+            "DNS:x.customer1.com",
+        ],
+        "error: a jwt-signing cert carries no SANs (tokens name their key by kid); leave out --san",
+    );
+}
+
+#[test]
+fn leaf_names_are_lowercased_in_files_and_sans() {
+    let fx = initialised();
+    fx.ok(&adhoc("PG", &[]));
+    let dir = fx.org("participant1");
+    let cert = server_cert(&dir, "pg");
+    assert!(cert.is_file(), "{}", cert.display());
+    let (_, text) = openssl(&["x509", "-noout", "-subject", "-in", cert.to_str().unwrap()]);
+    assert!(text.contains(&format!("CN = pg.{D1}")), "{text}");
+}
+
+#[test]
 fn san_with_a_bad_dns_name_is_refused() {
     refused(
         &initialised(),

@@ -147,10 +147,10 @@ pub fn run(args: &InitArgs) -> Result<i32> {
                 "  {:<14} {}-tier CA{}{}",
                 org.name.as_str(),
                 d.ca.levels.len(),
-                if d.new_from < d.ca.levels.len() {
-                    " (new)"
-                } else {
-                    " (kept)"
+                match d.new_from {
+                    0 => " (new)",
+                    n if n < d.ca.levels.len() => " (completed under the kept root)",
+                    _ => " (kept)",
                 },
                 if kinds.is_empty() {
                     String::new()

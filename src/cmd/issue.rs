@@ -22,6 +22,11 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let days = args.days.as_deref().map(parse_days).transpose()?;
     let key: Option<KeyAlg> = args.key.as_deref().map(str::parse).transpose()?;
+    if kind == Some(Kind::JwtSigning) && !sans.is_empty() {
+        return Err(Error::input(
+            "a jwt-signing cert carries no SANs (tokens name their key by kid); leave out --san",
+        ));
+    }
     let (org, specs) = resolve(&topo, args, kind, &sans, days, key)?;
 
     let out = &args.common.out;
