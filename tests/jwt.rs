@@ -828,6 +828,49 @@ fn verify_refuses_a_jwks_whose_x5c_does_not_chain() {
 }
 
 #[test]
+fn verify_pins_the_org_root_with_root_outside_the_layout() {
+    let pki = Pki::keys();
+    pki.mint(&["--user", "alice"]);
+    let file = pki.p1("jwt/alice.token");
+    // The JWKS as a Ledger API would hold it: a copy outside hapki's layout.
+    let elsewhere = pki.dir.path().join("jwks.json");
+    std::fs::copy(pki.p1("jwt/jwks.json"), &elsewhere).unwrap();
+    let a = verify(file.to_str().unwrap(), &elsewhere, &["--at", AT]).success();
+    assert!(
+        stdout(&a).starts_with("valid: x5c-rooted token"),
+        "{}",
+        stdout(&a)
+    );
+    assert!(
+        String::from_utf8_lossy(&a.get_output().stderr).contains("pass --root to pin the org root")
+    );
+    let root1 = pki.p1(ROOT);
+    let a = verify(
+        file.to_str().unwrap(),
+        &elsewhere,
+        &["--at", AT, "--root", root1.to_str().unwrap()],
+    )
+    .success();
+    assert!(
+        stdout(&a).starts_with("valid: org-rooted token"),
+        "{}",
+        stdout(&a)
+    );
+    let root2 = pki.p2(ROOT);
+    let a = verify(
+        file.to_str().unwrap(),
+        &elsewhere,
+        &["--at", AT, "--root", root2.to_str().unwrap()],
+    )
+    .code(1);
+    assert!(
+        stdout(&a).contains("does not chain to the org root"),
+        "{}",
+        stdout(&a)
+    );
+}
+
+#[test]
 fn verify_refuses_a_jwks_whose_x5t_is_edited() {
     let pki = Pki::keys();
     pki.mint(&["--user", "alice"]);

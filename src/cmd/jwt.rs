@@ -318,7 +318,16 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
             args.jwks.display()
         ))
     })?;
-    let root = layout_root(&args.jwks);
+    let root = match &args.root {
+        Some(p) => Some(pki::read_cert(p)?.0),
+        None => layout_root(&args.jwks),
+    };
+    if root.is_none() {
+        eprintln!(
+            "note: {} is not in hapki's layout, so its x5c is checked against its own last cert; pass --root to pin the org root",
+            args.jwks.display()
+        );
+    }
     let result = jwt::verify_token(&token, &jwks, args.aud.as_deref(), now.unix_timestamp())
         .and_then(|v| {
             let jwk = jwks.find(&v.kid).expect("verify_token found the kid");
