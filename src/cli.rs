@@ -132,6 +132,10 @@ pub struct JwtVerifyArgs {
     /// The JWKS to check against.
     #[arg(long, value_name = "FILE")]
     pub jwks: PathBuf,
+    /// The org root the JWKS key's x5c must chain to (default: NS/root/certs/ca.cert.pem when
+    /// the JWKS is hapki's NS/jwt/jwks.json).
+    #[arg(long, value_name = "FILE")]
+    pub root: Option<PathBuf>,
     /// Audience the token must carry.
     #[arg(long, value_name = "AUD")]
     pub aud: Option<String>,

@@ -30,6 +30,9 @@ pub struct LeafFiles {
     pub cert_der: Option<PathBuf>,
     pub key_der: Option<PathBuf>,
     pub public_key: Option<PathBuf>,
+    /// Chain (leaf, intermediate(s), root) then key in one PEM, the form HAProxy's `crt` takes;
+    /// it holds the key, so it lives in `private/` with the key's mode.
+    pub haproxy_pem: Option<PathBuf>,
 }
 
 impl LeafFiles {
@@ -42,6 +45,7 @@ impl LeafFiles {
                 &self.cert_der,
                 &self.key_der,
                 &self.public_key,
+                &self.haproxy_pem,
             ]
             .into_iter()
             .flatten(),
@@ -130,6 +134,7 @@ impl OrgLayout {
                     cert_der: None,
                     key_der: None,
                     public_key: None,
+                    haproxy_pem: Some(node.join(format!("private/{name}.{d}.haproxy.pem"))),
                 }
             }
             Kind::Client => {
@@ -142,6 +147,7 @@ impl OrgLayout {
                     cert_der: Some(c.join(format!("{name}.{d}.cert.der"))),
                     key_der: Some(c.join(format!("{name}.{d}.key.der"))),
                     public_key: None,
+                    haproxy_pem: None,
                 }
             }
             Kind::JwtSigning => {
@@ -154,6 +160,7 @@ impl OrgLayout {
                     cert_der: None,
                     key_der: None,
                     public_key: Some(s.join(format!("{name}.{d}.pub.pem"))),
+                    haproxy_pem: None,
                 }
             }
         }

@@ -152,7 +152,10 @@ fn mint_specs<'t>(
             )));
         }
     }
-    let orgs: Vec<&OrgSpec> = match (&a.org, &a.user) {
+    // The name is checked before it is looked up, so a bad name is told as such and not as a
+    // user missing from the profile.
+    let user = a.user.as_deref().map(user_name).transpose()?;
+    let orgs: Vec<&OrgSpec> = match (&a.org, &user) {
         (Some(o), _) => vec![topo.org(o)?],
         (None, Some(u)) => {
             let owners: Vec<&OrgSpec> = topo
@@ -193,9 +196,9 @@ fn mint_specs<'t>(
         if let Some(t) = ttl {
             jwt.ttl = t;
         }
-        let users: Vec<UserSpec> = match &a.user {
-            Some(u) => {
-                let name = user_name(u)?;
+        let users: Vec<UserSpec> = match &user {
+            Some(name) => {
+                let name = name.clone();
                 let base = jwt.users.iter().find(|x| x.name == name).cloned();
                 let mut user = base.unwrap_or(UserSpec {
                     name,
@@ -321,12 +324,21 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
             args.jwks.display()
         ))
     })?;
-    let root = layout_root(&args.jwks);
+    let root = match &args.root {
+        Some(p) => Some(pki::read_cert(p)?.0),
+        None => layout_root(&args.jwks),
+    };
+    if root.is_none() {
+        eprintln!(
+            "note: {} is not in hapki's layout, so its x5c is checked against its own last cert; pass --root to pin the org root",
+            args.jwks.display()
+        );
+    }
     let result = jwt::verify_token(&token, &jwks, args.aud.as_deref(), now.unix_timestamp())
         .and_then(|v| {
             let jwk = jwks.find(&v.kid).expect("verify_token found the kid");
             jwt::check_jwk(jwk, root.as_ref(), now)
-                .map_err(|m| format!("is signed by a JWKS {m}"))?;
+                .map_err(|m| format!("cannot be trusted: its JWKS {m}"))?;
             Ok(v)
         });
     match result {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine or a developer's: installs what the tests
+# drive (openssl, NGINX, HAProxy, PostgreSQL, curl, and a Python venv with PyJWT and jwcrypto
+# for JWT interop), then runs every Rust test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pair in openssl:openssl nginx:nginx haproxy:haproxy curl:curl xxd:xxd; do
+  bin=${pair%%:*}; pkg=${pair##*:}
+  command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+if ((${#need_apt[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "scripts/test.sh: install these packages first (as root): ${need_apt[*]}" >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# The packages start their services; the tests start their own on free loopback ports.
+for svc in nginx haproxy postgresql; do
+  if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
+done
+
+if [[ -f tests/interop/requirements.txt ]]; then
+  if [[ ! -x .venv/bin/python ]]; then
+    python3 -m venv .venv
+  fi
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/interop/requirements.txt
+fi
+
+cargo test --all-targets -- "$@"
