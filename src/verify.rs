@@ -676,32 +676,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             );
         }
         let got: Vec<&[u8]> = sections.iter().map(|(_, d)| d.as_slice()).collect();
-        let expected: Vec<&[u8]> = want.iter().map(|d| d.as_ref()).collect();
-        if got == expected {
-            return;
-        }
-        let found: Vec<&str> = got
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                if leaf.is_some_and(|l| l.as_ref() == *d) {
-                    "the leaf"
-                } else if let Some(w) = ca.which(d) {
-                    w
-                } else if leaf.is_some() && i == 0 {
-                    "another leaf than the cert beside it"
-                } else {
-                    "a certificate not of this org's CA"
-                }
-            })
-            .collect();
-        e.problem(
-            format!(
-                "must be {order}, in that order, but holds {}",
-                found.join(", ")
-            ),
-            &rebuild,
-        );
+        compare_certs(e, &got, want, ca, leaf, order, &rebuild);
     }
 
     /// The leaves: every one the profile declares (present or not) and every one on disk.
@@ -804,6 +779,19 @@ impl<'a, 't> OrgCheck<'a, 't> {
         }
     }
 
+    /// The command that writes a leaf's missing files from its cert and key (or re-issues the
+    /// leaf when those are no good).
+    fn restore(&self, name: &str, kind: Kind) -> String {
+        format!(
+            "restore it from the cert and key with {}",
+            self.fix.hapki(&format!(
+                "issue {name} --org {} --kind {}",
+                self.site.name,
+                kind.name()
+            ))
+        )
+    }
+
     fn check_unit(&self, u: &Unit<'_>, ca: Option<&CaChain>, dns: &str) -> UnitDone {
         let f = &u.files;
         let cert = match self.exists(&f.cert).then(|| read_cert(&f.cert)) {
@@ -823,6 +811,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let parsed = cert.der.as_ref().and_then(|d| check::parse(d).ok());
         let kind = u.kind.unwrap_or_else(|| kind_by_eku(parsed.as_ref()));
         let fix = self.issue(&u.name, kind, true);
+        let restore = self.restore(&u.name, kind);
         let mut out = Vec::new();
 
         if !f.all().any(|p| self.exists(p)) {
@@ -887,7 +876,12 @@ impl<'a, 't> OrgCheck<'a, 't> {
 
         if let Some(p) = &f.chain {
             let mut e = Entry::new(p, format!("{} chain", kind.name()));
-            self.chain_file(&mut e, p, f, &cert, ca, &fix);
+            self.chain_file(&mut e, p, f, &cert, ca, &restore);
+            out.push(e);
+        }
+        if let Some(p) = &f.haproxy_pem {
+            let mut e = Entry::new(p, format!("{} HAProxy PEM", kind.name()));
+            self.haproxy_pem(&mut e, p, &cert, pem_key.as_ref(), ca, &restore);
             out.push(e);
         }
         if let Some(p) = &f.csr {
@@ -895,10 +889,10 @@ impl<'a, 't> OrgCheck<'a, 't> {
             self.csr(&mut e, p, cert.der.as_ref(), &fix);
             out.push(e);
         }
-        out.extend(self.der_forms(f, &cert, pem_key.as_ref(), kind, &fix));
+        out.extend(self.der_forms(f, &cert, pem_key.as_ref(), kind, &fix, &restore));
         if let Some(p) = &f.public_key {
             let mut e = Entry::new(p, format!("{} public key", kind.name()));
-            self.public_key(&mut e, p, f, parsed.as_ref(), &fix);
+            self.public_key(&mut e, p, f, parsed.as_ref(), &fix, &restore);
             out.push(e);
         }
         UnitDone {
@@ -935,9 +929,85 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     "cannot be checked, since its leaf {} has a problem",
                     file_name(&f.cert)
                 ),
-                "it is rebuilt when the leaf is re-issued",
+                "it is written again when the leaf is re-issued",
             ),
             (None, _) => e.problem(self.ca_broken(), ""),
+        }
+    }
+
+    /// `private/H.D.haproxy.pem`, what HAProxy's `crt` loads: the chain file's certs (leaf, then
+    /// the issuing CA up to the root), then the leaf's key; a secret, so 0600.
+    fn haproxy_pem(
+        &self,
+        e: &mut Entry,
+        path: &Path,
+        cert: &LeafCert,
+        pem_key: Option<&(Vec<u8>, KeyPair)>,
+        ca: Option<&CaChain>,
+        restore: &str,
+    ) {
+        if !self.exists(path) {
+            return e.problem("is missing", restore);
+        }
+        secret_mode(e, path);
+        let rewrite = format!("delete it and {restore}");
+        let sections = match read_sections(path) {
+            Ok(s) => s,
+            Err(m) => return e.problem(m, &rewrite),
+        };
+        let n = sections
+            .iter()
+            .take_while(|(k, _)| *k == SectionKind::Certificate)
+            .count();
+        let key = match &sections[n..] {
+            [(SectionKind::PrivateKey, d)] => d,
+            [] => return e.problem("holds no private key after its certificates", &rewrite),
+            [(k, _), ..] => {
+                return e.problem(
+                    format!(
+                        "must be certificates then one private key, but holds {} after them",
+                        section_word(*k)
+                    ),
+                    &rewrite,
+                )
+            }
+        };
+        if let (Some(ca), Some(der)) = (ca.filter(|c| c.complete), &cert.der) {
+            let mut want = vec![der.clone()];
+            want.extend(ca.upward());
+            let order = std::iter::once("leaf")
+                .chain(ca.upward_words())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let got: Vec<&[u8]> = sections[..n].iter().map(|(_, d)| d.as_slice()).collect();
+            compare_certs(
+                e,
+                &got,
+                &want,
+                ca,
+                Some(der),
+                &format!("{order}, then the key"),
+                &rewrite,
+            );
+        }
+        // The key of the key file, byte for byte, was loaded (and matched) already.
+        if pem_key.is_some_and(|(pkcs8, _)| pkcs8 == key) {
+            return;
+        }
+        match KeyPair::try_from(&PrivateKeyDer::Pkcs8(key.clone().into())) {
+            Err(_) => e.problem(
+                "holds a private key hapki cannot read (corrupt, or of an unsupported type)",
+                &rewrite,
+            ),
+            Ok(k) => {
+                if cert
+                    .der
+                    .as_ref()
+                    .is_some_and(|c| check::key_matches(c, &k).is_err())
+                {
+                    e.problem("holds another key than the leaf's", &rewrite);
+                }
+            }
         }
     }
 
@@ -949,6 +1019,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         pem_key: Option<&(Vec<u8>, KeyPair)>,
         kind: Kind,
         fix: &str,
+        restore: &str,
     ) -> Vec<Entry> {
         let (Some(cert_der), Some(key_der)) = (&f.cert_der, &f.key_der) else {
             return Vec::new();
@@ -956,7 +1027,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let mut ce = Entry::new(cert_der, format!("{} cert (DER)", kind.name()));
         let mut der_cert = None;
         if !self.exists(cert_der) {
-            ce.problem("is missing", fix);
+            ce.problem("is missing", restore);
         } else {
             match fs::read(cert_der) {
                 Err(err) => ce.problem(unreadable(&err), READ_FIX),
@@ -982,7 +1053,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
 
         let mut ke = Entry::new(key_der, format!("{} key (PKCS#8 DER)", kind.name()));
         if !self.exists(key_der) {
-            ke.problem("is missing", fix);
+            ke.problem("is missing", restore);
             return vec![ce, ke];
         }
         secret_mode(&mut ke, key_der);
@@ -1032,9 +1103,10 @@ impl<'a, 't> OrgCheck<'a, 't> {
         f: &LeafFiles,
         cert: Option<&X509Certificate<'_>>,
         fix: &str,
+        restore: &str,
     ) {
         if !self.exists(path) {
-            return e.problem("is missing", fix);
+            return e.problem("is missing", restore);
         }
         match read_sections(path) {
             Err(m) => e.problem(m, fix),
@@ -1266,7 +1338,15 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     serde_json::from_slice::<Value>(&bytes),
                 ) {
                     (Ok(set), Ok(value)) => {
-                        self.jwks(&mut e, &set, &value, expected.as_ref(), ca, &rewrite);
+                        self.jwks(
+                            &mut e,
+                            layout,
+                            &set,
+                            &value,
+                            expected.as_ref(),
+                            ca,
+                            &rewrite,
+                        );
                         on_disk = Some(set);
                     }
                     (Err(m), _) => e.problem(m, &rewrite),
@@ -1352,9 +1432,11 @@ impl<'a, 't> OrgCheck<'a, 't> {
 
     /// Each JWKS key against its own x5c and the org root (`jwt::check_jwk`), and the set
     /// against the JWKS the signing cert gives.
+    #[allow(clippy::too_many_arguments)]
     fn jwks(
         &self,
         e: &mut Entry,
+        layout: &OrgLayout,
         set: &JwkSet,
         value: &Value,
         expected: Option<&(JwkSet, Value)>,
@@ -1385,7 +1467,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             None => e.problem(
                 format!(
                     "has no key of the signing cert {} (its kid would be {want_kid}), so the tokens it signs do not verify",
-                    self.site.dir.join("signing").display()
+                    layout.jwt_signing().cert.display()
                 ),
                 rewrite,
             ),
@@ -1460,6 +1542,48 @@ impl<'a, 't> OrgCheck<'a, 't> {
 
 fn another_key(cert_name: &str) -> String {
     format!("does not match {cert_name} (it is another key)")
+}
+
+/// Certs that must be exactly `want`, in order; the problem names what they are instead.
+fn compare_certs(
+    e: &mut Entry,
+    got: &[&[u8]],
+    want: &[CertificateDer<'_>],
+    ca: &CaChain,
+    leaf: Option<&CertificateDer<'_>>,
+    order: &str,
+    fix: &str,
+) {
+    let expected: Vec<&[u8]> = want.iter().map(|d| d.as_ref()).collect();
+    if got == expected {
+        return;
+    }
+    let found: Vec<&str> = got
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            if leaf.is_some_and(|l| l.as_ref() == *d) {
+                "leaf"
+            } else if let Some(w) = ca.which(d) {
+                w
+            } else if leaf.is_some() && i == 0 {
+                "another leaf than the cert beside it"
+            } else {
+                "a certificate not of this org's CA"
+            }
+        })
+        .collect();
+    e.problem(
+        format!(
+            "must be {order}, in that order, but holds {}",
+            if found.is_empty() {
+                "no certificate".to_string()
+            } else {
+                found.join(", ")
+            }
+        ),
+        fix,
+    );
 }
 
 /// The kind of a node folder's cert that the profile does not declare: a server unless its EKU

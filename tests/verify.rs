@@ -310,6 +310,10 @@ fn ecdsa_tree_of_every_tier_verifies() {
         ("participant2/jwt/bob.token", "token"),
         ("participant1/client", "private folder"),
         (
+            "participant1/participant1/private/participant1.customer1.com.haproxy.pem",
+            "server HAProxy PEM",
+        ),
+        (
             "edge/gateway/certs/gateway-chain.edge.example.cert.pem",
             "server chain",
         ),
@@ -386,6 +390,44 @@ fn private_folder_open_to_others() {
 }
 
 #[test]
+fn haproxy_pem_with_another_key_or_open_mode() {
+    let tree = Tree::new();
+    let pem = tree.path("participant1/participant1/private/participant1.customer1.com.haproxy.pem");
+    let text = fs::read_to_string(&pem).unwrap();
+    let certs = &text[..text.find("-----BEGIN PRIVATE KEY").unwrap()];
+    let other =
+        fs::read_to_string(tree.path("participant1/db/private/db.customer1.com.key.pem")).unwrap();
+    fs::write(&pem, format!("{certs}{other}")).unwrap();
+    assert_fails(&tree, &pem, "holds another key than the leaf's", &[]);
+    fs::write(&pem, &text).unwrap();
+    fs::set_permissions(&pem, fs::Permissions::from_mode(0o644)).unwrap();
+    assert_fails(&tree, &pem, "chmod 600", &[]);
+    // Lost, it is restored from the cert and key, as the fix says.
+    fs::remove_file(&pem).unwrap();
+    let out = assert_fails(&tree, &pem, "is missing", &[]);
+    assert!(line_for(&out, &pem).contains(
+        "restore it from the cert and key with `hapki issue participant1 --org participant1 --kind server --profile"
+    ));
+    hapki()
+        .args([
+            "issue",
+            "participant1",
+            "--org",
+            "participant1",
+            "--kind",
+            "server",
+            "--profile",
+        ])
+        .arg(&tree.profile)
+        .arg("--out")
+        .arg(&tree.dir)
+        .assert()
+        .success();
+    assert_eq!(tree.verify(&[]).0, 0);
+    assert_eq!(fs::read_to_string(&pem).unwrap(), text);
+}
+
+#[test]
 fn truncated_pem() {
     let tree = Tree::new();
     let cert = tree.path("domain/db/certs/db.acme.com.cert.pem");
@@ -417,7 +459,7 @@ fn chain_file_in_wrong_order() {
     assert_fails(
         &tree,
         &chain,
-        "must be leaf, intermediate, root, in that order, but holds the leaf, root, intermediate",
+        "must be leaf, intermediate, root, in that order, but holds leaf, root, intermediate",
         &[],
     );
 }
