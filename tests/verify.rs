@@ -324,6 +324,31 @@ fn ecdsa_tree_of_every_tier_verifies() {
 }
 
 #[test]
+fn shipped_ecdsa_profile_verifies() {
+    let tmp = TempDir::new().unwrap();
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha-ecdsa.toml");
+    let dir = tmp.path().join("certs");
+    hapki()
+        .arg("init")
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .success();
+    let out = hapki()
+        .arg("verify")
+        .arg(&dir)
+        .arg("--profile")
+        .arg(&profile)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.ends_with(" 0 problems, 0 warnings\n"), "{stdout}");
+}
+
+#[test]
 fn server_cert_swapped_for_another_orgs() {
     let tree = Tree::new();
     fs::copy(
