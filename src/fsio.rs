@@ -62,9 +62,13 @@ impl Plan {
         self.files.iter().map(|(p, _, _)| p.as_path())
     }
 
-    /// Only the files that do not exist yet (and no removals): what a repair writes.
-    pub fn only_missing(mut self) -> Plan {
-        self.files.retain(|(p, _, _)| !p.exists());
+    /// Only the files that are missing or whose bytes differ from the plan's, leaving the paths
+    /// in `as_is` alone when they exist (and no removals): what a repair writes.
+    pub fn only_stale(mut self, as_is: &[&Path]) -> Plan {
+        self.files.retain(|(p, bytes, _)| match fs::read(p) {
+            Err(_) => true,
+            Ok(old) => !as_is.contains(&p.as_path()) && &old != bytes,
+        });
         self.remove.clear();
         self
     }

@@ -950,7 +950,8 @@ impl<'a, 't> OrgCheck<'a, 't> {
             return e.problem("is missing", restore);
         }
         secret_mode(e, path);
-        let rewrite = format!("delete it and {restore}");
+        // issue rewrites a derived file that says something other than its cert and key.
+        let rewrite = restore.to_string();
         let sections = match read_sections(path) {
             Ok(s) => s,
             Err(m) => return e.problem(m, &rewrite),

@@ -970,6 +970,56 @@ fn lost_derived_files_come_back_from_the_existing_cert_and_key() {
 }
 
 #[test]
+fn derived_files_that_disagree_with_their_cert_are_rewritten_without_a_new_key() {
+    let fx = Fixture::new();
+    fx.ok(&["ca", "init", "--org", "participant1"]);
+    fx.ok(&["issue", "participant1"]);
+    let dir = fx.org("participant1");
+    let chain = dir.join(format!("db/certs/db-chain.{D1}.cert.pem"));
+    let haproxy = dir.join(format!("db/private/db.{D1}.haproxy.pem"));
+    let good_chain = std::fs::read(&chain).unwrap();
+    let good_haproxy = std::fs::read(&haproxy).unwrap();
+    // The chain in the wrong order (root first), and participant1b's key in db's HAProxy PEM.
+    let blocks = pem_blocks(&chain);
+    let pem = |(label, der): &(String, Vec<u8>)| {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    let reversed: String = blocks.iter().rev().map(pem).collect();
+    std::fs::write(&chain, reversed).unwrap();
+    let other_key = std::fs::read_to_string(
+        dir.join(format!("participant1b/private/participant1b.{D1}.key.pem")),
+    )
+    .unwrap();
+    let text = String::from_utf8(good_haproxy.clone()).unwrap();
+    let cut = text.find("-----BEGIN PRIVATE KEY-----").unwrap();
+    std::fs::write(&haproxy, format!("{}{other_key}", &text[..cut])).unwrap();
+    let key_before = std::fs::read(dir.join(format!("db/private/db.{D1}.key.pem"))).unwrap();
+
+    let (stdout, _) = fx.ok(&["issue", "participant1"]);
+    assert!(
+        stdout.contains("restored server db from its existing cert and key"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("issued "), "{stdout}");
+    assert_eq!(std::fs::read(&chain).unwrap(), good_chain);
+    assert_eq!(std::fs::read(&haproxy).unwrap(), good_haproxy);
+    assert_eq!(
+        std::fs::read(dir.join(format!("db/private/db.{D1}.key.pem"))).unwrap(),
+        key_before
+    );
+}
+
+#[test]
 fn extra_sans_on_an_existing_leaf_reissue_it_with_the_new_names() {
     // The example of `hapki issue --help`, on an org whose leaves exist: it once said "skipped
     // server db: it exists and is valid" and left the cert without the names asked for.

@@ -3,7 +3,7 @@
 //! no longer valid (a deleted file, a killed run) and keeps the rest.
 
 use super::jwt::{jwks_for, load_signer, signing_spec};
-use super::{execute, leaf_state, preflight, repair_plan, LeafState, OrgWork, EXIT_OK};
+use super::{execute, leaf_state, preflight, LeafState, OrgWork, EXIT_OK};
 use crate::cli::InitArgs;
 use crate::error::Result;
 use crate::fsio::{Mode, Plan};
@@ -44,8 +44,8 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             let files = w.layout.leaf(spec.kind, spec.name.as_str());
             match complete_ca.map(|ca| (ca, leaf_state(org, &files, &spec, ca, now))) {
                 Some((_, LeafState::Current)) => {}
-                Some((ca, LeafState::Repair(leaf))) => {
-                    repairs.extend(repair_plan(&files, &leaf, ca));
+                Some((_, LeafState::Repair(plan))) => {
+                    repairs.extend(plan);
                     repaired += 1;
                 }
                 _ => needed.push(spec),

@@ -1,7 +1,7 @@
 //! `hapki issue`: every leaf the profile declares for an org (filling in only what is missing),
 //! one declared leaf by name, or an ad-hoc leaf of a given kind with extra SANs.
 
-use super::{execute, leaf_state, preflight, repair_plan, LeafState, OrgWork, EXIT_OK};
+use super::{execute, leaf_state, preflight, LeafState, OrgWork, EXIT_OK};
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
 use crate::fsio::Plan;
@@ -41,8 +41,7 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
         match leaf_state(org, &files, &spec, &ca, now) {
             _ if args.force => w.leaves.push(spec),
             LeafState::Current => skipped.push(spec),
-            LeafState::Repair(leaf) => {
-                let plan = repair_plan(&files, &leaf, &ca);
+            LeafState::Repair(plan) => {
                 let names: Vec<String> = plan.paths().map(|p| p.display().to_string()).collect();
                 println!(
                     "restored {} {} from its existing cert and key: {}",

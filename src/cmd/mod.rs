@@ -131,9 +131,9 @@ fn key_cost(a: KeyAlg) -> u32 {
 pub enum LeafState {
     /// Complete and valid under the org's current CA.
     Current,
-    /// Cert and key are valid, but files derived from them are missing: they are written again
-    /// from the existing cert and key (no new key).
-    Repair(Box<Leaf>),
+    /// Cert and key are valid, but files derived from them are missing or say something else:
+    /// this plan writes them again from the existing cert and key (no new key).
+    Repair(Plan),
     /// Missing, broken, or no longer what is asked for: issue it anew (the reason says why).
     Reissue(String),
 }
@@ -162,26 +162,18 @@ pub fn leaf_state(
     if let Err(m) = check::leaf(&der, spec.kind, &spec.sans, &key, ca, now) {
         return LeafState::Reissue(format!("{} {m}", files.cert.display()));
     }
-    let derived = [
-        files.csr.as_ref(),
-        files.chain.as_ref(),
-        files.cert_der.as_ref(),
-        files.key_der.as_ref(),
-        files.public_key.as_ref(),
-        files.haproxy_pem.as_ref(),
-    ];
-    if derived.into_iter().flatten().all(|p| p.exists()) {
-        return LeafState::Current;
+    let leaf = match pki::leaf_from_disk(org, spec, files, key, der, pem) {
+        Ok(leaf) => leaf,
+        Err(e) => return LeafState::Reissue(e.to_string()),
+    };
+    // The cert and key stay as they are; every file derived from them (chain, DER forms, public
+    // key, HAProxy PEM, a lost CSR) must say what they say under today's CA.
+    let plan = pki::leaf_plan(files, &leaf, ca).only_stale(&[&files.cert, &files.key]);
+    if plan.is_empty() {
+        LeafState::Current
+    } else {
+        LeafState::Repair(plan)
     }
-    match pki::leaf_from_disk(org, spec, files, key, der, pem) {
-        Ok(leaf) => LeafState::Repair(Box::new(leaf)),
-        Err(e) => LeafState::Reissue(e.to_string()),
-    }
-}
-
-/// The files a repair writes: only those missing.
-pub fn repair_plan(files: &LeafFiles, leaf: &Leaf, ca: &OrgCa) -> Plan {
-    pki::leaf_plan(files, leaf, ca).only_missing()
 }
 
 /// Counts leaves by kind for summaries.
