@@ -12,7 +12,7 @@ use std::path::PathBuf;
     about = "PKI and tokens for secure, highly available Canton deployments",
     long_about = "hapki builds and checks the whole PKI and token set of a Canton (Daml) deployment: root and \
 intermediate CAs per org, server, client and proxy-backend certs, JWT signing keys, a JWKS and tokens.",
-    after_help = "EXAMPLES:\n  hapki init                      # the built-in Canton HA topology into ./certs\n  hapki verify certs              # check every file the way a TLS stack would\n\nEXIT CODES:\n  0  success\n  1  verify found a problem\n  2  bad input, or a file could not be read or written"
+    after_help = "EXAMPLES:\n  hapki init                      # the built-in Canton HA topology into ./certs\n  hapki verify certs              # check every file the way a TLS stack would\n\nEXIT CODES:\n  0  success\n  1  verify or jwt verify found a problem\n  2  bad input, or a file could not be read or written"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -25,13 +25,19 @@ pub enum Command {
     #[command(after_help = INIT_HELP)]
     Init(InitArgs),
     /// Manage certificate authorities.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "EXAMPLES:\n  hapki ca init --tier 2\n  hapki ca init --org participant1 --tier 3\n\nEXIT CODES:\n  0  success\n  2  bad input, an existing CA without --force, or a file could not be written"
+    )]
     Ca(CaCommand),
     /// Issue leaf certificates: every leaf of an org, one leaf, or an ad-hoc one.
     #[command(after_help = ISSUE_HELP)]
     Issue(IssueArgs),
     /// JWT signing keys, JWKS and tokens.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "EXAMPLES:\n  hapki jwt keygen --org participant1\n  hapki jwt mint --user alice\n  hapki jwt verify certs/participant1/jwt/alice.token --jwks certs/participant1/jwt/jwks.json\n\nEXIT CODES:\n  0  success (jwt verify: the token is valid)\n  1  jwt verify: the token is invalid\n  2  bad input, or a file could not be read or written"
+    )]
     Jwt(JwtCommand),
     /// Check every chain, key, usage, expiry, permission, JWKS and token under a folder.
     #[command(after_help = VERIFY_HELP)]
