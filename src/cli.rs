@@ -12,7 +12,7 @@ use std::path::PathBuf;
     about = "PKI and tokens for secure, highly available Canton deployments",
     long_about = "hapki builds and checks the whole PKI and token set of a Canton (Daml) deployment: root and \
 intermediate CAs per org, server, client and proxy-backend certs, JWT signing keys, a JWKS and tokens.",
-    after_help = "EXAMPLES:\n  hapki init                      # the built-in Canton HA topology into ./certs\n  hapki verify certs              # check every file the way a TLS stack would\n\nEXIT CODES:\n  0  success\n  1  verify found a problem\n  2  bad input, or a file could not be read or written"
+    after_help = "EXAMPLES:\n  hapki init                      # the built-in Canton HA topology into ./certs\n  hapki verify certs              # check every file the way a TLS stack would\n\nEXIT CODES:\n  0  success\n  1  verify or jwt verify found a problem\n  2  bad input, or a file could not be read or written"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -25,13 +25,19 @@ pub enum Command {
     #[command(after_help = INIT_HELP)]
     Init(InitArgs),
     /// Manage certificate authorities.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "EXAMPLES:\n  hapki ca init --tier 2\n  hapki ca init --org participant1 --tier 3\n\nEXIT CODES:\n  0  success\n  2  bad input, an existing CA without --force, or a file could not be written"
+    )]
     Ca(CaCommand),
     /// Issue leaf certificates: every leaf of an org, one leaf, or an ad-hoc one.
     #[command(after_help = ISSUE_HELP)]
     Issue(IssueArgs),
     /// JWT signing keys, JWKS and tokens.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "EXAMPLES:\n  hapki jwt keygen --org participant1\n  hapki jwt mint --user alice\n  hapki jwt verify certs/participant1/jwt/alice.token --jwks certs/participant1/jwt/jwks.json\n\nEXIT CODES:\n  0  success (jwt verify: the token is valid)\n  1  jwt verify: the token is invalid\n  2  bad input, or a file could not be read or written"
+    )]
     Jwt(JwtCommand),
     /// Check every chain, key, usage, expiry, permission, JWKS and token under a folder.
     #[command(after_help = VERIFY_HELP)]
@@ -136,6 +142,10 @@ pub struct JwtVerifyArgs {
     /// The JWKS to check against.
     #[arg(long, value_name = "FILE")]
     pub jwks: PathBuf,
+    /// The org root the JWKS key's x5c must chain to (default: NS/root/certs/ca.cert.pem when
+    /// the JWKS is hapki's NS/jwt/jwks.json).
+    #[arg(long, value_name = "FILE")]
+    pub root: Option<PathBuf>,
     /// Audience the token must carry.
     #[arg(long, value_name = "AUD")]
     pub aud: Option<String>,
@@ -147,19 +157,20 @@ pub struct JwtVerifyArgs {
     pub json: bool,
 }
 
-const VERIFY_HELP: &str = "EXAMPLES:\n  hapki verify certs\n  hapki verify certs --at 2027-06-01T00:00:00Z --json\n\nEXIT CODES:\n  0  everything checks out\n  1  a problem was found (each is printed with its file and the fix)\n  2  could not run (the folder is missing or unreadable)";
+const VERIFY_HELP: &str = "EXAMPLES:\n  hapki verify certs\n  hapki verify certs --profile my.toml --within 60d\n  hapki verify certs --at 2027-06-01T00:00:00Z --json\n\nOne line per file: `ok`, `FAIL` with what is wrong and the command that fixes it, or `warn` (e.g. a\ncertificate that expires within --within); then a summary. --json prints the same as an array of\n{file, kind, status: ok|problem|warning, problems: [..]}.\n\nEXIT CODES:\n  0  everything checks out (warnings alone are fine)\n  1  a problem was found (each is printed with its file and the fix)\n  2  could not run (the folder is missing or unreadable, or a flag is not valid)";
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     /// The folder hapki init wrote.
     pub dir: PathBuf,
-    /// Profile the tree was built from (for expected names); built-in when left out.
+    /// Profile the tree was built from: what should be there, and the names each server cert
+    /// carries (the built-in one when left out).
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
     /// Check at this time (RFC 3339 or Unix seconds) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
-    /// Warn about what expires within this span (default 30d).
+    /// Warn about certificates that expire within this span: 30s, 15m, 12h, 1d (default 30d).
     #[arg(long, value_name = "DURATION")]
     pub within: Option<String>,
     /// Report as JSON.

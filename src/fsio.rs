@@ -88,6 +88,20 @@ impl Plan {
         self.files.iter().map(|(p, _, _)| p.as_path())
     }
 
+    /// Only the files that are missing or whose bytes differ from the plan's, leaving the paths
+    /// in `as_is` alone when they exist (and no removals): what a repair writes.
+    pub fn only_stale(mut self, as_is: &[&Path]) -> Plan {
+        self.files.retain(|(p, bytes, _)| match fs::read(p) {
+            Err(_) => true,
+            Ok(old) => !as_is.contains(&p.as_path()) && &old != bytes,
+        });
+        self.index = (self.files.iter().enumerate())
+            .map(|(i, (p, _, _))| (p.clone(), i))
+            .collect();
+        self.remove.clear();
+        self
+    }
+
     pub fn extend(&mut self, other: Plan) {
         for (p, b, m) in other.files {
             self.add(p, b, m);
@@ -153,7 +167,7 @@ impl Plan {
 fn stage_all(files: &[(PathBuf, Vec<u8>, Mode)]) -> Result<()> {
     parallel(files, |(path, bytes, mode)| {
         let tmp = temp_name(path);
-        write_new(&tmp, bytes, *mode).inspect_err(|_| {
+        write_new(&tmp, path, bytes, *mode).inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
         })
     })
@@ -220,20 +234,22 @@ fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.hapki-{}.tmp", std::process::id()))
 }
 
-fn write_new(path: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
+/// Writes `bytes` to the temp file `tmp`; errors name `target`, the file the user asked for,
+/// not the hidden temp file.
+fn write_new(tmp: &Path, target: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(mode.bits())
-        .open(path)
-        .map_err(|e| Error::io("write", path, e))?;
+        .open(tmp)
+        .map_err(|e| Error::io("write", target, e))?;
     // The mode given to open() is filtered by the umask; set it exactly.
     f.set_permissions(fs::Permissions::from_mode(mode.bits()))
-        .map_err(|e| Error::io("set permissions on", path, e))?;
+        .map_err(|e| Error::io("set permissions on", target, e))?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io("write", path, e))
+        .map_err(|e| Error::io("write", target, e))
 }
 
 /// Creates `dir` and its missing parents, 0700 where it will hold keys, and records what it made.
@@ -395,5 +411,76 @@ mod tests {
         assert_eq!(fs::read_to_string(&kept).unwrap(), "before");
         assert!(!dir.path().join("new").exists());
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    fn tmp() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "hapki-fsio-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn commit_writes_keys_0600_in_0700_folders() {
+        let d = tmp();
+        let mut plan = Plan::new();
+        plan.add(d.join("o/h/private/k.pem"), "key", Mode::Secret);
+        plan.add(d.join("o/h/certs/c.pem"), "cert", Mode::Public);
+        plan.commit().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&d.join("o/h/private/k.pem")), 0o600);
+        assert_eq!(mode(&d.join("o/h/private")), 0o700);
+        assert_eq!(mode(&d.join("o/h/certs/c.pem")), 0o644);
+        assert_eq!(
+            fs::read_to_string(d.join("o/h/certs/c.pem")).unwrap(),
+            "cert"
+        );
+        // No temp file is left behind.
+        assert_eq!(fs::read_dir(d.join("o/h/certs")).unwrap().count(), 1);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_failing_plan_changes_nothing() {
+        let d = tmp();
+        fs::write(d.join("old.pem"), "old").unwrap();
+        fs::write(d.join("blocker"), "a file where a folder must go").unwrap();
+        let mut plan = Plan::new();
+        plan.add(d.join("old.pem"), "new", Mode::Public);
+        plan.add(d.join("fresh/dir/a.pem"), "a", Mode::Public);
+        plan.add(d.join("blocker/sub/b.pem"), "b", Mode::Public);
+        let err = plan.commit().unwrap_err().to_string();
+        assert!(err.contains("blocker"), "{err}");
+        assert_eq!(fs::read_to_string(d.join("old.pem")).unwrap(), "old");
+        assert!(
+            !d.join("fresh").exists(),
+            "folders made by a failed plan are removed"
+        );
+        let mut left: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["blocker", "old.pem"]);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn removals_happen_after_the_new_files_land() {
+        let d = tmp();
+        fs::write(d.join("stale.pem"), "x").unwrap();
+        let mut plan = Plan::new();
+        plan.add(d.join("new.pem"), "n", Mode::Public);
+        plan.remove(d.join("stale.pem"));
+        plan.commit().unwrap();
+        assert!(!d.join("stale.pem").exists());
+        assert!(d.join("new.pem").exists());
+        fs::remove_dir_all(d).unwrap();
     }
 }

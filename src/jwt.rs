@@ -430,7 +430,8 @@ pub fn verify_token(
     let claims = data.claims;
     let num = |k: &str| claims.get(k).and_then(Value::as_i64);
     let exp = num("exp").ok_or("has no exp claim; every hapki token expires")?;
-    if now > exp + LEEWAY {
+    // RFC 7519 §4.1.4: the time must be *before* exp, so exp + leeway itself is already too late.
+    if now >= exp + LEEWAY {
         return Err(format!("expired at {}", fmt_unix(exp)));
     }
     if let Some(nbf) = num("nbf") {
@@ -476,6 +477,7 @@ fn fmt_unix(t: i64) -> String {
 /// Checks a JWKS key against its own x5c: x5t and x5t#S256 are the digests of x5c[0], the key
 /// parameters and kid are those of x5c[0]'s public key, and x5c[0] chains through the rest of
 /// x5c to `root` (the org root; when `None`, to the last x5c cert) at `now`.
+/// The error is a clause with the key as subject (`key `…` has an x5t that …`).
 pub fn check_jwk(
     jwk: &Jwk,
     root: Option<&CertificateDer<'_>>,
@@ -505,7 +507,7 @@ pub fn check_jwk(
             "key `{kid}` has an x5t#S256 that is not base64url(SHA-256) of x5c[0] (expected {t256})"
         ));
     }
-    let expected = jwk_for(leaf, &[]).map_err(|m| format!("key `{kid}`: x5c[0] {m}"))?;
+    let expected = jwk_for(leaf, &[]).map_err(|m| format!("key `{kid}` has an x5c[0] that {m}"))?;
     if expected.algorithm != jwk.algorithm {
         return Err(format!(
             "key `{kid}` has public key parameters that are not those of its x5c[0] certificate"
@@ -529,7 +531,7 @@ pub fn check_jwk(
         &anchor,
         now,
     )
-    .map_err(|m| format!("key `{kid}`: x5c[0] {m}"))?;
+    .map_err(|m| format!("key `{kid}` has an x5c[0] that {m}"))?;
     if root.is_some() && certs.len() > 1 && certs[certs.len() - 1] != anchor {
         return Err(format!(
             "key `{kid}` has an x5c that ends in another root than the org's"
@@ -551,6 +553,42 @@ mod tests {
     fn unsigned_strips_leading_zeros() {
         assert_eq!(unsigned(&[0, 0, 1, 0]), &[1, 0]);
         assert_eq!(unsigned(&[0x80]), &[0x80]);
+    }
+
+    /// A JWKS of one HS256 key `k` and a token signed with it, for the time checks.
+    fn hs256(claims: Value) -> (String, JwkSet) {
+        use jsonwebtoken::jwk::{OctetKeyParameters, OctetKeyType};
+        let secret = b"a test secret of thirty-two bytes";
+        let jwk = Jwk {
+            common: CommonParameters {
+                key_id: Some("k".into()),
+                ..Default::default()
+            },
+            algorithm: AlgorithmParameters::OctetKey(OctetKeyParameters {
+                key_type: OctetKeyType::Octet,
+                value: b64url(secret),
+            }),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k".into());
+        let token = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret),
+        )
+        .unwrap();
+        (token, JwkSet { keys: vec![jwk] })
+    }
+
+    #[test]
+    fn expired_at_exp_plus_leeway_is_refused() {
+        // The check: a one-day token is refused a day and a minute after iat.
+        let (t, set) = hs256(json!({"iat": 1000, "exp": 1000 + 86400}));
+        assert!(verify_token(&t, &set, None, 1000 + 86400 + LEEWAY - 1).is_ok());
+        assert_eq!(
+            verify_token(&t, &set, None, 1000 + 86400 + LEEWAY).unwrap_err(),
+            "expired at 1970-01-02T00:16:40Z"
+        );
     }
 
     #[test]

@@ -30,6 +30,27 @@ pub struct LeafFiles {
     pub cert_der: Option<PathBuf>,
     pub key_der: Option<PathBuf>,
     pub public_key: Option<PathBuf>,
+    /// Chain (leaf, intermediate(s), root) then key in one PEM, the form HAProxy's `crt` takes;
+    /// it holds the key, so it lives in `private/` with the key's mode.
+    pub haproxy_pem: Option<PathBuf>,
+}
+
+impl LeafFiles {
+    /// Every file of the leaf, cert and key first.
+    pub fn all(&self) -> impl Iterator<Item = &PathBuf> {
+        [&self.cert, &self.key].into_iter().chain(
+            [
+                &self.csr,
+                &self.chain,
+                &self.cert_der,
+                &self.key_der,
+                &self.public_key,
+                &self.haproxy_pem,
+            ]
+            .into_iter()
+            .flatten(),
+        )
+    }
 }
 
 /// CA levels, from the top.
@@ -113,6 +134,7 @@ impl OrgLayout {
                     cert_der: None,
                     key_der: None,
                     public_key: None,
+                    haproxy_pem: Some(node.join(format!("private/{name}.{d}.haproxy.pem"))),
                 }
             }
             Kind::Client => {
@@ -125,6 +147,7 @@ impl OrgLayout {
                     cert_der: Some(c.join(format!("{name}.{d}.cert.der"))),
                     key_der: Some(c.join(format!("{name}.{d}.key.der"))),
                     public_key: None,
+                    haproxy_pem: None,
                 }
             }
             Kind::JwtSigning => {
@@ -137,6 +160,7 @@ impl OrgLayout {
                     cert_der: None,
                     key_der: None,
                     public_key: Some(s.join(format!("{name}.{d}.pub.pem"))),
+                    haproxy_pem: None,
                 }
             }
         }

@@ -17,5 +17,6 @@ pub mod layout;
 pub mod pki;
 pub mod profile;
 pub mod types;
+pub mod verify;
 
 pub use error::{Error, Result};

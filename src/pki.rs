@@ -111,14 +111,20 @@ impl OrgCa {
     }
 }
 
-/// The tier of the hierarchy already on disk, if any: the layout tells it.
+/// The tier of the hierarchy already on disk, if any: the layout tells it. A level counts as
+/// present when any of its files is, so a lost intermediate cert (or a run killed before it was
+/// written) reads as an incomplete two-tier CA, never as a one-tier CA to issue leaves under.
 pub fn detect_tier(layout: &OrgLayout) -> Option<u8> {
     if !layout.ca(CaLevel::Root).cert.exists() {
         return None;
     }
-    if layout.ca(CaLevel::Policy).cert.exists() {
+    let present = |level| {
+        let f = layout.ca(level);
+        f.cert.exists() || f.key.exists() || f.csr.is_some_and(|c| c.exists())
+    };
+    if present(CaLevel::Policy) {
         Some(3)
-    } else if layout.ca(CaLevel::Intermediate).cert.exists() {
+    } else if present(CaLevel::Intermediate) || layout.trust_bundle().exists() {
         Some(2)
     } else {
         Some(1)
@@ -275,7 +281,7 @@ pub fn build_ca(
         let cert = cert.map_err(|e| Error::bug(format!("signing the {} CA: {e}", level.name())))?;
         let der = cert.der().clone();
         let parent_der = levels.last().map(|p: &Ca| p.der.clone());
-        check::ca_cert(&der, parent_der.as_ref(), &key, now)
+        check::ca_cert(&der, parent_der.as_ref(), Some(&key), now)
             .map_err(|m| Error::bug(format!("the new {} CA of {}: {m}", level.name(), org.name)))?;
         levels.push(Ca {
             level,
@@ -322,24 +328,17 @@ pub struct Leaf {
     pub clamped: bool,
 }
 
-/// Issues the leaf `spec` of `org` under its issuing CA, and checks it as a TLS stack would.
-pub fn issue_leaf(
-    org: &OrgSpec,
-    ca: &OrgCa,
-    spec: &LeafSpec,
-    key: KeyPair,
-    now: OffsetDateTime,
-) -> Result<Leaf> {
+/// What the subject of a leaf asks for: its name, key usages, EKU and SANs (the issuer adds
+/// serial, validity, AKI and revocation info).
+fn leaf_request(org: &OrgSpec, spec: &LeafSpec, key: &KeyPair) -> Result<CertificateParams> {
     let mut params = CertificateParams::default();
     let cn = match spec.kind {
         Kind::JwtSigning => format!("{}.{}", spec.name, org.dns),
         _ => org.fqdn(spec.name.as_str()),
     };
     params.distinguished_name = subject(org, &cn);
-    params.serial_number = Some(serial()?);
     params.is_ca = IsCa::ExplicitNoCa;
-    params.use_authority_key_identifier_extension = true;
-    let rsa = keys::alg_of(&key).is_rsa();
+    let rsa = keys::alg_of(key).is_rsa();
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     if rsa && spec.kind != Kind::JwtSigning {
         params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
@@ -361,6 +360,20 @@ pub fn issue_leaf(
             San::Ip(ip) => Ok(SanType::IpAddress(*ip)),
         })
         .collect::<Result<_>>()?;
+    Ok(params)
+}
+
+/// Issues the leaf `spec` of `org` under its issuing CA, and checks it as a TLS stack would.
+pub fn issue_leaf(
+    org: &OrgSpec,
+    ca: &OrgCa,
+    spec: &LeafSpec,
+    key: KeyPair,
+    now: OffsetDateTime,
+) -> Result<Leaf> {
+    let mut params = leaf_request(org, spec, &key)?;
+    params.serial_number = Some(serial()?);
+    params.use_authority_key_identifier_extension = true;
     add_revocation_info(&mut params, org);
     let clamped = validity(&mut params, now, spec.days, Some(ca.issuing().not_after));
     let csr_pem = csr_pem(&params, &key)?;
@@ -382,6 +395,31 @@ pub fn issue_leaf(
         csr_pem,
         key,
         clamped,
+    })
+}
+
+/// A leaf already on disk (its cert and key checked by the caller) as a `Leaf`, so that the
+/// files derived from it (chain, DER forms, public key, HAProxy PEM, CSR) can be written again
+/// without a new key. A lost CSR is made again from the same request.
+pub fn leaf_from_disk(
+    org: &OrgSpec,
+    spec: &LeafSpec,
+    files: &LeafFiles,
+    key: KeyPair,
+    der: CertificateDer<'static>,
+    pem: String,
+) -> Result<Leaf> {
+    let csr_pem = match files.csr.as_ref().filter(|p| p.exists()) {
+        Some(p) => String::from_utf8_lossy(&crate::fsio::read(p)?).into_owned(),
+        None => csr_pem(&leaf_request(org, spec, &key)?, &key)?,
+    };
+    Ok(Leaf {
+        spec: spec.clone(),
+        key,
+        der,
+        pem,
+        csr_pem,
+        clamped: false,
     })
 }
 
@@ -412,6 +450,13 @@ pub fn leaf_plan(files: &LeafFiles, leaf: &Leaf, ca: &OrgCa) -> Plan {
     }
     if let Some(p) = &files.public_key {
         plan.add(p, leaf.key.public_key_pem().into_bytes(), Mode::Public);
+    }
+    if let Some(p) = &files.haproxy_pem {
+        plan.add(
+            p,
+            format!("{}{}{}", leaf.pem, ca.chain_pem(), leaf.key.serialize_pem()).into_bytes(),
+            Mode::Secret,
+        );
     }
     plan
 }

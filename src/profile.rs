@@ -617,7 +617,12 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
             Some(f) => TokenFormat::parse(f)?,
             None => TokenFormat::Scope,
         };
-        let ttl: Span = d.token_ttl.as_deref().unwrap_or("1d").parse()?;
+        let ttl: Span = o
+            .token_ttl
+            .as_deref()
+            .or(d.token_ttl.as_deref())
+            .unwrap_or("1d")
+            .parse()?;
         let mut users = Vec::new();
         let mut names = BTreeSet::new();
         for u in &j.users {
@@ -651,9 +656,13 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
             issuer: j
                 .issuer
                 .clone()
+                .or_else(|| o.jwt_issuer.clone())
                 .or_else(|| d.jwt_issuer.clone())
                 .unwrap_or_else(|| "local-jwt-provider".into()),
-            key: key(j.key.as_ref().or(d.jwt_key.as_ref()), KeyAlg::Rsa2048)?,
+            key: key(
+                j.key.as_ref().or(o.jwt_key.as_ref()).or(d.jwt_key.as_ref()),
+                KeyAlg::Rsa2048,
+            )?,
             format,
             ttl,
             users,
@@ -704,6 +713,32 @@ mod tests {
         assert_eq!(
             p1.jwt.as_ref().unwrap().users[2].format,
             TokenFormat::Custom
+        );
+    }
+
+    #[test]
+    fn org_settings_override_defaults_for_jwt_too() {
+        let t = Topology::parse(
+            r#"
+[defaults]
+jwt_key = "rsa2048"
+token_ttl = "1d"
+[[org]]
+name = "p"
+dns = "p.com"
+organization = "P"
+jwt_key = "ecdsa-p256"
+jwt_issuer = "me"
+token_ttl = "12h"
+[org.jwt]
+"#,
+            "p.toml",
+        )
+        .unwrap();
+        let j = t.orgs[0].jwt.as_ref().unwrap();
+        assert_eq!(
+            (j.key, j.issuer.as_str(), j.ttl),
+            (KeyAlg::EcdsaP256, "me", Span(43200))
         );
     }
 

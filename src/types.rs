@@ -22,7 +22,8 @@ impl Label {
             && !s.starts_with('-')
             && !s.ends_with('-');
         if ok {
-            Ok(Label(s.to_string()))
+            // DNS names are case-insensitive; one spelling keeps file names and SANs in step.
+            Ok(Label(s.to_ascii_lowercase()))
         } else if s.is_empty() {
             Err(Error::input(format!(
                 "the {what} is empty; give a DNS label such as `participant1`"
@@ -57,13 +58,17 @@ pub fn parse_domain(s: &str, what: &str) -> Result<String> {
             "the {what} `{s}` is not a DNS domain; give one such as `customer1.com`"
         )));
     }
+    let bad = || {
+        Error::input(format!(
+            "the {what} `{s}` is not a valid DNS name; use labels of letters, digits and `-` separated by dots"
+        ))
+    };
     for part in s.split('.') {
-        Label::parse(part, what).map_err(|_| {
-            Error::input(format!(
-                "the {what} `{s}` is not a valid DNS name; use labels of letters, digits and `-` separated by dots"
-            ))
-        })?;
+        Label::parse(part, what).map_err(|_| bad())?;
     }
+    // TLS stacks (rustls-webpki among them) refuse a name whose last label is a number, since
+    // it reads as an IPv4 address; refuse it here rather than issue a cert no client accepts.
+    rustls_pki_types::DnsName::try_from(s).map_err(|_| bad())?;
     Ok(s.to_ascii_lowercase())
 }
 
@@ -83,11 +88,24 @@ impl San {
             _ => (None, s),
         };
         if tag == Some("ip") || (tag.is_none() && looks_like_ip(value)) {
-            return IpAddr::from_str(value).map(San::Ip).map_err(|_| {
+            let ip = IpAddr::from_str(value).map_err(|_| {
                 Error::input(format!(
                     "the SAN `{s}` is not an IP address; give one such as `127.0.0.1` or `::1`"
                 ))
-            });
+            })?;
+            // 0.0.0.0 and :: mean "any address" to a listener; no client connects to them, so a
+            // cert naming one is a mistake (the shell procedure made it on every server cert).
+            if ip.is_unspecified() {
+                return Err(Error::input(format!(
+                    "the SAN `{s}` is the unspecified address, which no client connects to; give the address clients use, such as `127.0.0.1`"
+                )));
+            }
+            return Ok(San::Ip(ip));
+        }
+        if IpAddr::from_str(value).is_ok() {
+            return Err(Error::input(format!(
+                "the SAN `{s}` is an IP address written as a DNS name; give it as `IP:{value}`"
+            )));
         }
         // A wildcard is allowed in the leftmost label only.
         let name = value.strip_prefix("*.").unwrap_or(value);
@@ -249,6 +267,7 @@ mod tests {
     #[test]
     fn labels() {
         assert!(Label::parse("participant1", "name").is_ok());
+        assert_eq!(Label::parse("Db-1", "name").unwrap().as_str(), "db-1");
         for bad in ["", "bad;name", "a/b", "-a", "a-", "a.b", &"x".repeat(64)] {
             assert!(Label::parse(bad, "name").is_err(), "{bad}");
         }
@@ -269,8 +288,13 @@ mod tests {
             San::Dns("db.x.com".into())
         );
         assert!(San::parse("IP:300.1.1.1").is_err());
+        assert!(San::parse("IP:0.0.0.0").is_err());
+        assert!(San::parse("::").is_err());
         assert!(San::parse("999.1.1.1").is_err());
         assert!(San::parse("bad;name").is_err());
+        assert!(San::parse("DNS:10.0.0.5").is_err());
+        assert!(San::parse("DNS:pg.10").is_err());
+        assert!(San::parse("DNS:pg.0x1f").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::{execute, preflight, OrgWork, EXIT_OK};
 use crate::cli::CaInitArgs;
 use crate::error::Result;
 use crate::layout::CaLevel;
+use crate::pki::{detect_tier, Ca, OrgCa};
 use crate::profile::Topology;
 use time::OffsetDateTime;
 
@@ -19,7 +20,20 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
         let root = w.layout.ca(CaLevel::Root);
         if !args.force {
             if let Some(p) = [&root.cert, &root.key].into_iter().find(|p| p.exists()) {
-                return Err(super::ca_exists(org, p));
+                // A hierarchy cut short below its root (a killed run, a lost intermediate) is
+                // completed and its root kept, as `hapki issue` suggests; a complete one, or a
+                // change of tier, needs --force.
+                let on_disk = detect_tier(&w.layout).unwrap_or(w.tier);
+                let tier = args.tier.unwrap_or(on_disk);
+                match OrgCa::load(&w.layout, tier)? {
+                    Some(e)
+                        if tier == on_disk && e.levels.len() < CaLevel::for_tier(tier).len() =>
+                    {
+                        w.tier = tier;
+                        w.existing = Some(e);
+                    }
+                    _ => return Err(super::ca_exists(org, p)),
+                }
             }
         }
         // Levels of every tier that the new hierarchy does not have go away with the old one.
@@ -40,14 +54,24 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
     let (done, plan) = execute(work, OffsetDateTime::now_utc())?;
     plan.commit()?;
     for (d, org) in done.iter().zip(topo.select(args.org.as_deref())?) {
-        let levels: Vec<&str> = d.ca.levels.iter().map(|c| c.level.name()).collect();
-        println!(
-            "created the {}-tier CA of {} ({}) in {}",
+        let names =
+            |levels: &[Ca]| -> Vec<&str> { levels.iter().map(|c| c.level.name()).collect() };
+        let line = format!(
+            "the {}-tier CA of {} ({}) in {}",
             d.ca.levels.len(),
             org.name,
-            levels.join(" > "),
+            names(&d.ca.levels).join(" > "),
             out.join(org.name.as_str()).display()
         );
+        if d.new_from == 0 {
+            println!("created {line}");
+        } else {
+            println!(
+                "completed {line}: kept {}, created {}",
+                names(&d.ca.levels[..d.new_from]).join(", "),
+                names(&d.ca.levels[d.new_from..]).join(", ")
+            );
+        }
     }
     Ok(EXIT_OK)
 }

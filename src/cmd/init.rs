@@ -3,7 +3,7 @@
 //! no longer valid (a deleted file, a killed run) and keeps the rest.
 
 use super::jwt::{jwks_for, load_signer, signing_spec};
-use super::{execute, leaf_needs_issue, preflight, OrgWork, EXIT_OK};
+use super::{execute, leaf_state, preflight, LeafState, OrgWork, EXIT_OK};
 use crate::cli::InitArgs;
 use crate::error::Result;
 use crate::fsio::{Mode, Plan};
@@ -21,6 +21,8 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let now = OffsetDateTime::now_utc();
 
     let mut work = Vec::new();
+    let mut repairs = Plan::new();
+    let mut repaired = 0;
     for org in &topo.orgs {
         let mut w = OrgWork::new(org, out);
         let mut specs = org.leaves.clone();
@@ -31,20 +33,25 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             w.tier = detect_tier(&w.layout).unwrap_or(org.tier);
             w.existing = OrgCa::load(&w.layout, w.tier)?;
         }
-        let ca_complete = w
+        let complete_ca = w
             .existing
             .as_ref()
-            .is_some_and(|e| e.levels.len() == CaLevel::for_tier(w.tier).len());
+            .filter(|e| e.levels.len() == CaLevel::for_tier(w.tier).len());
+        // Under a CA created in this run every leaf is new; under a kept CA only the missing,
+        // broken or stale ones are, and a leaf that only lost derived files gets them back.
+        let mut needed = Vec::new();
         for spec in specs {
             let files = w.layout.leaf(spec.kind, spec.name.as_str());
-            // Under a CA created in this run every leaf is new; under a kept CA only the
-            // missing, broken or stale ones are.
-            let needed =
-                !ca_complete || leaf_needs_issue(&files, &spec, w.existing.as_ref(), now).is_some();
-            if needed {
-                w.leaves.push(spec);
+            match complete_ca.map(|ca| (ca, leaf_state(org, &files, &spec, ca, now))) {
+                Some((_, LeafState::Current)) => {}
+                Some((_, LeafState::Repair(plan))) => {
+                    repairs.extend(plan);
+                    repaired += 1;
+                }
+                _ => needed.push(spec),
             }
         }
+        w.leaves = needed;
         work.push(w);
     }
     let new_cas: usize = work
@@ -59,6 +66,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     }
     let layouts: Vec<_> = work.iter().map(|w| w.layout.clone()).collect();
     let (done, mut plan) = execute(work, now)?;
+    plan.extend(repairs);
 
     // JWKS and tokens need the signing cert on disk, so they follow the certs, org by org.
     let mut jwks_written = 0;
@@ -91,15 +99,16 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         let set = jwt::parse_jwks(jwks.as_bytes()).map_err(crate::error::Error::bug)?;
         for u in &jwt_spec.users {
             let path = layout.token(&u.name);
-            // A token is kept while it still verifies with today's key and has not expired.
+            let claims = TokenSpec::for_user(jwt_spec, u, now.unix_timestamp()).claims();
+            // A token is kept while it verifies with today's key, has not expired, and says
+            // what the profile says of its user (all but its times).
             let keep = new_signer.is_none()
                 && std::fs::read_to_string(&path).is_ok_and(|t| {
-                    jwt::verify_token(t.trim(), &set, None, now.unix_timestamp()).is_ok()
+                    jwt::verify_token(t.trim(), &set, None, now.unix_timestamp())
+                        .is_ok_and(|v| same_but_times(&v.claims, &claims))
                 });
             if !keep {
-                let t = signer
-                    .sign(&TokenSpec::for_user(jwt_spec, u, now.unix_timestamp()).claims())
-                    .map_err(crate::error::Error::bug)?;
+                let t = signer.sign(&claims).map_err(crate::error::Error::bug)?;
                 tokens.add(path, format!("{t}\n"), Mode::Secret);
             }
         }
@@ -120,10 +129,15 @@ pub fn run(args: &InitArgs) -> Result<i32> {
 
     let certs: usize = done.iter().map(|d| d.leaves.len()).sum();
     println!(
-        "hapki init: {} orgs, {} CA certs, {} leaf certs, {} JWKS, {} tokens written to {} in {:.1}s",
+        "hapki init: {} orgs, {} CA certs, {} leaf certs{}, {} JWKS, {} tokens written to {} in {:.1}s",
         topo.orgs.len(),
         new_cas,
         certs,
+        if repaired > 0 {
+            format!(" (and the missing files of {repaired} more, from their cert and key)")
+        } else {
+            String::new()
+        },
         jwks_written,
         n_tokens,
         out.display(),
@@ -136,10 +150,10 @@ pub fn run(args: &InitArgs) -> Result<i32> {
                 "  {:<14} {}-tier CA{}{}",
                 org.name.as_str(),
                 d.ca.levels.len(),
-                if d.new_from < d.ca.levels.len() {
-                    " (new)"
-                } else {
-                    " (kept)"
+                match d.new_from {
+                    0 => " (new)",
+                    n if n < d.ca.levels.len() => " (completed under the kept root)",
+                    _ => " (kept)",
                 },
                 if kinds.is_empty() {
                     String::new()
@@ -151,4 +165,17 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     }
     println!("Next: hapki verify {}", out.display());
     Ok(EXIT_OK)
+}
+
+/// Two claim sets that differ at most in `iat` and `exp`.
+fn same_but_times(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("iat");
+            m.remove("exp");
+        }
+        v
+    };
+    strip(a) == strip(b)
 }

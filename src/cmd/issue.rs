@@ -1,9 +1,10 @@
 //! `hapki issue`: every leaf the profile declares for an org (filling in only what is missing),
 //! one declared leaf by name, or an ad-hoc leaf of a given kind with extra SANs.
 
-use super::{execute, leaf_needs_issue, preflight, OrgWork, EXIT_OK};
+use super::{execute, leaf_state, preflight, LeafState, OrgWork, EXIT_OK};
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
+use crate::fsio::Plan;
 use crate::pki::{adhoc_spec, OrgCa};
 use crate::profile::{Kind, LeafSpec, OrgSpec, Topology};
 use crate::types::{parse_days, KeyAlg, Label, San};
@@ -21,6 +22,11 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let days = args.days.as_deref().map(parse_days).transpose()?;
     let key: Option<KeyAlg> = args.key.as_deref().map(str::parse).transpose()?;
+    if kind == Some(Kind::JwtSigning) && !sans.is_empty() {
+        return Err(Error::input(
+            "a jwt-signing cert carries no SANs (tokens name their key by kid); leave out --san",
+        ));
+    }
     let (org, specs) = resolve(&topo, args, kind, &sans, days, key)?;
 
     let out = &args.common.out;
@@ -29,12 +35,24 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
     w.tier = ca.levels.len() as u8;
     let now = OffsetDateTime::now_utc();
     let mut skipped = Vec::new();
+    let mut repairs = Plan::new();
     for spec in specs {
         let files = w.layout.leaf(spec.kind, spec.name.as_str());
-        match leaf_needs_issue(&files, &spec, Some(&ca), now) {
-            None if !args.force => skipped.push(spec),
-            reason => {
-                if let (Some(r), true) = (reason, files.cert.exists()) {
+        match leaf_state(org, &files, &spec, &ca, now) {
+            _ if args.force => w.leaves.push(spec),
+            LeafState::Current => skipped.push(spec),
+            LeafState::Repair(plan) => {
+                let names: Vec<String> = plan.paths().map(|p| p.display().to_string()).collect();
+                println!(
+                    "restored {} {} from its existing cert and key: {}",
+                    spec.kind.name(),
+                    spec.name,
+                    names.join(", ")
+                );
+                repairs.extend(plan);
+            }
+            LeafState::Reissue(r) => {
+                if files.cert.exists() {
                     eprintln!("re-issuing {} {}: {r}", spec.kind.name(), spec.name);
                 }
                 w.leaves.push(spec)
@@ -49,13 +67,14 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
             s.name
         );
     }
-    if w.leaves.is_empty() {
+    if w.leaves.is_empty() && repairs.is_empty() {
         println!("nothing to issue for {}: every leaf exists", org.name);
         return Ok(EXIT_OK);
     }
     preflight(out)?;
     let layout = w.layout.clone();
-    let (done, plan) = execute(vec![w], now)?;
+    let (done, mut plan) = execute(vec![w], now)?;
+    plan.extend(repairs);
     plan.commit()?;
     for leaf in &done[0].leaves {
         let f = layout.leaf(leaf.spec.kind, leaf.spec.name.as_str());
@@ -94,8 +113,9 @@ fn resolve<'t>(
         if let Ok(org) = topo.org(name) {
             if !sans.is_empty() {
                 return Err(Error::input(format!(
-                    "--san adds names to one leaf, but `{name}` is an org; name a leaf, e.g. `hapki issue {} --org {name} --san ...`",
-                    org.leaves.first().map_or("NAME", |l| l.name.as_str())
+                    "--san adds names to one leaf, but `{name}` is an org; name a leaf and its kind, e.g. `hapki issue {} --org {name} --kind {} --san ...`",
+                    org.leaves.first().map_or("NAME", |l| l.name.as_str()),
+                    org.leaves.first().map_or("server", |l| l.kind.name())
                 )));
             }
             let specs = org

@@ -39,8 +39,14 @@ pub fn signing_spec(org: &OrgSpec, key: Option<KeyAlg>) -> crate::profile::LeafS
 pub fn jwks_for(cert: &CertificateDer<'_>, ca: &OrgCa) -> Result<String> {
     let chain: Vec<CertificateDer<'static>> =
         ca.levels.iter().rev().map(|c| c.der.clone()).collect();
+    jwks_for_chain(cert, &chain)
+}
+
+/// `jwks_for` from the CA certs alone (issuing CA first, root last), for `hapki verify`, which
+/// reads CA certs but needs no CA key.
+pub fn jwks_for_chain(cert: &CertificateDer<'_>, chain: &[CertificateDer<'_>]) -> Result<String> {
     let jwk =
-        jwt::jwk_for(cert, &chain).map_err(|m| Error::bug(format!("the JWT signing cert {m}")))?;
+        jwt::jwk_for(cert, chain).map_err(|m| Error::bug(format!("the JWT signing cert {m}")))?;
     Ok(jwt::jwks_json(vec![jwk]))
 }
 
@@ -147,7 +153,10 @@ fn mint_specs<'t>(
             )));
         }
     }
-    let orgs: Vec<&OrgSpec> = match (&a.org, &a.user) {
+    // The name is checked before it is looked up, so a bad name is told as such and not as a
+    // user missing from the profile.
+    let user = a.user.as_deref().map(user_name).transpose()?;
+    let orgs: Vec<&OrgSpec> = match (&a.org, &user) {
         (Some(o), _) => vec![topo.org(o)?],
         (None, Some(u)) => {
             let owners: Vec<&OrgSpec> = topo
@@ -188,9 +197,9 @@ fn mint_specs<'t>(
         if let Some(t) = ttl {
             jwt.ttl = t;
         }
-        let users: Vec<UserSpec> = match &a.user {
-            Some(u) => {
-                let name = user_name(u)?;
+        let users: Vec<UserSpec> = match &user {
+            Some(name) => {
+                let name = name.clone();
                 let base = jwt.users.iter().find(|x| x.name == name).cloned();
                 let mut user = base.unwrap_or(UserSpec {
                     name,
@@ -378,12 +387,21 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
             args.jwks.display()
         ))
     })?;
-    let root = layout_root(&args.jwks);
+    let root = match &args.root {
+        Some(p) => Some(pki::read_cert(p)?.0),
+        None => layout_root(&args.jwks),
+    };
+    if root.is_none() {
+        eprintln!(
+            "note: {} is not in hapki's layout, so its x5c is checked against its own last cert; pass --root to pin the org root",
+            args.jwks.display()
+        );
+    }
     let result = jwt::verify_token(&token, &jwks, args.aud.as_deref(), now.unix_timestamp())
         .and_then(|v| {
             let jwk = jwks.find(&v.kid).expect("verify_token found the kid");
             jwt::check_jwk(jwk, root.as_ref(), now)
-                .map_err(|m| format!("is signed by a JWKS {m}"))?;
+                .map_err(|m| format!("cannot be trusted: its JWKS {m}"))?;
             Ok(v)
         });
     match result {

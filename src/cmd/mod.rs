@@ -157,42 +157,53 @@ fn key_cost(a: KeyAlg) -> u32 {
     }
 }
 
-/// Why an existing leaf must be (re-)issued, or `None` when it is complete and still valid under
-/// the org's current CA.
-pub fn leaf_needs_issue(
+/// What an existing leaf needs.
+pub enum LeafState {
+    /// Complete and valid under the org's current CA.
+    Current,
+    /// Cert and key are valid, but files derived from them are missing or say something else:
+    /// this plan writes them again from the existing cert and key (no new key).
+    Repair(Plan),
+    /// Missing, broken, or no longer what is asked for: issue it anew (the reason says why).
+    Reissue(String),
+}
+
+/// Works out what the leaf `spec` needs, from its files under the org's current CA.
+pub fn leaf_state(
+    org: &OrgSpec,
     files: &LeafFiles,
     spec: &LeafSpec,
-    ca: Option<&OrgCa>,
+    ca: &OrgCa,
     now: OffsetDateTime,
-) -> Option<String> {
-    let all = [
-        Some(&files.cert),
-        Some(&files.key),
-        files.csr.as_ref(),
-        files.chain.as_ref(),
-        files.cert_der.as_ref(),
-        files.key_der.as_ref(),
-        files.public_key.as_ref(),
-    ];
-    if let Some(missing) = all.into_iter().flatten().find(|p| !p.exists()) {
-        return Some(format!("{} is missing", missing.display()));
+) -> LeafState {
+    if let Some(missing) = [&files.cert, &files.key].into_iter().find(|p| !p.exists()) {
+        return LeafState::Reissue(format!("{} is missing", missing.display()));
     }
-    let ca = ca?;
-    let (der, _) = match pki::read_cert(&files.cert) {
+    let (der, pem) = match pki::read_cert(&files.cert) {
         Ok(c) => c,
-        Err(e) => return Some(e.to_string()),
+        Err(e) => return LeafState::Reissue(e.to_string()),
     };
     let key = match keys::load(&files.key) {
         Ok(k) => k,
-        Err(e) => return Some(e.to_string()),
+        Err(e) => return LeafState::Reissue(e.to_string()),
     };
-    let r = check::leaf(&der, spec.kind, &[], &key, ca, now);
-    r.err().map(|m| format!("{} {m}", files.cert.display()))
-}
-
-/// The leaves the profile declares for `org`, resolved for issuing.
-pub fn declared(org: &OrgSpec) -> Vec<LeafSpec> {
-    org.leaves.clone()
+    // A server cert must also carry every name asked for now (extra --san, a replica or proxy
+    // added to the profile); one that lacks a name is no longer what the user wants.
+    if let Err(m) = check::leaf(&der, spec.kind, &spec.sans, &key, ca, now) {
+        return LeafState::Reissue(format!("{} {m}", files.cert.display()));
+    }
+    let leaf = match pki::leaf_from_disk(org, spec, files, key, der, pem) {
+        Ok(leaf) => leaf,
+        Err(e) => return LeafState::Reissue(e.to_string()),
+    };
+    // The cert and key stay as they are; every file derived from them (chain, DER forms, public
+    // key, HAProxy PEM, a lost CSR) must say what they say under today's CA.
+    let plan = pki::leaf_plan(files, &leaf, ca).only_stale(&[&files.cert, &files.key]);
+    if plan.is_empty() {
+        LeafState::Current
+    } else {
+        LeafState::Repair(plan)
+    }
 }
 
 /// Counts leaves by kind for summaries.

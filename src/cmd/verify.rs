@@ -1,8 +1,116 @@
-//! `hapki verify` (being written).
+//! `hapki verify DIR`: checks a whole tree (see `crate::verify`) and reports it per file, for
+//! people (one line per file and a summary) or as JSON. Exit 0 when nothing is wrong (warnings
+//! alone are fine), 1 when a problem was found, 2 when it could not run.
 
+use super::{EXIT_OK, EXIT_PROBLEM};
 use crate::cli::VerifyArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::profile::Topology;
+use crate::types::{At, Span};
+use crate::verify::{verify_tree, Entry, Note, Options, Status};
+use std::io::Write;
+use time::{Duration, OffsetDateTime};
 
-pub fn run(_args: &VerifyArgs) -> Result<i32> {
-    Err(Error::bug("hapki verify is not built yet"))
+/// The default of `--within`.
+const WITHIN: &str = "30d";
+
+pub fn run(args: &VerifyArgs) -> Result<i32> {
+    // Every flag is checked before the tree is read, so a typo is exit 2, not a report.
+    let now = match &args.at {
+        Some(s) => s.parse::<At>()?.0,
+        None => OffsetDateTime::now_utc(),
+    };
+    let within: Span = args.within.as_deref().unwrap_or(WITHIN).parse()?;
+    let topo = Topology::load(args.profile.as_deref())?;
+    let entries = verify_tree(&Options {
+        dir: &args.dir,
+        topo: &topo,
+        profile: args.profile.as_deref(),
+        now,
+        within: Duration::seconds(within.0),
+    })?;
+    let text = if args.json {
+        json(&entries)
+    } else {
+        human(&entries)
+    };
+    // A closed stdout (`| head`) is not worth a panic or an error message.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let failed = entries.iter().any(|e| e.status() == Status::Problem);
+    Ok(if failed { EXIT_PROBLEM } else { EXIT_OK })
+}
+
+fn human(entries: &[Entry]) -> String {
+    let mut s = String::new();
+    let (mut ok, mut bad, mut warn) = (0, 0, 0);
+    for e in entries {
+        let head = format!("{} ({})", e.file.display(), e.kind);
+        match e.status() {
+            Status::Ok => {
+                ok += 1;
+                s += &format!("ok   {head}\n");
+            }
+            Status::Problem => {
+                bad += 1;
+                s += &format!("FAIL {head}: {}\n", sentence(&e.problems, &e.warnings));
+            }
+            Status::Warning => {
+                warn += 1;
+                s += &format!("warn {head}: {}\n", sentence(&e.warnings, &[]));
+            }
+        }
+    }
+    s += &format!(
+        "{} files checked: {ok} ok, {bad} problems, {warn} warnings\n",
+        entries.len()
+    );
+    s
+}
+
+/// The notes of one file on one line. Notes in a row with the same fix share it, so a cert that
+/// fails two ways says "re-issue it" once.
+fn sentence(first: &[Note], then: &[Note]) -> String {
+    let notes: Vec<&Note> = first.iter().chain(then).collect();
+    let mut s = String::new();
+    for (i, n) in notes.iter().enumerate() {
+        s += &n.what;
+        match notes.get(i + 1) {
+            Some(next) if next.fix == n.fix => s += ", and ",
+            next => {
+                if !n.fix.is_empty() {
+                    s += "; ";
+                    s += &n.fix;
+                }
+                if next.is_some() {
+                    s += " | ";
+                }
+            }
+        }
+    }
+    s
+}
+
+/// `[{file, kind, status, problems}]`; `problems` holds the warnings of a `warning` entry, and
+/// of a `problem` entry its problems and then its warnings.
+fn json(entries: &[Entry]) -> String {
+    let list: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let said: Vec<String> = e
+                .problems
+                .iter()
+                .chain(&e.warnings)
+                .map(Note::to_string)
+                .collect();
+            serde_json::json!({
+                "file": e.file.display().to_string(),
+                "kind": e.kind,
+                "status": e.status(),
+                "problems": said,
+            })
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into());
+    s.push('\n');
+    s
 }

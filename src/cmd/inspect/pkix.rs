@@ -1,0 +1,821 @@
+//! The X.509 side of `inspect`: PEM and DER files holding certificates, CSRs, private keys
+//! (PKCS#8, PKCS#1, SEC1) and public keys, parsed with x509-parser. A private key is reduced to
+//! its format, type and size here, so no caller ever holds more of it than that.
+
+use super::{colon_hex, sha256, window, Item, Parsed, Text, EXPECTED};
+use crate::error::{Error, Result};
+use crate::types::fmt_time;
+use ::time::OffsetDateTime;
+use rustls_pki_types::pem::{self, PemObject, SectionKind};
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use serde::Serialize;
+use std::net::IpAddr;
+use std::path::Path;
+use x509_parser::asn1_rs::{Any, Oid, Tag};
+use x509_parser::objects::oid_registry;
+use x509_parser::prelude::*;
+use x509_parser::public_key::{PublicKey, RSAPublicKey};
+
+// ---- the report model ----
+
+#[derive(Serialize)]
+pub struct CertInfo {
+    subject: String,
+    issuer: String,
+    self_signed: bool,
+    serial: String,
+    not_before: String,
+    not_after: String,
+    status: &'static str,
+    status_text: String,
+    #[serde(flatten)]
+    extensions: Extensions,
+    public_key: KeyInfo,
+    signature_algorithm: String,
+    sha256_fingerprint: String,
+}
+
+/// The few lines that identify a cert inside another document (a JWKS's `x5c`).
+#[derive(Serialize)]
+pub(super) struct CertSummary {
+    subject: String,
+    issuer: String,
+    not_after: String,
+    status: &'static str,
+    sha256_fingerprint: String,
+}
+
+impl CertSummary {
+    pub(super) fn describe(&self) -> String {
+        let status = match self.status {
+            "not_yet_valid" => "not yet valid",
+            s => s,
+        };
+        format!("{}, not after {} ({status})", self.subject, self.not_after)
+    }
+}
+
+#[derive(Serialize)]
+pub struct CsrInfo {
+    subject: String,
+    public_key: KeyInfo,
+    signature_algorithm: String,
+    signature_valid: Option<bool>,
+    #[serde(flatten)]
+    requested: Extensions,
+}
+
+#[derive(Serialize)]
+pub struct PrivateKeyInfo {
+    format: &'static str,
+    key: KeyInfo,
+}
+
+#[derive(Serialize)]
+pub struct PublicKeyInfo {
+    key: KeyInfo,
+}
+
+/// What a key is, never what it holds.
+#[derive(Serialize)]
+pub struct KeyInfo {
+    algorithm: String,
+    bits: Option<u32>,
+    curve: Option<String>,
+    public_key_sha256: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Flags {
+    critical: bool,
+    values: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Constraints {
+    critical: bool,
+    ca: bool,
+    path_len: Option<u32>,
+}
+
+#[derive(Serialize, Default)]
+struct Extensions {
+    sans: Vec<String>,
+    key_usage: Option<Flags>,
+    extended_key_usage: Option<Flags>,
+    basic_constraints: Option<Constraints>,
+    subject_key_id: Option<String>,
+    authority_key_id: Option<String>,
+    crl_distribution_points: Vec<String>,
+    ocsp: Vec<String>,
+    ca_issuers: Vec<String>,
+    other_extensions: Vec<String>,
+}
+
+// ---- reading files ----
+
+/// Every PEM block of the file, in order. Blocks of a kind hapki does not read are reported as
+/// warnings, or as the error when nothing else is in the file.
+pub(super) fn from_pem(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<Parsed> {
+    let mut items = Vec::new();
+    let mut warnings = Vec::new();
+    for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(bytes) {
+        let (kind, der) = section.map_err(|e| pem_error(path, &e, items.len()))?;
+        let bad = |what: &str| {
+            Error::input(format!(
+                "{}: its {} PEM block is not {what} (the data inside is damaged or truncated); restore the file from a good copy or re-issue it",
+                path.display(),
+                ordinal(items.len() + 1),
+            ))
+        };
+        let item = match kind {
+            SectionKind::Certificate => Item::Certificate(
+                cert_info(&der, now).ok_or_else(|| bad("a valid X.509 certificate"))?,
+            ),
+            SectionKind::Csr => Item::Csr(csr_info(&der).ok_or_else(|| bad("a valid CSR"))?),
+            SectionKind::PrivateKey => {
+                Item::PrivateKey(pkcs8(&der).ok_or_else(|| bad("a valid PKCS#8 private key"))?)
+            }
+            SectionKind::RsaPrivateKey => {
+                Item::PrivateKey(pkcs1(&der).ok_or_else(|| bad("a valid PKCS#1 RSA private key"))?)
+            }
+            SectionKind::EcPrivateKey => {
+                Item::PrivateKey(sec1(&der).ok_or_else(|| bad("a valid SEC1 EC private key"))?)
+            }
+            SectionKind::PublicKey => {
+                Item::PublicKey(public_key_info(&der).ok_or_else(|| bad("a valid public key"))?)
+            }
+            // CRLs and the like: named below, with the labels pki-types does not know.
+            _ => continue,
+        };
+        items.push(item);
+    }
+    // pki-types passes over blocks whose label it does not know; name every block not shown
+    // rather than pretend the file holds nothing.
+    let unread: Vec<String> = pem_labels(bytes)
+        .filter(|l| !SHOWN.contains(&l.as_str()))
+        .collect();
+    if items.is_empty() {
+        let label = unread.first().map(String::as_str).unwrap_or_default();
+        return Err(Error::input(if label.contains("ENCRYPTED") {
+            format!(
+                "{} holds an encrypted private key (`{label}`); hapki reads unencrypted keys only",
+                path.display()
+            )
+        } else {
+            format!(
+                "{} holds a PEM block labelled `{label}`, which hapki cannot read; expected {EXPECTED}",
+                path.display()
+            )
+        }));
+    }
+    for l in unread {
+        warnings.push(format!(
+            "skipped a PEM block labelled `{l}`, which hapki cannot read"
+        ));
+    }
+    Ok(Parsed {
+        encoding: "pem",
+        items,
+        warnings,
+    })
+}
+
+/// The PEM labels `inspect` shows.
+const SHOWN: &[&str] = &[
+    "CERTIFICATE",
+    "CERTIFICATE REQUEST",
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "PUBLIC KEY",
+];
+
+/// The label of every `-----BEGIN LABEL-----` line, the way pki-types finds them (at the start
+/// of a line).
+pub(super) fn pem_labels(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
+    bytes
+        .split(|b| *b == b'\n' || *b == b'\r')
+        .filter_map(|line| {
+            let rest = line.strip_prefix(b"-----BEGIN ")?;
+            let end = rest.iter().position(|b| *b == b'-')?;
+            Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+        })
+}
+
+fn pem_error(path: &Path, e: &pem::Error, complete: usize) -> Error {
+    let after = match complete {
+        0 => String::new(),
+        n => format!(" after {n} complete block{}", if n == 1 { "" } else { "s" }),
+    };
+    let what = match e {
+        pem::Error::MissingSectionEnd { end_marker } => {
+            let label = String::from_utf8_lossy(end_marker);
+            format!("is a truncated PEM file: its `-----BEGIN {label}-----` block has no `-----END {label}-----` line{after}")
+        }
+        pem::Error::IllegalSectionStart { line } => format!(
+            "has a malformed PEM header line `{}`{after}",
+            String::from_utf8_lossy(line).trim()
+        ),
+        pem::Error::Base64Decode(_) => {
+            format!("has a PEM block whose base64 text is damaged{after}")
+        }
+        other => format!("cannot be read as PEM ({other}){after}"),
+    };
+    Error::input(format!(
+        "{} {what}; restore the file from a good copy or re-issue it",
+        path.display()
+    ))
+}
+
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// A DER file: a certificate, CSR, private key or public key, tried in that order (their outer
+/// structures differ, so at most one parses).
+pub(super) fn from_der(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<Parsed> {
+    let item = cert_info(bytes, now)
+        .map(Item::Certificate)
+        .or_else(|| csr_info(bytes).map(Item::Csr))
+        .or_else(|| {
+            pkcs8(bytes)
+                .or_else(|| pkcs1(bytes))
+                .or_else(|| sec1(bytes))
+                .map(Item::PrivateKey)
+        })
+        .or_else(|| public_key_info(bytes).map(Item::PublicKey));
+    match item {
+        Some(item) => Ok(Parsed {
+            encoding: "der",
+            items: vec![item],
+            warnings: Vec::new(),
+        }),
+        None => Err(der_error(path, bytes)),
+    }
+}
+
+/// A DER file that parses as nothing: say whether it was cut short, the usual cause.
+fn der_error(path: &Path, bytes: &[u8]) -> Error {
+    let declared = match bytes.get(1) {
+        Some(&n) if n < 0x80 => Some(2 + n as usize),
+        Some(&n) if (0x81..=0x84).contains(&n) => {
+            let len_bytes = (n & 0x7f) as usize;
+            bytes.get(2..2 + len_bytes).map(|l| {
+                let len = l.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+                len.saturating_add(2 + len_bytes)
+            })
+        }
+        _ => None,
+    };
+    match declared {
+        Some(d) if d > bytes.len() => Error::input(format!(
+            "{} is truncated DER: its outer structure declares {d} bytes but the file has {}; restore it from a good copy or re-issue it",
+            path.display(),
+            bytes.len()
+        )),
+        _ => super::unknown(path),
+    }
+}
+
+// ---- certificates and CSRs ----
+
+fn cert_info(der: &[u8], now: OffsetDateTime) -> Option<CertInfo> {
+    let (_, c) = X509Certificate::from_der(der).ok()?;
+    let nb = c.validity().not_before.to_datetime();
+    let na = c.validity().not_after.to_datetime();
+    let (status, status_text) = window(now, Some(nb), Some(na));
+    let self_signed =
+        c.subject().as_raw() == c.issuer().as_raw() && c.verify_signature(None).is_ok();
+    Some(CertInfo {
+        subject: c.subject().to_string(),
+        issuer: c.issuer().to_string(),
+        self_signed,
+        serial: serial_hex(c.raw_serial()),
+        not_before: fmt_time(nb),
+        not_after: fmt_time(na),
+        status,
+        status_text,
+        extensions: extensions(c.extensions()),
+        public_key: spki_info(c.public_key()),
+        signature_algorithm: oid_name(&c.signature_algorithm.algorithm),
+        sha256_fingerprint: colon_hex(&sha256(c.as_raw())),
+    })
+}
+
+pub(super) fn cert_summary(der: &[u8], now: OffsetDateTime) -> Option<CertSummary> {
+    let c = cert_info(der, now)?;
+    Some(CertSummary {
+        subject: c.subject,
+        issuer: c.issuer,
+        not_after: c.not_after,
+        status: c.status,
+        sha256_fingerprint: c.sha256_fingerprint,
+    })
+}
+
+fn csr_info(der: &[u8]) -> Option<CsrInfo> {
+    let (_, csr) = X509CertificationRequest::from_der(der).ok()?;
+    let info = &csr.certification_request_info;
+    let requested = info
+        .iter_attributes()
+        .find_map(|a| match a.parsed_attribute() {
+            ParsedCriAttribute::ExtensionRequest(r) => Some(extensions(&r.extensions)),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let signature_valid = match csr.verify_signature() {
+        Ok(()) => Some(true),
+        Err(X509Error::SignatureUnsupportedAlgorithm) => None,
+        Err(_) => Some(false),
+    };
+    Some(CsrInfo {
+        subject: info.subject.to_string(),
+        public_key: spki_info(&info.subject_pki),
+        signature_algorithm: oid_name(&csr.signature_algorithm.algorithm),
+        signature_valid,
+        requested,
+    })
+}
+
+/// The serial as `openssl x509 -serial` prints it: the integer's value, without the sign octet.
+fn serial_hex(raw: &[u8]) -> String {
+    let start = raw
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(raw.len().saturating_sub(1));
+    raw[start..].iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn extensions(exts: &[X509Extension<'_>]) -> Extensions {
+    let mut out = Extensions::default();
+    for ext in exts {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                out.sans.extend(san.general_names.iter().map(general_name));
+            }
+            ParsedExtension::KeyUsage(ku) => {
+                out.key_usage = Some(Flags {
+                    critical: ext.critical,
+                    values: key_usages(ku),
+                });
+            }
+            ParsedExtension::ExtendedKeyUsage(eku) => {
+                out.extended_key_usage = Some(Flags {
+                    critical: ext.critical,
+                    values: ext_key_usages(eku),
+                });
+            }
+            ParsedExtension::BasicConstraints(bc) => {
+                out.basic_constraints = Some(Constraints {
+                    critical: ext.critical,
+                    ca: bc.ca,
+                    path_len: bc.path_len_constraint,
+                });
+            }
+            ParsedExtension::SubjectKeyIdentifier(ki) => {
+                out.subject_key_id = Some(colon_hex(ki.0));
+            }
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                out.authority_key_id = aki.key_identifier.as_ref().map(|k| colon_hex(k.0));
+            }
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for p in points.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
+                        out.crl_distribution_points
+                            .extend(names.iter().map(location));
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for ad in aia.iter() {
+                    match ad.access_method.to_id_string().as_str() {
+                        "1.3.6.1.5.5.7.48.1" => out.ocsp.push(location(&ad.access_location)),
+                        "1.3.6.1.5.5.7.48.2" => out.ca_issuers.push(location(&ad.access_location)),
+                        _ => {}
+                    }
+                }
+            }
+            other => {
+                let mut s = format!("{} ({})", oid_name(&ext.oid), ext.oid.to_id_string());
+                if other.error().is_some() {
+                    s.push_str(", unparseable");
+                }
+                if ext.critical {
+                    s.push_str(", critical");
+                }
+                out.other_extensions.push(s);
+            }
+        }
+    }
+    out
+}
+
+fn general_name(g: &GeneralName<'_>) -> String {
+    match g {
+        GeneralName::DNSName(d) => format!("DNS:{d}"),
+        GeneralName::IPAddress(b) => match <[u8; 4]>::try_from(*b)
+            .map(IpAddr::from)
+            .or_else(|_| <[u8; 16]>::try_from(*b).map(IpAddr::from))
+        {
+            Ok(ip) => format!("IP:{ip}"),
+            Err(_) => format!("IP:{}", colon_hex(b)),
+        },
+        GeneralName::RFC822Name(e) => format!("email:{e}"),
+        GeneralName::URI(u) => format!("URI:{u}"),
+        GeneralName::DirectoryName(n) => format!("DirName:{n}"),
+        GeneralName::RegisteredID(o) => format!("RID:{}", o.to_id_string()),
+        GeneralName::OtherName(o, _) => format!("othername:{}", o.to_id_string()),
+        _ => "(unsupported name form)".to_string(),
+    }
+}
+
+/// A URL location is shown bare; anything else keeps its form prefix.
+fn location(g: &GeneralName<'_>) -> String {
+    match g {
+        GeneralName::URI(u) => u.to_string(),
+        other => general_name(other),
+    }
+}
+
+fn key_usages(ku: &KeyUsage) -> Vec<String> {
+    [
+        (ku.digital_signature(), "digitalSignature"),
+        (ku.non_repudiation(), "nonRepudiation"),
+        (ku.key_encipherment(), "keyEncipherment"),
+        (ku.data_encipherment(), "dataEncipherment"),
+        (ku.key_agreement(), "keyAgreement"),
+        (ku.key_cert_sign(), "keyCertSign"),
+        (ku.crl_sign(), "cRLSign"),
+        (ku.encipher_only(), "encipherOnly"),
+        (ku.decipher_only(), "decipherOnly"),
+    ]
+    .into_iter()
+    .filter(|(set, _)| *set)
+    .map(|(_, name)| name.to_string())
+    .collect()
+}
+
+fn ext_key_usages(eku: &ExtendedKeyUsage<'_>) -> Vec<String> {
+    let mut v: Vec<String> = [
+        (eku.any, "anyExtendedKeyUsage"),
+        (eku.server_auth, "serverAuth"),
+        (eku.client_auth, "clientAuth"),
+        (eku.code_signing, "codeSigning"),
+        (eku.email_protection, "emailProtection"),
+        (eku.time_stamping, "timeStamping"),
+        (eku.ocsp_signing, "OCSPSigning"),
+    ]
+    .into_iter()
+    .filter(|(set, _)| *set)
+    .map(|(_, name)| name.to_string())
+    .collect();
+    v.extend(eku.other.iter().map(|o| o.to_id_string()));
+    v
+}
+
+/// The registry's short name of an OID, or its dotted form.
+fn oid_name(oid: &Oid<'_>) -> String {
+    oid_registry()
+        .get(oid)
+        .map(|e| e.sn().to_string())
+        .unwrap_or_else(|| oid.to_id_string())
+}
+
+// ---- keys ----
+
+const RSA: &str = "1.2.840.113549.1.1.1";
+const RSA_PSS: &str = "1.2.840.113549.1.1.10";
+const EC: &str = "1.2.840.10045.2.1";
+
+/// The algorithm name and, for EC, the curve named by an AlgorithmIdentifier.
+fn algorithm(oid: &Oid<'_>, params: Option<&Any<'_>>) -> (String, Option<String>) {
+    let name = match oid.to_id_string().as_str() {
+        RSA => "RSA",
+        RSA_PSS => "RSA-PSS",
+        EC => {
+            let curve = params.and_then(|p| p.as_oid().ok()).map(|c| curve_name(&c));
+            return ("EC".into(), curve);
+        }
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        "1.3.101.110" => "X25519",
+        "1.3.101.111" => "X448",
+        "1.2.840.10040.4.1" => "DSA",
+        _ => return (oid_name(oid), None),
+    };
+    (name.into(), None)
+}
+
+fn curve_name(oid: &Oid<'_>) -> String {
+    match oid.to_id_string().as_str() {
+        "1.2.840.10045.3.1.7" => "P-256".into(),
+        "1.3.132.0.34" => "P-384".into(),
+        "1.3.132.0.35" => "P-521".into(),
+        "1.3.132.0.10" => "secp256k1".into(),
+        _ => oid_name(oid),
+    }
+}
+
+pub(super) fn curve_bits(curve: &str) -> Option<u32> {
+    match curve {
+        "P-256" | "secp256k1" => Some(256),
+        "P-384" => Some(384),
+        "P-521" => Some(521),
+        _ => None,
+    }
+}
+
+/// The exact size of an RSA modulus (big-endian, possibly with a sign octet), in bits.
+pub(super) fn modulus_bits(n: &[u8]) -> Option<u32> {
+    let start = n.iter().position(|b| *b != 0)?;
+    Some((n.len() - start - 1) as u32 * 8 + (8 - n[start].leading_zeros()))
+}
+
+fn spki_info(spki: &SubjectPublicKeyInfo<'_>) -> KeyInfo {
+    let (alg, curve) = algorithm(
+        &spki.algorithm.algorithm,
+        spki.algorithm.parameters.as_ref(),
+    );
+    let bits = match alg.as_str() {
+        "RSA" | "RSA-PSS" => RSAPublicKey::from_der(&spki.subject_public_key.data)
+            .ok()
+            .and_then(|(_, k)| modulus_bits(k.modulus)),
+        "EC" => curve
+            .as_deref()
+            .and_then(curve_bits)
+            .or_else(|| match spki.parsed() {
+                Ok(PublicKey::EC(p)) => Some(p.key_size() as u32).filter(|b| *b > 0),
+                _ => None,
+            }),
+        _ => None,
+    };
+    KeyInfo {
+        algorithm: alg,
+        bits,
+        curve,
+        public_key_sha256: Some(colon_hex(&sha256(spki.raw))),
+    }
+}
+
+fn public_key_info(der: &[u8]) -> Option<PublicKeyInfo> {
+    let (rest, spki) = SubjectPublicKeyInfo::from_der(der).ok()?;
+    rest.is_empty().then(|| PublicKeyInfo {
+        key: spki_info(&spki),
+    })
+}
+
+/// The content of the DER element at the start of `i` if its tag is `tag`, and what follows.
+fn element(i: &[u8], tag: Tag) -> Option<(&[u8], &[u8])> {
+    let (rest, any) = Any::from_der(i).ok()?;
+    (any.tag() == tag).then_some((any.data, rest))
+}
+
+/// PKCS#8 PrivateKeyInfo (RFC 5208 / 5958): version, algorithm, then the key in an OCTET STRING.
+fn pkcs8(der: &[u8]) -> Option<PrivateKeyInfo> {
+    let (body, _) = element(der, Tag::Sequence)?;
+    let (_, i) = element(body, Tag::Integer)?;
+    let (i, alg) = AlgorithmIdentifier::from_der(i).ok()?;
+    let (inner, _) = element(i, Tag::OctetString)?;
+    let (algorithm, mut curve) = algorithm(&alg.algorithm, alg.parameters.as_ref());
+    let bits = match algorithm.as_str() {
+        "RSA" | "RSA-PSS" => Some(rsa_private_bits(inner)?),
+        "EC" => {
+            // The curve may be given only inside the SEC1 structure.
+            if curve.is_none() {
+                curve = sec1_curve(inner);
+            }
+            curve.as_deref().and_then(curve_bits)
+        }
+        _ => None,
+    };
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.to_vec()));
+    Some(PrivateKeyInfo {
+        format: "PKCS#8",
+        key: KeyInfo {
+            algorithm,
+            bits,
+            curve,
+            public_key_sha256: public_half_sha256(&key),
+        },
+    })
+}
+
+/// PKCS#1 RSAPrivateKey: version, then the modulus.
+fn rsa_private_bits(der: &[u8]) -> Option<u32> {
+    let (body, _) = element(der, Tag::Sequence)?;
+    let (_, i) = element(body, Tag::Integer)?;
+    let (n, _) = element(i, Tag::Integer)?;
+    modulus_bits(n)
+}
+
+fn pkcs1(der: &[u8]) -> Option<PrivateKeyInfo> {
+    let bits = rsa_private_bits(der)?;
+    let key = PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.to_vec()));
+    Some(PrivateKeyInfo {
+        format: "PKCS#1",
+        key: KeyInfo {
+            algorithm: "RSA".into(),
+            bits: Some(bits),
+            curve: None,
+            public_key_sha256: public_half_sha256(&key),
+        },
+    })
+}
+
+/// SEC1 ECPrivateKey (RFC 5915): version 1, the key, then the curve as `[0]` (optional).
+fn sec1_curve(der: &[u8]) -> Option<String> {
+    let (body, _) = element(der, Tag::Sequence)?;
+    let (version, i) = element(body, Tag::Integer)?;
+    if version != [1] {
+        return None;
+    }
+    let (_, mut i) = element(i, Tag::OctetString)?;
+    while let Ok((rest, any)) = Any::from_der(i) {
+        if any.class() == x509_parser::asn1_rs::Class::ContextSpecific && any.tag() == Tag(0) {
+            let (_, oid) = Oid::from_der(any.data).ok()?;
+            return Some(curve_name(&oid));
+        }
+        i = rest;
+    }
+    None
+}
+
+fn sec1(der: &[u8]) -> Option<PrivateKeyInfo> {
+    // A SEC1 key without its curve cannot be used, so it does not count as one.
+    let curve = sec1_curve(der)?;
+    let key = PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der.to_vec()));
+    Some(PrivateKeyInfo {
+        format: "SEC1",
+        key: KeyInfo {
+            algorithm: "EC".into(),
+            bits: curve_bits(&curve),
+            curve: Some(curve),
+            public_key_sha256: public_half_sha256(&key),
+        },
+    })
+}
+
+/// The SHA-256 of the key's SubjectPublicKeyInfo, so a reader can match it to a cert's;
+/// `None` for keys the crypto backend cannot load (odd sizes, uncommon curves).
+fn public_half_sha256(key: &PrivateKeyDer<'_>) -> Option<String> {
+    let kp = rcgen::KeyPair::try_from(key).ok()?;
+    Some(colon_hex(&sha256(
+        &rcgen::PublicKeyData::subject_public_key_info(&kp),
+    )))
+}
+
+// ---- human text ----
+
+impl KeyInfo {
+    fn describe(&self) -> String {
+        match (&self.curve, self.bits) {
+            (Some(c), _) => format!("{} {c}", self.algorithm),
+            (None, Some(b)) => format!("{} {b} bits", self.algorithm),
+            (None, None) => self.algorithm.clone(),
+        }
+    }
+}
+
+impl Flags {
+    fn describe(&self) -> String {
+        let v = if self.values.is_empty() {
+            "(none)".to_string()
+        } else {
+            self.values.join(", ")
+        };
+        if self.critical {
+            format!("{v} (critical)")
+        } else {
+            v
+        }
+    }
+}
+
+impl Constraints {
+    fn describe(&self) -> String {
+        let mut s = if self.ca { "CA:TRUE" } else { "CA:FALSE" }.to_string();
+        if let Some(n) = self.path_len {
+            s.push_str(&format!(", pathlen:{n}"));
+        }
+        if self.critical {
+            s.push_str(" (critical)");
+        }
+        s
+    }
+}
+
+impl Extensions {
+    fn human(&self, t: &mut Text) {
+        t.list("SANs", &self.sans);
+        t.opt("key usage", self.key_usage.as_ref().map(Flags::describe));
+        t.opt(
+            "extended key usage",
+            self.extended_key_usage.as_ref().map(Flags::describe),
+        );
+        t.opt(
+            "basic constraints",
+            self.basic_constraints.as_ref().map(Constraints::describe),
+        );
+        t.opt("subject key id", self.subject_key_id.as_ref());
+        t.opt("authority key id", self.authority_key_id.as_ref());
+        t.list("CRL distribution", &self.crl_distribution_points);
+        t.list("OCSP", &self.ocsp);
+        t.list("CA issuers", &self.ca_issuers);
+        t.list("other extensions", &self.other_extensions);
+    }
+}
+
+impl CertInfo {
+    pub(super) fn human(&self, t: &mut Text) {
+        t.field("subject", &self.subject);
+        let issuer = if self.self_signed {
+            format!("{} (self-signed)", self.issuer)
+        } else {
+            self.issuer.clone()
+        };
+        t.field("issuer", issuer);
+        t.field("serial", &self.serial);
+        t.field("not before", &self.not_before);
+        t.field("not after", &self.not_after);
+        t.field("status", &self.status_text);
+        self.extensions.human(t);
+        t.field("public key", self.public_key.describe());
+        t.field("signature algorithm", &self.signature_algorithm);
+        t.field("SHA-256 fingerprint", &self.sha256_fingerprint);
+        t.opt(
+            "public key SHA-256",
+            self.public_key.public_key_sha256.as_ref(),
+        );
+    }
+}
+
+impl CsrInfo {
+    pub(super) fn human(&self, t: &mut Text) {
+        t.field("subject", &self.subject);
+        t.field("public key", self.public_key.describe());
+        t.field("signature algorithm", &self.signature_algorithm);
+        t.field(
+            "signature",
+            match self.signature_valid {
+                Some(true) => "valid (self-signed by the requested key)",
+                Some(false) => "INVALID: the request is not signed by its own key",
+                None => "not checked (unsupported algorithm)",
+            },
+        );
+        self.requested.human(t);
+        t.opt(
+            "public key SHA-256",
+            self.public_key.public_key_sha256.as_ref(),
+        );
+    }
+}
+
+impl PrivateKeyInfo {
+    pub(super) fn human(&self, t: &mut Text) {
+        t.field("format", self.format);
+        t.field("key", self.key.describe());
+        t.opt("public key SHA-256", self.key.public_key_sha256.as_ref());
+    }
+}
+
+impl PublicKeyInfo {
+    pub(super) fn human(&self, t: &mut Text) {
+        t.field("key", self.key.describe());
+        t.opt("public key SHA-256", self.key.public_key_sha256.as_ref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modulus_sizes() {
+        assert_eq!(modulus_bits(&[0x00, 0x80, 0, 0]), Some(24));
+        assert_eq!(modulus_bits(&[0x7f, 0, 0]), Some(23));
+        assert_eq!(modulus_bits(&[0, 0]), None);
+    }
+
+    #[test]
+    fn serials() {
+        assert_eq!(serial_hex(&[0x00, 0x8a, 0x01]), "8A01");
+        assert_eq!(serial_hex(&[0x00]), "00");
+        assert_eq!(serial_hex(&[0x4f, 0x00]), "4F00");
+    }
+
+    #[test]
+    fn ordinals() {
+        assert_eq!(ordinal(1), "1st");
+        assert_eq!(ordinal(2), "2nd");
+        assert_eq!(ordinal(11), "11th");
+        assert_eq!(ordinal(23), "23rd");
+    }
+}

@@ -1,0 +1,516 @@
+//! Shared harness of the HA end-to-end tests: one `hapki init` per test into its own temp dir
+//! (an ECDSA copy of the built-in profile, so it takes a second), the config templates under
+//! `tests/ha/` and their rendering, free loopback ports, and servers (NGINX, HAProxy, PostgreSQL,
+//! in-process TLS backends) that are bounded in time and stopped by their own pid in `Drop`, so a
+//! failing test never leaks one.
+//!
+//! Every server listens on 127.0.0.1 only, on a port of its own, with its config and logs in a
+//! temp folder of its test: the tests of a file run in parallel threads and share nothing.
+
+use std::collections::HashSet;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// How long any server may live, whatever happens to the test that started it: `timeout`
+/// ends it (and its process group) even if the test process is killed before `Drop` runs.
+pub const SERVER_LIFETIME_SECS: u64 = 240;
+/// How long a server may take to start listening.
+pub const START_DEADLINE: Duration = Duration::from_secs(20);
+/// Upper bound for one client command (curl, psql): connect and request together.
+pub const CLIENT_SECS: u64 = 15;
+
+/// The folder of the config templates that the tests render and the docs include verbatim.
+pub fn ha_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ha")
+}
+
+/// The text of template `name` under `tests/ha/`.
+pub fn template(name: &str) -> String {
+    let p = ha_dir().join(name);
+    fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Replaces every `${NAME}` of `vars` in `text`, and refuses to leave one unreplaced (NGINX's own
+/// `$variables` have no braces in the templates, so they are left alone).
+pub fn render(text: &str, vars: &[(&str, String)]) -> String {
+    let mut out = text.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("${{{k}}}"), v);
+    }
+    if let Some(i) = out.find("${") {
+        let end = out[i..].find('}').map_or(out.len(), |e| i + e + 1);
+        panic!("placeholder {} left unreplaced", &out[i..end]);
+    }
+    out
+}
+
+/// The built-in profile with ECDSA P-256 CA and leaf keys (the JWT key stays RSA 2048, which is
+/// what Canton's `jwt-rs-256-*` auth takes): the same orgs, nodes and file names, made fast.
+pub fn ecdsa_profile() -> String {
+    let builtin =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha.toml"))
+            .expect("profiles/canton-ha.toml");
+    let mut n = 0;
+    let text: String = builtin
+        .lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with("ca_key =") {
+                n += 1;
+                "ca_key = \"ecdsa-p256\"\n".to_string()
+            } else if t.starts_with("leaf_key =") {
+                n += 1;
+                "leaf_key = \"ecdsa-p256\"\njwt_key = \"rsa2048\"\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert_eq!(
+        n, 2,
+        "profiles/canton-ha.toml no longer sets ca_key and leaf_key once each"
+    );
+    text
+}
+
+/// One test's PKI: `hapki init` of the ECDSA profile into a temp dir of the test's own.
+pub struct Pki {
+    pub tmp: tempfile::TempDir,
+    /// The `--out` folder.
+    pub certs: PathBuf,
+}
+
+impl Pki {
+    pub fn init() -> Pki {
+        let tmp = tempfile::Builder::new()
+            .prefix("hapki-ha-")
+            .tempdir()
+            .unwrap();
+        // Other users (the postgres server) must reach the public certs; private/ stays 0700.
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let profile = tmp.path().join("canton-ha-ecdsa.toml");
+        fs::write(&profile, ecdsa_profile()).unwrap();
+        let certs = tmp.path().join("certs");
+        let out = bounded(120, env!("CARGO_BIN_EXE_hapki"))
+            .args(["init", "--profile"])
+            .arg(&profile)
+            .arg("--out")
+            .arg(&certs)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "hapki init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Pki { tmp, certs }
+    }
+
+    /// A path under the output dir, as SPEC.md spells it (`participant1/participant1/certs/...`).
+    pub fn path(&self, rel: &str) -> PathBuf {
+        let p = self.certs.join(rel);
+        assert!(p.exists(), "hapki init did not write {}", p.display());
+        p
+    }
+
+    /// A fresh folder for one server's config, logs and temp files.
+    pub fn dir(&self, name: &str) -> PathBuf {
+        let d = self.tmp.path().join(name);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    pub fn certs_var(&self) -> (&'static str, String) {
+        ("CERTS", self.certs.display().to_string())
+    }
+
+    /// A server's chain and key (`NS/H/certs/H-chain.D.cert.pem`, `NS/H/private/H.D.key.pem`).
+    pub fn server(&self, org: &str, node: &str) -> (PathBuf, PathBuf) {
+        let d = dns(org);
+        (
+            self.path(&format!("{org}/{node}/certs/{node}-chain.{d}.cert.pem")),
+            self.path(&format!("{org}/{node}/private/{node}.{d}.key.pem")),
+        )
+    }
+
+    /// A client's cert and key (`NS/client/C.D.cert.pem`, `NS/client/C.D.key.pem`).
+    pub fn client(&self, org: &str, name: &str) -> (PathBuf, PathBuf) {
+        let d = dns(org);
+        (
+            self.path(&format!("{org}/client/{name}.{d}.cert.pem")),
+            self.path(&format!("{org}/client/{name}.{d}.key.pem")),
+        )
+    }
+
+    /// An org's trust bundle (intermediate then root).
+    pub fn bundle(&self, org: &str) -> PathBuf {
+        self.path(&format!("{org}/intermediate/certs/ca-chain.cert.pem"))
+    }
+
+    pub fn token(&self, org: &str, user: &str) -> String {
+        fs::read_to_string(self.path(&format!("{org}/jwt/{user}.token")))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+/// The DNS domain of each org of the profile.
+pub fn dns(org: &str) -> &'static str {
+    match org {
+        "domain" => "acme.com",
+        "participant1" => "customer1.com",
+        "participant2" => "customer2.com",
+        _ => panic!("no org {org} in the profile"),
+    }
+}
+
+/// Ports handed out in this test process, so parallel tests never get the same one.
+static PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+
+/// A loopback port nothing listens on right now (the kernel picks it: bind 127.0.0.1:0).
+pub fn free_port() -> u16 {
+    loop {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let mut seen = PORTS.lock().unwrap();
+        if seen.get_or_insert_with(HashSet::new).insert(port) {
+            return port;
+        }
+    }
+}
+
+/// A program on PATH or in the sbin folders (where Debian puts nginx and haproxy), or the
+/// package to install.
+pub fn tool(name: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from));
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not installed; the HA tests need it (scripts/test.sh installs it)")
+        })
+}
+
+/// The bin folder of the newest PostgreSQL server installed.
+pub fn pg_bin() -> PathBuf {
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .expect(
+            "PostgreSQL is not installed (/usr/lib/postgresql); install the `postgresql` package",
+        )
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let v = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("no PostgreSQL server under /usr/lib/postgresql")
+        .1
+}
+
+/// `program` run under `timeout`, so it can never outlive `secs`.
+pub fn bounded(secs: u64, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new("timeout");
+    c.args(["-k", "5", &secs.to_string()]).arg(program);
+    // Only the files a test names may be trusted: no CA store or proxy from the environment.
+    for v in [
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "CURL_CA_BUNDLE",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// A server process started by a test. Dropping it stops it by its pid: the signal goes to the
+/// `timeout` wrapper, which passes it to the server and the server's process group.
+pub struct Server {
+    pub name: String,
+    child: Child,
+    pub log: PathBuf,
+    stop_signal: &'static str,
+}
+
+impl Server {
+    /// Starts `cmd` bounded by `SERVER_LIFETIME_SECS`, its output in `dir/NAME.log`.
+    pub fn spawn(name: &str, dir: &Path, program: &Path, args: &[&str]) -> Server {
+        Self::spawn_with(name, dir, program, args, |_| {})
+    }
+
+    /// As `spawn`, with a hook to adjust the command (user, environment).
+    pub fn spawn_with(
+        name: &str,
+        dir: &Path,
+        program: &Path,
+        args: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Server {
+        let log = dir.join(format!("{name}.log"));
+        let f = fs::File::create(&log).unwrap();
+        let mut cmd = bounded(SERVER_LIFETIME_SECS, program);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f);
+        adjust(&mut cmd);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Server {
+            name: name.to_string(),
+            child,
+            log,
+            stop_signal: "TERM",
+        }
+    }
+
+    /// The signal that stops this server quickly and cleanly (PostgreSQL: INT, a fast shutdown).
+    pub fn stop_with(mut self, signal: &'static str) -> Self {
+        self.stop_signal = signal;
+        self
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the server accepts connections on `port`, or fails the test with its log.
+    pub fn wait_listening(&mut self, port: u16) {
+        let deadline = Instant::now() + START_DEADLINE;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "{} exited ({status}) before listening on {port}:\n{}",
+                    self.name,
+                    self.log_text()
+                );
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not listen on {port} within {START_DEADLINE:?}:\n{}",
+                self.name,
+                self.log_text()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server now (what `Drop` does) and waits for it to exit.
+    pub fn stop(self) {
+        drop(self)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .arg(format!("-{}", self.stop_signal))
+            .arg(self.child.id().to_string())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts NGINX with `site` (a rendered `server`/`upstream` block) inside a harness config of
+/// its own: foreground, one process (so its pid is the whole server), logs and temp files in
+/// `dir`. Returns once it listens on every port of `ports`.
+pub fn nginx(dir: &Path, name: &str, site: &str, ports: &[u16]) -> Server {
+    let d = dir.display().to_string();
+    fs::write(dir.join("site.conf"), site).unwrap();
+    let main = render(&template("nginx-main.conf.tmpl"), &[("DIR", d.clone())]);
+    let conf = dir.join("nginx.conf");
+    fs::write(&conf, main).unwrap();
+    let mut s = Server::spawn(
+        name,
+        dir,
+        &tool("nginx"),
+        &[
+            "-p",
+            &d,
+            "-e",
+            &format!("{d}/error.log"),
+            "-c",
+            conf.to_str().unwrap(),
+        ],
+    );
+    for &p in ports {
+        s.wait_listening(p);
+    }
+    s
+}
+
+/// Which cert a stand-in backend presents and whether it requires a client cert.
+pub struct Backend<'a> {
+    pub name: &'a str,
+    pub port: u16,
+    /// (org, node) of the server cert it presents.
+    pub cert: (&'a str, &'a str),
+    /// The org whose trust bundle verifies client certs, or `None` for no client auth (the
+    /// sequencer public API).
+    pub client_ca: Option<&'a str>,
+}
+
+/// An NGINX stand-in for a Canton node: TLS with the given server cert, optionally requiring a
+/// client cert, answering every request with the client cert's subject and an `X-Backend`
+/// header naming itself.
+pub fn nginx_backend(pki: &Pki, b: &Backend<'_>) -> Server {
+    let (chain, key) = pki.server(b.cert.0, b.cert.1);
+    let (ca, verify) = match b.client_ca {
+        Some(org) => (pki.bundle(org), "on"),
+        None => (pki.bundle(b.cert.0), "off"),
+    };
+    let site = render(
+        &template("nginx-backend.conf.tmpl"),
+        &[
+            ("NAME", b.name.to_string()),
+            ("PORT", b.port.to_string()),
+            ("CHAIN", chain.display().to_string()),
+            ("KEY", key.display().to_string()),
+            ("CLIENT_CA", ca.display().to_string()),
+            ("VERIFY_CLIENT", verify.to_string()),
+        ],
+    );
+    let dir = pki.dir(b.name);
+    nginx(&dir, b.name, &site, &[b.port])
+}
+
+/// What curl got.
+#[derive(Debug)]
+pub struct Reply {
+    /// curl's exit code (0: an HTTP answer arrived; 35, 56, 60, ...: TLS refused).
+    pub exit: i32,
+    /// HTTP status, 0 when there was none.
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+    pub stderr: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// One HTTPS request with curl (OpenSSL) to `https://HOST:PORT/`, `HOST` resolved to 127.0.0.1
+/// so the name checked is the service name, trusting only `ca`.
+pub fn curl(
+    host: &str,
+    port: u16,
+    ca: &Path,
+    client: Option<&(PathBuf, PathBuf)>,
+    headers: &[String],
+) -> Reply {
+    let tmp = tempfile::tempdir().unwrap();
+    let hdr = tmp.path().join("headers");
+    let mut c = bounded(CLIENT_SECS + 5, "curl");
+    c.args(["-sS", "--max-time", &CLIENT_SECS.to_string()])
+        .args(["--connect-timeout", "5"])
+        .arg("--resolve")
+        .arg(format!("{host}:{port}:127.0.0.1"))
+        .arg("--cacert")
+        .arg(ca)
+        .arg("-D")
+        .arg(&hdr)
+        .args(["-w", "%{http_code}"]);
+    if let Some((cert, key)) = client {
+        c.arg("--cert").arg(cert).arg("--key").arg(key);
+    }
+    for h in headers {
+        c.arg("-H").arg(h);
+    }
+    c.arg(format!("https://{host}:{port}/"));
+    let out: Output = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // -w appends the status code (three digits) after the body.
+    let (body, code) = stdout.split_at(stdout.len().saturating_sub(3));
+    Reply {
+        exit: out.status.code().unwrap_or(-1),
+        status: code.parse().unwrap_or(0),
+        headers: fs::read_to_string(&hdr).unwrap_or_default(),
+        body: body.to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The effective uid of this process, from /proc (the crate forbids the unsafe a libc call needs).
+pub fn euid() -> u32 {
+    proc_status_id("Uid:")
+}
+
+/// The effective gid of this process, from /proc.
+pub fn egid() -> u32 {
+    proc_status_id("Gid:")
+}
+
+fn proc_status_id(field: &str) -> u32 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("/proc/self/status has no {field} line"))
+}
+
+/// The uid and gid of a system user, from /etc/passwd.
+pub fn user_ids(name: &str) -> (u32, u32) {
+    let passwd = fs::read_to_string("/etc/passwd").unwrap();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&name)).then(|| (f[2].parse().unwrap(), f[3].parse().unwrap()))
+        })
+        .unwrap_or_else(|| panic!("no user `{name}` (the postgresql package creates it)"))
+}
+
+/// Runs `cmd` as the user `(uid, gid)`.
+pub fn as_user(cmd: &mut Command, ids: (u32, u32)) -> &mut Command {
+    cmd.uid(ids.0).gid(ids.1)
+}
