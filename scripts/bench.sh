@@ -173,8 +173,11 @@ for ((i = 1; i <= 3; i++)); do
 done
 mint_med=$(median "${mint_wall[@]}")
 mint_rate=$(calc "$TOKENS / $mint_med")
+# The sign/s column by its header (OpenSSL 3.2 added encrypt/decrypt columns before it); the
+# data line has three more leading fields ("rsa 2048 bits") than the header line.
 ossl_rate=$(openssl speed -seconds 3 -multi "$cores" rsa2048 2>/dev/null |
-    awk '/^rsa 2048 bits/ { print $6 }')
+    awk '/sign\/s/ { for (i = 1; i <= NF; i++) if ($i == "sign/s") col = i + 3 }
+         /^rsa +2048 +bits/ && col { print $col }')
 [ -n "$ossl_rate" ] || die "could not read sign/s from openssl speed"
 mint_share=$(calc "100 * $mint_rate / $ossl_rate")
 
