@@ -14,6 +14,7 @@ pub mod fsio;
 pub mod jwt;
 pub mod keys;
 pub mod layout;
+pub mod out;
 pub mod pki;
 pub mod profile;
 pub mod types;

@@ -64,9 +64,9 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
             out.join(org.name.as_str()).display()
         );
         if d.new_from == 0 {
-            println!("created {line}");
+            crate::outln!("created {line}");
         } else {
-            println!(
+            crate::outln!(
                 "completed {line}: kept {}, created {}",
                 names(&d.ca.levels[..d.new_from]).join(", "),
                 names(&d.ca.levels[d.new_from..]).join(", ")

@@ -115,7 +115,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     }
     let n_tokens = tokens.len();
     if plan.is_empty() && tokens.is_empty() {
-        println!(
+        crate::outln!(
             "{} is complete: nothing to do ({} orgs checked). Next: hapki verify {}",
             out.display(),
             topo.orgs.len(),
@@ -128,7 +128,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     plan.commit()?;
 
     let certs: usize = done.iter().map(|d| d.leaves.len()).sum();
-    println!(
+    crate::outln!(
         "hapki init: {} orgs, {} CA certs, {} leaf certs{}, {} JWKS, {} tokens written to {} in {:.1}s",
         topo.orgs.len(),
         new_cas,
@@ -146,7 +146,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     for (org, d) in topo.orgs.iter().zip(&done) {
         if !d.leaves.is_empty() || d.new_from < d.ca.levels.len() {
             let kinds = super::kind_counts(&d.leaves);
-            println!(
+            crate::outln!(
                 "  {:<14} {}-tier CA{}{}",
                 org.name.as_str(),
                 d.ca.levels.len(),
@@ -163,7 +163,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             );
         }
     }
-    println!("Next: hapki verify {}", out.display());
+    crate::outln!("Next: hapki verify {}", out.display());
     Ok(EXIT_OK)
 }
 

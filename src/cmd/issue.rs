@@ -43,7 +43,7 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
             LeafState::Current => skipped.push(spec),
             LeafState::Repair(plan) => {
                 let names: Vec<String> = plan.paths().map(|p| p.display().to_string()).collect();
-                println!(
+                crate::outln!(
                     "restored {} {} from its existing cert and key: {}",
                     spec.kind.name(),
                     spec.name,
@@ -68,7 +68,7 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
         );
     }
     if w.leaves.is_empty() && repairs.is_empty() {
-        println!("nothing to issue for {}: every leaf exists", org.name);
+        crate::outln!("nothing to issue for {}: every leaf exists", org.name);
         return Ok(EXIT_OK);
     }
     preflight(out)?;
@@ -79,7 +79,7 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
     for leaf in &done[0].leaves {
         let f = layout.leaf(leaf.spec.kind, leaf.spec.name.as_str());
         let sans: Vec<String> = leaf.spec.sans.iter().map(|s| s.to_string()).collect();
-        println!(
+        crate::outln!(
             "issued {} {} [{}] -> {}",
             leaf.spec.kind.name(),
             leaf.spec.name,

@@ -87,7 +87,7 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
     }
     plan.commit()?;
     for (d, layout) in done.iter().zip(&layouts) {
-        println!(
+        crate::outln!(
             "created the JWT signing key ({}) {} and the JWKS {}",
             d.leaves[0].spec.key,
             layout.jwt_signing().cert.display(),
@@ -290,11 +290,11 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     }
     plan.commit()?;
     if let [(path, t)] = tokens.as_slice() {
-        println!("{t}");
+        crate::outln!("{t}");
         eprintln!("wrote {}", path.display());
     } else {
         for (p, _) in &tokens {
-            println!("wrote {}", p.display());
+            crate::outln!("wrote {}", p.display());
         }
     }
     Ok(EXIT_OK)
@@ -407,14 +407,14 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
     match result {
         Ok(v) => {
             if args.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::json!({"valid": true, "kid": v.kid, "alg": v.alg, "claims": v.claims})
                 );
             } else {
                 let sub = v.claims.get("sub").and_then(|s| s.as_str()).unwrap_or("-");
                 let exp = v.claims.get("exp").and_then(|s| s.as_i64()).unwrap_or(0);
-                println!(
+                crate::outln!(
                     "valid: {} token for `{sub}`, key {} ({}), expires {}",
                     if root.is_some() {
                         "org-rooted"
@@ -437,12 +437,12 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
                 "the token".to_string()
             };
             if args.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::json!({"valid": false, "problem": format!("{what} {m}")})
                 );
             } else {
-                println!("invalid: {what} {m}");
+                crate::outln!("invalid: {what} {m}");
             }
             Ok(EXIT_PROBLEM)
         }

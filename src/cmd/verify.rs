@@ -8,7 +8,6 @@ use crate::error::Result;
 use crate::profile::Topology;
 use crate::types::{At, Span};
 use crate::verify::{verify_tree, Entry, Note, Options, Status};
-use std::io::Write;
 use time::{Duration, OffsetDateTime};
 
 /// The default of `--within`.
@@ -34,8 +33,7 @@ pub fn run(args: &VerifyArgs) -> Result<i32> {
     } else {
         human(&entries)
     };
-    // A closed stdout (`| head`) is not worth a panic or an error message.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    crate::out::print(&text);
     let failed = entries.iter().any(|e| e.status() == Status::Problem);
     Ok(if failed { EXIT_PROBLEM } else { EXIT_OK })
 }

@@ -61,9 +61,9 @@ pub fn run(args: &InspectArgs) -> Result<i32> {
     if args.json {
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| Error::bug(format!("serializing the report: {e}")))?;
-        println!("{json}");
+        crate::outln!("{json}");
     } else {
-        print!("{}", report.human());
+        crate::out::print(&report.human());
     }
     Ok(EXIT_OK)
 }
