@@ -170,7 +170,7 @@ fn interop(pki: &Pki, org: &str, tokens: &[(&str, &PathBuf, &str)]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    println!("{report}");
+    eprintln!("{report}");
     assert!(
         out.status.success(),
         "jwt_interop.py failed (a missing module means the venv lacks the packages: {SETUP}):\n{report}"
