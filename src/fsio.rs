@@ -122,6 +122,7 @@ impl Plan {
                     .ok_or_else(|| Error::bug(format!("{} has no folder", path.display())))?;
                 if !touched_dirs.contains(dir) {
                     ensure_dir(dir, &mut created_dirs)?;
+                    sweep_stale_temps(dir);
                     touched_dirs.insert(dir.to_path_buf());
                 }
             }
@@ -226,6 +227,28 @@ fn sync_dir(dir: &Path) -> Result<()> {
             Ok(())
         }
         r => r.map_err(|e| Error::io("flush the folder", dir, e)),
+    }
+}
+
+/// Removes the temp files that a run killed part-way left in `dir` (`.NAME.hapki-PID.tmp` of a
+/// process that is gone): they were never renamed into place, so nothing refers to them.
+fn sweep_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let pid = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit_once(".hapki-"))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
 }
 
@@ -468,6 +491,22 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["blocker", "old.pem"]);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn temp_files_of_a_killed_run_are_swept() {
+        let d = tmp();
+        // No process has PID 0 in /proc; our own temp name is left to us.
+        let dead = d.join(".a.pem.hapki-0.tmp");
+        let other = d.join(".b.pem.hapki-x.tmp");
+        fs::write(&dead, "half").unwrap();
+        fs::write(&other, "not ours").unwrap();
+        let mut plan = Plan::new();
+        plan.add(d.join("c.pem"), "c", Mode::Public);
+        plan.commit().unwrap();
+        assert!(!dead.exists());
+        assert!(other.exists());
         fs::remove_dir_all(d).unwrap();
     }
 
