@@ -19,7 +19,7 @@ use jsonwebtoken::jwk::{
     EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType,
     PublicKeyUse, RSAKeyParameters, RSAKeyType, ThumbprintHash,
 };
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{json, Map, Value};
@@ -227,10 +227,11 @@ impl Signer {
             return Err("does not match the public key of its certificate".into());
         }
         let kid = jwk_for(cert, &[])?.common.key_id.unwrap_or_default();
-        let mut header = Header::new(alg);
-        header.kid = Some(kid.clone());
-        let header_json =
-            serde_json::to_vec(&header).map_err(|e| format!("cannot encode the header ({e})"))?;
+        // In the member order SPEC.md shows: alg, typ, kid (Canton refuses a token without kid).
+        let alg_name =
+            serde_json::to_value(alg).map_err(|e| format!("cannot name {alg:?} ({e})"))?;
+        let header_json = serde_json::to_vec(&json!({"alg": alg_name, "typ": "JWT", "kid": kid}))
+            .map_err(|e| format!("cannot encode the header ({e})"))?;
         Ok(Signer {
             key,
             header_b64: b64url(&header_json),
@@ -569,7 +570,7 @@ mod tests {
                 value: b64url(secret),
             }),
         };
-        let mut header = Header::new(Algorithm::HS256);
+        let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
         header.kid = Some("k".into());
         let token = jsonwebtoken::encode(
             &header,
