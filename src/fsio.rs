@@ -154,8 +154,16 @@ impl Plan {
         for p in &self.remove {
             if p.exists() && !self.index.contains_key(p) {
                 fs::remove_file(p).map_err(|e| Error::io("remove", p, e))?;
-                if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    touched_dirs.insert(d.to_path_buf());
+                // Folders the removal emptied go too (a tree that keeps `policy/` reads as one
+                // that has a policy CA); the first folder still in use ends the climb.
+                let mut dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+                while let Some(d) = dir {
+                    if fs::remove_dir(d).is_err() {
+                        touched_dirs.insert(d.to_path_buf());
+                        break;
+                    }
+                    touched_dirs.remove(d);
+                    dir = d.parent().filter(|d| !d.as_os_str().is_empty());
                 }
             }
         }
@@ -519,6 +527,14 @@ mod tests {
         plan.remove(d.join("stale.pem"));
         plan.commit().unwrap();
         assert!(!d.join("stale.pem").exists());
+        assert!(d.join("new.pem").exists());
+        // A folder the removals empty goes too, up to the first one still in use.
+        fs::create_dir_all(d.join("policy/certs")).unwrap();
+        fs::write(d.join("policy/certs/p.pem"), "p").unwrap();
+        let mut plan = Plan::new();
+        plan.remove(d.join("policy/certs/p.pem"));
+        plan.commit().unwrap();
+        assert!(!d.join("policy").exists());
         assert!(d.join("new.pem").exists());
         fs::remove_dir_all(d).unwrap();
     }

@@ -311,6 +311,26 @@ fn ca_init_force_from_tier3_to_tier2_removes_the_policy_ca() {
 }
 
 #[test]
+fn init_force_over_a_tier3_ca_leaves_no_policy_ca_behind() {
+    // The profile says two tiers; a policy CA left beside the new hierarchy would make every
+    // later run read the tree as three tiers, with a policy CA of the old root.
+    let fx = Fixture::new();
+    fx.ok(&["ca", "init", "--tier", "3", "--org", "participant1"]);
+    fx.ok(&["init", "--force"]);
+    let dir = fx.org("participant1");
+    assert!(!dir.join("policy/certs/policy.cert.pem").exists());
+    assert!(!dir.join("policy/private/policy.key.pem").exists());
+    let (stdout, _) = fx.ok(&["init"]);
+    assert!(stdout.contains("is complete: nothing to do"), "{stdout}");
+    hapki()
+        .arg("verify")
+        .arg(&fx.out)
+        .args(["--profile", &fx.profile_shown()])
+        .assert()
+        .success();
+}
+
+#[test]
 fn issue_with_the_intermediate_cert_lost_refuses_instead_of_issuing_under_the_root() {
     // Once read as a one-tier CA: leaves were signed by the root and chained leaf > root.
     let fx = Fixture::new();

@@ -36,18 +36,7 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
                 }
             }
         }
-        // Levels of every tier that the new hierarchy does not have go away with the old one.
-        for level in [CaLevel::Policy, CaLevel::Intermediate] {
-            if !CaLevel::for_tier(w.tier).contains(&level) {
-                let f = w.layout.ca(level);
-                w.remove.extend([f.cert, f.key]);
-                w.remove.extend(f.csr);
-                if level == CaLevel::Intermediate {
-                    w.remove.push(w.layout.trust_bundle());
-                    w.remove.push(w.layout.root_copy());
-                }
-            }
-        }
+        w.drop_other_tiers();
         work.push(w);
     }
     preflight(out)?;

@@ -29,7 +29,9 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         if org.jwt.is_some() {
             specs.push(signing_spec(org, None));
         }
-        if !args.force {
+        if args.force {
+            w.drop_other_tiers();
+        } else {
             w.tier = detect_tier(&w.layout).unwrap_or(org.tier);
             w.existing = OrgCa::load(&w.layout, w.tier)?;
         }

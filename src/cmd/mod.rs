@@ -51,6 +51,22 @@ impl<'a> OrgWork<'a> {
         }
     }
 
+    /// CA levels of other tiers than `self.tier` go away with the hierarchy they belonged to
+    /// (a policy CA left beside a new two-tier CA would make the tree read as three tiers).
+    pub fn drop_other_tiers(&mut self) {
+        for level in [CaLevel::Policy, CaLevel::Intermediate] {
+            if !CaLevel::for_tier(self.tier).contains(&level) {
+                let f = self.layout.ca(level);
+                self.remove.extend([f.cert, f.key]);
+                self.remove.extend(f.csr);
+                if level == CaLevel::Intermediate {
+                    self.remove.push(self.layout.trust_bundle());
+                    self.remove.push(self.layout.root_copy());
+                }
+            }
+        }
+    }
+
     fn missing_ca_levels(&self) -> usize {
         CaLevel::for_tier(self.tier).len() - self.existing.as_ref().map_or(0, |e| e.levels.len())
     }
