@@ -40,10 +40,14 @@ fn generate(alg: KeyAlg, n: usize) -> f64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; the only argument of our own is the number of rounds.
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1);
+    // `cargo test --all-targets` runs this binary with neither: seconds of RSA key generation
+    // that measure nothing there, so it only says how to run it.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        eprintln!("keygen_floor: a benchmark; run it with `cargo bench --bench keygen_floor` or scripts/bench.sh");
+        return;
+    }
+    let rounds: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1);
     if thread_cpu().is_none() {
         eprintln!("keygen_floor: /proc/thread-self/schedstat is missing; reporting wall time");
     }
