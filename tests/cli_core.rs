@@ -2138,3 +2138,57 @@ fn full_disk_fails_cleanly_and_leaves_no_half_written_file() {
     // No temp file, no new folder, nothing changed.
     assert_same_tree(&before, &snapshot(&mnt));
 }
+
+#[test]
+fn crl_distribution_point_and_ocsp_url_reach_every_cert_below_the_root() {
+    let profile = profile_with("ecdsa-p256", "ecdsa-p256", 2).replace(
+        "[defaults]\n",
+        "[defaults]\ncrl_url = \"http://crl.customer1.com/ca.crl\"\nocsp_url = \"http://ocsp.customer1.com\"\n",
+    );
+    let fx = Fixture::with_profile(&profile);
+    fx.ok(&["ca", "init", "--org", "participant1"]);
+    fx.ok(&["issue", "participant1"]);
+    let dir = fx.org("participant1");
+    // openssl's reading of the extensions, not ours.
+    let text = |p: &Path| {
+        let (ok, t) = openssl(&["x509", "-noout", "-text", "-in", p.to_str().unwrap()]);
+        assert!(ok, "{t}");
+        t
+    };
+    for cert in [
+        dir.join("intermediate/certs/intermediate.cert.pem"),
+        server_cert(&dir, "participant1"),
+        dir.join(format!("client/admin-api.{D1}.cert.pem")),
+    ] {
+        let t = text(&cert);
+        assert!(t.contains("X509v3 CRL Distribution Points"), "{t}");
+        assert!(t.contains("URI:http://crl.customer1.com/ca.crl"), "{t}");
+        assert!(t.contains("OCSP - URI:http://ocsp.customer1.com"), "{t}");
+    }
+    let root = text(&dir.join("root/certs/ca.cert.pem"));
+    assert!(!root.contains("CRL Distribution Points"), "{root}");
+    assert!(!root.contains("OCSP"), "{root}");
+}
+
+#[test]
+fn key_generation_shows_progress_on_a_terminal_only() {
+    // `script` gives hapki a pseudo-terminal for stdout and stderr, as an interactive shell does.
+    let fx = Fixture::with_profile(&profile_with("rsa2048", "ecdsa-p256", 2));
+    let cmd = format!(
+        "{} ca init --profile {} --out {}",
+        env!("CARGO_BIN_EXE_hapki"),
+        fx.profile_shown(),
+        fx.out.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("script (util-linux) runs");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("generating keys "), "{shown}");
+    // Not on a pipe: stderr stays clean for scripts.
+    let fx = Fixture::with_profile(&profile_with("rsa2048", "ecdsa-p256", 2));
+    let (_, stderr) = fx.ok(&["ca", "init"]);
+    assert!(!stderr.contains("generating keys"), "{stderr}");
+}
