@@ -70,6 +70,9 @@ fn kill_when(args: &[&str], out: &Path, now: impl Fn(&Path) -> bool) -> bool {
     }
 }
 
+/// A kill point: its name, and when it has come (given the output folder).
+type Stage = (&'static str, Box<dyn Fn(&Path) -> bool>);
+
 /// A temp file of a running plan in `dir`, for a file whose name contains `of`.
 fn has_temp(dir: &Path, of: &str) -> bool {
     std::fs::read_dir(dir).is_ok_and(|rd| {
@@ -104,7 +107,7 @@ fn a_killed_init_is_completed_by_the_next_run_and_verifies() {
     // mostly finds the tree complete).
     let root = "participant1/root/certs";
     let client = "participant1/client";
-    let stages: [(&str, Box<dyn Fn(&Path) -> bool>); 4] = [
+    let stages: [Stage; 4] = [
         ("key generation", Box::new(|_: &Path| true)),
         (
             "early staging",
