@@ -299,20 +299,24 @@ pub fn build_ca(
 /// from disk are rewritten byte-identical, so writing them is harmless and keeps the bundle
 /// consistent).
 pub fn ca_plan(layout: &OrgLayout, ca: &OrgCa, only_new_from: usize) -> Plan {
+    // Files land in plan order, and the root cert is what every later run takes as "this org has
+    // a CA" (`detect_tier`): so the bundle first, then the levels from the issuing CA up, the
+    // root cert last. A run killed before that last rename leaves no root, and the next run
+    // starts the org afresh instead of reading a cut-short hierarchy as a shorter one.
     let mut plan = Plan::new();
-    for c in &ca.levels[only_new_from..] {
-        let files = layout.ca(c.level);
-        plan.add(&files.cert, c.pem.as_bytes(), Mode::Public);
-        plan.add(&files.key, c.key.serialize_pem().into_bytes(), Mode::Secret);
-        if let (Some(p), Some(csr)) = (&files.csr, &c.csr_pem) {
-            plan.add(p, csr.as_bytes(), Mode::Public);
-        }
-    }
     if ca.levels.len() > 1 {
         let bundle: String =
             ca.below_root().map(|c| c.pem.as_str()).collect::<String>() + ca.root().pem.as_str();
         plan.add(layout.trust_bundle(), bundle.into_bytes(), Mode::Public);
         plan.add(layout.root_copy(), ca.root().pem.as_bytes(), Mode::Public);
+    }
+    for c in ca.levels[only_new_from..].iter().rev() {
+        let files = layout.ca(c.level);
+        plan.add(&files.key, c.key.serialize_pem().into_bytes(), Mode::Secret);
+        if let (Some(p), Some(csr)) = (&files.csr, &c.csr_pem) {
+            plan.add(p, csr.as_bytes(), Mode::Public);
+        }
+        plan.add(&files.cert, c.pem.as_bytes(), Mode::Public);
     }
     plan
 }
@@ -494,5 +498,39 @@ pub fn adhoc_spec(
         } else {
             org.leaf_key
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Topology;
+
+    #[test]
+    fn the_root_cert_is_the_last_file_of_a_ca_plan() {
+        let topo = Topology::parse(
+            "[defaults]\nca_key = \"ecdsa-p256\"\ntier = 3\n[[org]]\nname = \"p\"\ndns = \"p.com\"\norganization = \"P\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        let org = &topo.orgs[0];
+        let keys = (0..3)
+            .map(|_| keys::generate(KeyAlg::EcdsaP256).unwrap())
+            .collect();
+        let ca = build_ca(org, 3, None, keys, OffsetDateTime::now_utc()).unwrap();
+        let layout = OrgLayout::new(Path::new("out"), "p", "p.com");
+        let plan = ca_plan(&layout, &ca, 0);
+        let paths: Vec<&Path> = plan.paths().collect();
+        assert_eq!(
+            paths.last().copied(),
+            Some(layout.ca(CaLevel::Root).cert.as_path())
+        );
+        // Every level's cert comes after its own key, and the issuing CA's before the policy CA's.
+        let at = |p: &Path| paths.iter().position(|q| *q == p).unwrap();
+        for level in [CaLevel::Intermediate, CaLevel::Policy, CaLevel::Root] {
+            let f = layout.ca(level);
+            assert!(at(&f.key) < at(&f.cert), "{level:?}");
+        }
+        assert!(at(&layout.ca(CaLevel::Intermediate).cert) < at(&layout.ca(CaLevel::Policy).cert));
     }
 }

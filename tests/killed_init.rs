@@ -102,16 +102,17 @@ fn a_killed_init_is_completed_by_the_next_run_and_verifies() {
 
     // Kill points, in the order a run reaches them: key generation (nothing on disk yet), early
     // and late staging (every file is first written to a temp file beside where it goes, so
-    // these kills leave folders and temp files but no file at a layout path), and the renames
-    // (the root CA cert is the first file of the plan; renames are so quick that this kill
-    // mostly finds the tree complete).
-    let root = "participant1/root/certs";
+    // these kills leave folders and temp files but no file at a layout path; the leaves come
+    // first in a plan), and the renames (the root CA cert is the last file of the CA's plan;
+    // renames are so quick that this kill mostly finds the tree complete).
+    let first = "participant1/participant1/certs";
     let client = "participant1/client";
+    let root = "participant1/root/certs";
     let stages: [Stage; 4] = [
         ("key generation", Box::new(|_: &Path| true)),
         (
             "early staging",
-            Box::new(move |o: &Path| has_temp(&o.join(root), "ca.cert.pem")),
+            Box::new(move |o: &Path| has_temp(&o.join(first), "participant1.customer1.com")),
         ),
         (
             "late staging",

@@ -748,6 +748,23 @@ fn a_deleted_intermediate_is_named_and_rebuilt_by_init() {
 }
 
 #[test]
+fn init_completes_a_hierarchy_that_lost_every_intermediate_file_to_the_profiles_tier() {
+    // Root left alone, every file of the intermediate gone (a run killed between the renames of
+    // the root and of the intermediate did this once): init must not read it as a one-tier CA
+    // and re-issue the leaves under the root, but restore the two tiers the profile asks for.
+    let tree = Tree::new();
+    fs::remove_dir_all(tree.path("domain/intermediate")).unwrap();
+    tree.init();
+    let (code, out) = tree.verify(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(line_for(
+        &out,
+        &tree.path("domain/intermediate/certs/intermediate.cert.pem")
+    )
+    .starts_with("ok   "));
+}
+
+#[test]
 fn undeclared_leaves_are_checked_by_their_eku() {
     let tree = Tree::new();
     for (name, kind) in [("reporting", "proxy-backend"), ("metrics", "server")] {

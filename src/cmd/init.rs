@@ -32,7 +32,9 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         if args.force {
             w.drop_other_tiers();
         } else {
-            w.tier = detect_tier(&w.layout).unwrap_or(org.tier);
+            // A hierarchy on disk with more levels than the profile asks for is kept; one with
+            // fewer (a lost or never-written intermediate) is completed to the profile's tier.
+            w.tier = detect_tier(&w.layout).map_or(org.tier, |t| t.max(org.tier));
             w.existing = OrgCa::load(&w.layout, w.tier)?;
         }
         let complete_ca = w

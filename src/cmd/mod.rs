@@ -142,15 +142,16 @@ pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDo
     let mut plan = Plan::new();
     let mut done = Vec::new();
     for (((w, _, _), (ca, new_from)), leaves) in jobs.into_iter().zip(cas).zip(leaves_of) {
-        if new_from < ca.levels.len() {
-            plan.extend(pki::ca_plan(&w.layout, &ca, new_from));
-        }
         for leaf in &leaves {
             plan.extend(pki::leaf_plan(
                 &w.layout.leaf(leaf.spec.kind, leaf.spec.name.as_str()),
                 leaf,
                 &ca,
             ));
+        }
+        // The CA's files after its leaves, its root cert last of all: see `pki::ca_plan`.
+        if new_from < ca.levels.len() {
+            plan.extend(pki::ca_plan(&w.layout, &ca, new_from));
         }
         for p in w.remove {
             plan.remove(p);
