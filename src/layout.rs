@@ -94,7 +94,7 @@ impl OrgLayout {
     pub fn ca(&self, level: CaLevel) -> CaFiles {
         match level {
             CaLevel::Root => CaFiles {
-                cert: self.dir.join("root/certs/ca.cert.pem"),
+                cert: root_cert_in(&self.dir),
                 key: self.dir.join("root/private/ca.key.pem"),
                 csr: None,
             },
@@ -187,6 +187,15 @@ impl OrgLayout {
 
 /// The file-name stem of the JWT signing key.
 pub const JWT_SIGNING_NAME: &str = "jwt-sign";
+
+/// The folders of an org's layout that are not nodes: no server, client or proxy may take
+/// these names, and a folder by one of them is never read as a node.
+pub const ORG_FOLDERS: &[&str] = &["root", "intermediate", "policy", "client", "signing", "jwt"];
+
+/// The root CA cert of the org whose folder is `org_dir` (all that marks a folder as an org's).
+pub fn root_cert_in(org_dir: &Path) -> PathBuf {
+    org_dir.join("root/certs/ca.cert.pem")
+}
 
 /// Whether a folder holds private keys, so must be 0700.
 pub fn is_private_dir(dir: &Path) -> bool {

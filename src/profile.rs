@@ -12,9 +12,6 @@ use std::path::Path;
 pub const BUILTIN: &str = include_str!("../profiles/canton-ha.toml");
 pub const BUILTIN_NAME: &str = "profiles/canton-ha.toml (built in)";
 
-/// Folder names of the layout that a node may not take.
-const RESERVED: &[&str] = &["root", "intermediate", "policy", "client", "signing", "jwt"];
-
 // ---- the raw TOML, as the user wrote it ----
 
 #[derive(Deserialize, Default, Clone)]
@@ -471,7 +468,7 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
 
     let label = |s: &str, what: &str| -> Result<Label> {
         let l = Label::parse(s, what)?;
-        if RESERVED.contains(&l.as_str()) {
+        if crate::layout::ORG_FOLDERS.contains(&l.as_str()) {
             return Err(Error::input(format!(
                 "the {what} `{s}` is a folder name of the layout; choose another name"
             )));

@@ -9,7 +9,9 @@ use crate::cmd::jwt::jwks_for_chain;
 use crate::error::{Error, Result};
 use crate::jwt;
 use crate::keys;
-use crate::layout::{is_private_dir, CaLevel, LeafFiles, OrgLayout, JWT_SIGNING_NAME};
+use crate::layout::{
+    is_private_dir, root_cert_in, CaLevel, LeafFiles, OrgLayout, JWT_SIGNING_NAME, ORG_FOLDERS,
+};
 use crate::profile::{Kind, LeafSpec, OrgSpec, Topology};
 use crate::types::{fmt_time, San};
 use jsonwebtoken::jwk::JwkSet;
@@ -141,16 +143,12 @@ struct Site<'t> {
     spec: Option<&'t OrgSpec>,
 }
 
-fn root_cert_path(org_dir: &Path) -> PathBuf {
-    org_dir.join("root/certs/ca.cert.pem")
-}
-
 /// Finds the org folders: DIR itself when it is one, else every folder under DIR that holds
 /// `root/certs/ca.cert.pem` (or the remains of an org whose root is gone). Orgs of the profile
 /// without a folder are reported missing.
 fn discover<'t>(o: &Options<'t>) -> Result<(Vec<Site<'t>>, Vec<Entry>, Fix)> {
     let find_spec = |name: &str| o.topo.orgs.iter().find(|s| s.name.as_str() == name);
-    if root_cert_path(o.dir).is_file() {
+    if root_cert_in(o.dir).is_file() {
         let abs = fs::canonicalize(o.dir).map_err(|e| Error::io("read", o.dir, e))?;
         let name = abs
             .file_name()
@@ -171,10 +169,8 @@ fn discover<'t>(o: &Options<'t>) -> Result<(Vec<Site<'t>>, Vec<Entry>, Fix)> {
         let e = e.map_err(|e| Error::io("read", o.dir, e))?;
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        let org_like = root_cert_path(&path).is_file()
-            || ["root", "intermediate", "client", "signing", "jwt"]
-                .iter()
-                .any(|d| path.join(d).is_dir());
+        let org_like =
+            root_cert_in(&path).is_file() || ORG_FOLDERS.iter().any(|d| path.join(d).is_dir());
         if !name.starts_with('.') && path.is_dir() && org_like {
             names.push(name);
         }
@@ -190,7 +186,7 @@ fn discover<'t>(o: &Options<'t>) -> Result<(Vec<Site<'t>>, Vec<Entry>, Fix)> {
     let mut missing = Vec::new();
     for spec in &o.topo.orgs {
         if !names.iter().any(|n| n == spec.name.as_str()) {
-            let path = root_cert_path(&o.dir.join(spec.name.as_str()));
+            let path = root_cert_in(&o.dir.join(spec.name.as_str()));
             let mut e = Entry::new(&path, "root CA cert");
             e.problem(
                 format!(
@@ -392,7 +388,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
 
     fn run(mut self) -> Vec<Entry> {
         let (ca, cn_domain) = self.check_ca();
-        let root = root_cert_path(&self.site.dir);
+        let root = root_cert_in(&self.site.dir);
         let spec = match (self.site.spec, &cn_domain) {
             (Some(s), Some(d)) if *d != s.dns => {
                 if let Some(e) = self.entries.iter_mut().find(|e| e.file == root) {
@@ -709,13 +705,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             .iter()
             .filter(|d| d.parent() == Some(self.site.dir.as_path()))
             .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .filter(|n| {
-                !n.starts_with('.')
-                    && !matches!(
-                        n.as_str(),
-                        "root" | "intermediate" | "policy" | "client" | "signing" | "jwt"
-                    )
-            })
+            .filter(|n| !n.starts_with('.') && !ORG_FOLDERS.contains(&n.as_str()))
             .collect();
         nodes.sort();
         for name in nodes {

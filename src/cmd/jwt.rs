@@ -372,8 +372,9 @@ fn read_token(arg: &str) -> Result<String> {
 /// The org root of a JWKS that sits in hapki's layout (`NS/jwt/jwks.json`).
 fn layout_root(jwks: &Path) -> Option<CertificateDer<'static>> {
     let org_dir = jwks.parent()?.parent()?;
-    let root = org_dir.join("root/certs/ca.cert.pem");
-    pki::read_cert(&root).ok().map(|(d, _)| d)
+    pki::read_cert(&crate::layout::root_cert_in(org_dir))
+        .ok()
+        .map(|(d, _)| d)
 }
 
 pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
