@@ -11,7 +11,7 @@
 // A bench prints its measurements; the crate's print_stdout rule is for the tool's results.
 #![allow(clippy::print_stdout)]
 
-use hapki::types::KeyAlg;
+use hapki::model::KeyAlg;
 use std::time::Instant;
 
 const RSA4096: usize = 6;

@@ -1,23 +1,33 @@
 //! hapki: the PKI and token set of a secure, highly available Canton (Daml) deployment.
 //!
-//! The library owns everything: profiles, the file layout, key generation, certificate building
-//! and checking, JWKS and tokens, and one module per subcommand under `cmd`. The `hapki` binary
-//! only parses the command line and prints the error.
+//! One module per concept, from the bottom up:
+//! - `model`: names, SANs, key algorithms, leaf kinds and CA levels, times (no I/O);
+//! - `profile`: the TOML profile checked into a `Topology` (the one place for defaults);
+//! - `store`: the file layout and the atomic `Plan` that writes it;
+//! - `keys`: key generation and loading;
+//! - `pki`: CA hierarchies, leaves and the checks every cert passes;
+//! - `issue`: what a tree needs (triage) and the engine that issues it;
+//! - `token`: JWKs, the JWKS, claims, signing and verifying tokens;
+//! - `verify`: the whole-tree check behind `hapki verify`;
+//! - `inspect`: the report behind `hapki inspect`;
+//! - `cmd` and `cli`: one thin verb per subcommand and its flags.
+//!
+//! The `hapki` binary only parses the command line and prints the error.
 
 #![forbid(unsafe_code)]
 
-pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod error;
-pub mod fsio;
-pub mod jwt;
+pub mod inspect;
+pub mod issue;
 pub mod keys;
-pub mod layout;
+pub mod model;
 pub mod out;
 pub mod pki;
 pub mod profile;
-pub mod types;
+pub mod store;
+pub mod token;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -8,7 +8,7 @@
 mod common;
 
 use common::ha::{curl, free_port, nginx, render, template, Pki, Server};
-use hapki::jwt;
+use hapki::token as jwt;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 use rustls_pki_types::pem::PemObject;

@@ -65,7 +65,7 @@ fn mint(out: &Path, org: &str, user: &str, n: usize, profile: Option<&str>) -> V
 /// the library; a sample also verifies with `hapki jwt verify`, the way a user checks one.
 fn check(out: &Path, org: &str, user: &str, aud: &str, tokens: &[String]) {
     let jwks_path = out.join(format!("{org}/jwt/jwks.json"));
-    let jwks = hapki::jwt::parse_jwks(&std::fs::read(&jwks_path).unwrap()).unwrap();
+    let jwks = hapki::token::parse_jwks(&std::fs::read(&jwks_path).unwrap()).unwrap();
     let mut jtis = HashSet::new();
     for t in tokens {
         let c = claims(t);
@@ -76,7 +76,7 @@ fn check(out: &Path, org: &str, user: &str, aud: &str, tokens: &[String]) {
             .expect("every token has a jti")
             .to_string();
         assert!(jtis.insert(jti.clone()), "jti {jti} appears twice");
-        hapki::jwt::verify_token(t, &jwks, Some(aud), AT_UNIX + 10)
+        hapki::token::verify_token(t, &jwks, Some(aud), AT_UNIX + 10)
             .unwrap_or_else(|m| panic!("token {t} {m}"));
     }
     for t in [

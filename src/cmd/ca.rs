@@ -1,10 +1,11 @@
 //! `hapki ca init`: the root (and intermediate, or policy and issuing) CA of every org of the
 //! profile, or of one.
 
-use super::{execute, preflight, OrgWork, EXIT_OK};
+use super::{preflight, EXIT_OK};
 use crate::cli::CaInitArgs;
 use crate::error::Result;
-use crate::layout::CaLevel;
+use crate::issue::{execute, OrgWork};
+use crate::model::CaLevel;
 use crate::pki::{detect_tier, Ca, OrgCa};
 use crate::profile::Topology;
 use time::OffsetDateTime;

@@ -2,15 +2,16 @@
 //! one run, all keys generated in one parallel batch. A re-run fills in only what is missing or
 //! no longer valid (a deleted file, a killed run) and keeps the rest.
 
-use super::jwt::{jwks_for, load_signer, signing_spec};
-use super::{execute, leaf_state, preflight, LeafState, OrgWork, EXIT_OK};
+use super::{preflight, EXIT_OK};
 use crate::cli::InitArgs;
 use crate::error::Result;
-use crate::fsio::{Mode, Plan};
-use crate::jwt::{self, TokenSpec};
-use crate::layout::CaLevel;
+use crate::issue::{execute, leaf_state, LeafState, OrgWork};
+use crate::model::CaLevel;
 use crate::pki::{self, detect_tier, OrgCa};
 use crate::profile::Topology;
+use crate::store::{Mode, Plan};
+use crate::token::stage::{jwks_for, load_signer, signing_spec};
+use crate::token::{self, TokenSpec};
 use std::time::Instant;
 use time::OffsetDateTime;
 
@@ -82,7 +83,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         let new_signer = d
             .leaves
             .iter()
-            .find(|l| l.spec.kind == crate::profile::Kind::JwtSigning);
+            .find(|l| l.spec.kind == crate::model::Kind::JwtSigning);
         let jwks_path = layout.jwks();
         let cert_der = match new_signer {
             Some(l) => l.der.clone(),
@@ -95,14 +96,14 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             jwks_written += 1;
         }
         let signer = match new_signer {
-            Some(l) => jwt::Signer::from_der(
+            Some(l) => token::Signer::from_der(
                 &rustls_pki_types::PrivatePkcs8KeyDer::from(l.key.serialize_der()).into(),
                 &l.der,
             )
             .map_err(crate::error::Error::bug)?,
             None => load_signer(layout, org)?,
         };
-        let set = jwt::parse_jwks(jwks.as_bytes()).map_err(crate::error::Error::bug)?;
+        let set = token::parse_jwks(jwks.as_bytes()).map_err(crate::error::Error::bug)?;
         for u in &jwt_spec.users {
             let path = layout.token(&u.name);
             let claims = TokenSpec::for_user(jwt_spec, u, now.unix_timestamp()).claims();
@@ -110,7 +111,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             // what the profile says of its user (all but its times).
             let keep = new_signer.is_none()
                 && std::fs::read_to_string(&path).is_ok_and(|t| {
-                    jwt::verify_token(t.trim(), &set, None, now.unix_timestamp())
+                    token::verify_token(t.trim(), &set, None, now.unix_timestamp())
                         .is_ok_and(|v| same_but_times(&v.claims, &claims))
                 });
             if !keep {

@@ -1,13 +1,15 @@
 //! `hapki issue`: every leaf the profile declares for an org (filling in only what is missing),
 //! one declared leaf by name, or an ad-hoc leaf of a given kind with extra SANs.
 
-use super::{execute, leaf_state, preflight, LeafState, OrgWork, EXIT_OK};
+use super::{preflight, EXIT_OK};
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
-use crate::fsio::Plan;
+use crate::issue::{execute, leaf_state, LeafState, OrgWork};
+use crate::model::Kind;
+use crate::model::{parse_days, KeyAlg, Label, San};
 use crate::pki::{adhoc_spec, OrgCa};
-use crate::profile::{Kind, LeafSpec, OrgSpec, Topology};
-use crate::types::{parse_days, KeyAlg, Label, San};
+use crate::profile::{LeafSpec, OrgSpec, Topology};
+use crate::store::Plan;
 use time::OffsetDateTime;
 
 pub fn run(args: &IssueArgs) -> Result<i32> {

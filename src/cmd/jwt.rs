@@ -1,54 +1,22 @@
 //! `hapki jwt keygen | mint | verify`: JWT signing keys and certs under each participant's CA
 //! with their JWKS, one-day Canton tokens, and token verification.
 
-use super::{execute, preflight, OrgWork, EXIT_OK, EXIT_PROBLEM};
+use super::{preflight, EXIT_OK, EXIT_PROBLEM};
 use crate::cli::{JwtKeygenArgs, JwtMintArgs, JwtVerifyArgs};
 use crate::error::{Error, Result};
-use crate::fsio::{Mode, Plan};
-use crate::jwt::{self, Signer, TokenSpec};
-use crate::layout::{OrgLayout, JWT_SIGNING_NAME};
-use crate::pki::{self, adhoc_spec, OrgCa};
-use crate::profile::{user_name, JwtSpec, Kind, OrgSpec, TokenFormat, Topology, UserSpec};
-use crate::types::{At, KeyAlg, Label, Span};
+use crate::issue::{execute, OrgWork};
+use crate::model::{At, KeyAlg, Span};
+use crate::pki::{self, OrgCa};
+use crate::profile::{user_name, OrgSpec, TokenFormat, Topology, UserSpec};
+use crate::store::OrgLayout;
+use crate::store::{Mode, Plan};
+use crate::token::stage::{jwks_for, jwt_spec, load_signer, signing_spec};
+use crate::token::{self, Signer, TokenSpec};
 use rayon::prelude::*;
 use rustls_pki_types::CertificateDer;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
-
-/// The JWT settings of an org: its profile section, or defaults for an org without one.
-pub fn jwt_spec(org: &OrgSpec) -> JwtSpec {
-    org.jwt.clone().unwrap_or_else(|| JwtSpec {
-        participant_id: org.name.to_string(),
-        ledger_id: org.name.to_string(),
-        issuer: "local-jwt-provider".into(),
-        key: KeyAlg::Rsa2048,
-        format: TokenFormat::Scope,
-        ttl: Span(86400),
-        users: vec![],
-    })
-}
-
-/// The JWT signing leaf of an org.
-pub fn signing_spec(org: &OrgSpec, key: Option<KeyAlg>) -> crate::profile::LeafSpec {
-    let label = Label::parse(JWT_SIGNING_NAME, "name").expect("jwt-sign is a valid label");
-    adhoc_spec(org, &label, Kind::JwtSigning, &[], None, key)
-}
-
-/// The JWKS of an org's signing cert with its CA chain (issuing CA first, root last).
-pub fn jwks_for(cert: &CertificateDer<'_>, ca: &OrgCa) -> Result<String> {
-    let chain: Vec<CertificateDer<'static>> =
-        ca.levels.iter().rev().map(|c| c.der.clone()).collect();
-    jwks_for_chain(cert, &chain)
-}
-
-/// `jwks_for` from the CA certs alone (issuing CA first, root last), for `hapki verify`, which
-/// reads CA certs but needs no CA key.
-pub fn jwks_for_chain(cert: &CertificateDer<'_>, chain: &[CertificateDer<'_>]) -> Result<String> {
-    let jwk =
-        jwt::jwk_for(cert, chain).map_err(|m| Error::bug(format!("the JWT signing cert {m}")))?;
-    Ok(jwt::jwks_json(vec![jwk]))
-}
 
 pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
@@ -112,29 +80,6 @@ fn jwt_orgs<'t>(topo: &'t Topology, org: Option<&str>) -> Result<Vec<&'t OrgSpec
             Ok(v)
         }
     }
-}
-
-/// Loads an org's signer (key parsed once) from the layout.
-pub fn load_signer(layout: &OrgLayout, org: &OrgSpec) -> Result<Signer> {
-    let files = layout.jwt_signing();
-    for p in [&files.cert, &files.key] {
-        if !p.exists() {
-            return Err(Error::input(format!(
-                "org `{}` has no JWT signing key ({} is missing); create it with `hapki jwt keygen --org {}`",
-                org.name,
-                p.display(),
-                org.name
-            )));
-        }
-    }
-    let (der, _) = pki::read_cert(&files.cert)?;
-    let key_pem = crate::fsio::read(&files.key)?;
-    Signer::new(&key_pem, &der).map_err(|m| {
-        Error::input(format!(
-            "{} {m}; re-create it with `hapki jwt keygen --force`",
-            files.key.display()
-        ))
-    })
 }
 
 /// The tokens `mint` makes, resolved from the flags and the profile.
@@ -356,7 +301,7 @@ fn mint_many(
 fn read_token(arg: &str) -> Result<String> {
     let p = Path::new(arg);
     if p.is_file() {
-        let bytes = crate::fsio::read(p)?;
+        let bytes = crate::store::read(p)?;
         return String::from_utf8(bytes)
             .map(|s| s.trim().to_string())
             .map_err(|_| Error::input(format!("{} is not a token file (not text)", p.display())));
@@ -372,7 +317,7 @@ fn read_token(arg: &str) -> Result<String> {
 /// The org root of a JWKS that sits in hapki's layout (`NS/jwt/jwks.json`).
 fn layout_root(jwks: &Path) -> Option<CertificateDer<'static>> {
     let org_dir = jwks.parent()?.parent()?;
-    pki::read_cert(&crate::layout::root_cert_in(org_dir))
+    pki::read_cert(&crate::store::root_cert_in(org_dir))
         .ok()
         .map(|(d, _)| d)
 }
@@ -381,8 +326,8 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
     let at: Option<At> = args.at.as_deref().map(str::parse).transpose()?;
     let now = at.map_or_else(OffsetDateTime::now_utc, |a| a.0);
     let token = read_token(&args.token)?;
-    let jwks_bytes = crate::fsio::read(&args.jwks)?;
-    let jwks = jwt::parse_jwks(&jwks_bytes).map_err(|m| {
+    let jwks_bytes = crate::store::read(&args.jwks)?;
+    let jwks = token::parse_jwks(&jwks_bytes).map_err(|m| {
         Error::input(format!(
             "{} {m}; give the jwks.json hapki wrote",
             args.jwks.display()
@@ -398,10 +343,10 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
             args.jwks.display()
         );
     }
-    let result = jwt::verify_token(&token, &jwks, args.aud.as_deref(), now.unix_timestamp())
+    let result = token::verify_token(&token, &jwks, args.aud.as_deref(), now.unix_timestamp())
         .and_then(|v| {
             let jwk = jwks.find(&v.kid).expect("verify_token found the kid");
-            jwt::check_jwk(jwk, root.as_ref(), now)
+            token::check_jwk(jwk, root.as_ref(), now)
                 .map_err(|m| format!("cannot be trusted: its JWKS {m}"))?;
             Ok(v)
         });
@@ -425,7 +370,7 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
                     v.kid,
                     v.alg,
                     OffsetDateTime::from_unix_timestamp(exp)
-                        .map(crate::types::fmt_time)
+                        .map(crate::model::fmt_time)
                         .unwrap_or_default()
                 );
             }

@@ -5,8 +5,8 @@
 use super::{EXIT_OK, EXIT_PROBLEM};
 use crate::cli::VerifyArgs;
 use crate::error::Result;
+use crate::model::{At, Span};
 use crate::profile::Topology;
-use crate::types::{At, Span};
 use crate::verify::{verify_tree, Entry, Note, Options, Status};
 use time::{Duration, OffsetDateTime};
 

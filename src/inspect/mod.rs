@@ -1,4 +1,4 @@
-//! `hapki inspect FILE [--json]`: shows one file for people (or, with `--json`, for scripts) —
+//! The inspect library behind `hapki inspect FILE [--json]`: shows one file for people (or, with `--json`, for scripts) —
 //! a certificate or a chain of them, a CSR, a private or public key, a JWKS or a JWT.
 //!
 //! The module owns telling the kind of a file by its content (never by its name), turning each
@@ -47,26 +47,12 @@
 mod jose;
 mod pkix;
 
-use super::EXIT_OK;
-use crate::cli::InspectArgs;
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use time::OffsetDateTime;
-
-pub fn run(args: &InspectArgs) -> Result<i32> {
-    let report = report(&args.file, OffsetDateTime::now_utc())?;
-    if args.json {
-        let json = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::bug(format!("serializing the report: {e}")))?;
-        crate::outln!("{json}");
-    } else {
-        crate::out::print(&report.human());
-    }
-    Ok(EXIT_OK)
-}
 
 /// Everything `inspect` shows about one file.
 #[derive(Serialize)]
@@ -111,7 +97,7 @@ struct Parsed {
 
 /// Reads `path` and describes it as of `now`.
 pub fn report(path: &Path, now: OffsetDateTime) -> Result<Report> {
-    let bytes = crate::fsio::read(path)?;
+    let bytes = crate::store::read(path)?;
     let parsed = detect(path, &bytes, now)?;
     let mode = std::fs::metadata(path)
         .ok()

@@ -3,9 +3,9 @@
 //! names of a server cert, the key matching the cert, CA signatures and validity. Each failure is
 //! a sentence fragment that callers put after the file name.
 
+use crate::model::Kind;
+use crate::model::{fmt_time, San};
 use crate::pki::OrgCa;
-use crate::profile::Kind;
-use crate::types::{fmt_time, San};
 use ::time::OffsetDateTime;
 use rcgen::{KeyPair, PublicKeyData};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};

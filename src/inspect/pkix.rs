@@ -4,7 +4,7 @@
 
 use super::{colon_hex, sha256, window, Item, Parsed, Text, EXPECTED};
 use crate::error::{Error, Result};
-use crate::types::fmt_time;
+use crate::model::fmt_time;
 use ::time::OffsetDateTime;
 use rustls_pki_types::pem::{self, PemObject, SectionKind};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};

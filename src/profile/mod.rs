@@ -3,13 +3,13 @@
 //! already a checked domain type. The built-in default, `profiles/canton-ha.toml`, is compiled in.
 
 use crate::error::{Error, Result};
-use crate::types::{parse_domain, KeyAlg, Label, San, Span};
+use crate::model::{parse_domain, KeyAlg, Kind, Label, San, Span};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The built-in default profile.
-pub const BUILTIN: &str = include_str!("../profiles/canton-ha.toml");
+pub const BUILTIN: &str = include_str!("../../profiles/canton-ha.toml");
 pub const BUILTIN_NAME: &str = "profiles/canton-ha.toml (built in)";
 
 // ---- the raw TOML, as the user wrote it ----
@@ -108,41 +108,6 @@ struct RawUser {
 }
 
 // ---- the checked topology ----
-
-/// What a leaf certificate is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    Server,
-    Client,
-    ProxyBackend,
-    JwtSigning,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Server => "server",
-            Kind::Client => "client",
-            Kind::ProxyBackend => "proxy-backend",
-            Kind::JwtSigning => "jwt-signing",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Kind> {
-        Ok(match s {
-            "server" => Kind::Server,
-            "client" => Kind::Client,
-            "proxy-backend" => Kind::ProxyBackend,
-            "jwt-signing" => Kind::JwtSigning,
-            _ => {
-                return Err(Error::input(format!(
-                    "the kind `{s}` is not one hapki knows; use server, client, proxy-backend or jwt-signing"
-                )))
-            }
-        })
-    }
-}
 
 /// The token shapes Canton accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -468,7 +433,7 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
 
     let label = |s: &str, what: &str| -> Result<Label> {
         let l = Label::parse(s, what)?;
-        if crate::layout::ORG_FOLDERS.contains(&l.as_str()) {
+        if crate::store::ORG_FOLDERS.contains(&l.as_str()) {
             return Err(Error::input(format!(
                 "the {what} `{s}` is a folder name of the layout; choose another name"
             )));

@@ -2,7 +2,8 @@
 //! temp file in its own folder first and is flushed to disk (so a full or read-only disk fails
 //! before anything is replaced, and a crash never leaves a renamed but empty file), then each is
 //! renamed into place (atomic on POSIX), then every folder touched is flushed once so the renames
-//! themselves survive a crash. Private keys get 0600, folders that hold them 0700.
+//! themselves survive a crash. Private keys get 0600, and a folder gets 0700 when the plan puts a
+//! secret file in it: the mode follows from what a folder holds, not from its name.
 //!
 //! Flushing is what costs: one `fsync` waits for a journal commit (milliseconds), so doing a
 //! hundred of them one after the other dominated `hapki init`. The temp files are written and
@@ -11,7 +12,6 @@
 //! disk, not on the CPU.
 
 use crate::error::{Error, Result};
-use crate::layout::is_private_dir;
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::Write;
@@ -115,13 +115,17 @@ impl Plan {
     pub fn commit(self) -> Result<()> {
         let mut created_dirs: Vec<PathBuf> = Vec::new();
         let mut touched_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+        let secret_dirs: BTreeSet<&Path> = (self.files.iter())
+            .filter(|(_, _, m)| *m == Mode::Secret)
+            .filter_map(|(p, _, _)| p.parent())
+            .collect();
         let staged = (|| -> Result<()> {
             for (path, _, _) in &self.files {
                 let dir = path
                     .parent()
                     .ok_or_else(|| Error::bug(format!("{} has no folder", path.display())))?;
                 if !touched_dirs.contains(dir) {
-                    ensure_dir(dir, &mut created_dirs)?;
+                    ensure_dir(dir, secret_dirs.contains(dir), &mut created_dirs)?;
                     sweep_stale_temps(dir);
                     touched_dirs.insert(dir.to_path_buf());
                 }
@@ -283,17 +287,18 @@ fn write_new(tmp: &Path, target: &Path, bytes: &[u8], mode: Mode) -> Result<()> 
         .map_err(|e| Error::io("write", target, e))
 }
 
-/// Creates `dir` and its missing parents, 0700 where it will hold keys, and records what it made.
-fn ensure_dir(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+/// Creates `dir` and its missing parents, 0700 when it will hold secrets (and an existing one that
+/// will is closed to others), and records what it made.
+fn ensure_dir(dir: &Path, secret: bool, created: &mut Vec<PathBuf>) -> Result<()> {
     if dir.is_dir() {
-        return fix_private_mode(dir);
+        return if secret { close_to_others(dir) } else { Ok(()) };
     }
     if let Some(parent) = dir.parent() {
         if !parent.as_os_str().is_empty() {
-            ensure_dir(parent, created)?;
+            ensure_dir(parent, false, created)?;
         }
     }
-    let mode = if is_private_dir(dir) { 0o700 } else { 0o755 };
+    let mode = if secret { 0o700 } else { 0o755 };
     match fs::DirBuilder::new().mode(mode).create(dir) {
         Ok(()) => {
             created.push(dir.to_path_buf());
@@ -305,13 +310,11 @@ fn ensure_dir(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
     }
 }
 
-fn fix_private_mode(dir: &Path) -> Result<()> {
-    if is_private_dir(dir) {
-        let meta = fs::metadata(dir).map_err(|e| Error::io("read", dir, e))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::io("set permissions on", dir, e))?;
-        }
+fn close_to_others(dir: &Path) -> Result<()> {
+    let meta = fs::metadata(dir).map_err(|e| Error::io("read", dir, e))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io("set permissions on", dir, e))?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! naturally signs with.
 
 use crate::error::{Error, Result};
-use crate::types::KeyAlg;
+use crate::model::KeyAlg;
 use rcgen::{KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
@@ -115,7 +115,7 @@ impl Drop for Progress {
 
 /// Loads a PKCS#8 (or PKCS#1 / SEC1) PEM private key.
 pub fn load(path: &Path) -> Result<KeyPair> {
-    let bytes = crate::fsio::read(path)?;
+    let bytes = crate::store::read(path)?;
     parse_pem(&bytes, path)
 }
 

@@ -2,9 +2,11 @@
 //! `x5t`, `x5t#S256`, which jsonwebtoken carries but never computes or checks), the three token
 //! shapes Canton accepts, and token verification against a JWKS with a pinned clock.
 
-use crate::check;
+pub mod stage;
+
+use crate::model::fmt_time;
+use crate::pki::check;
 use crate::profile::{JwtSpec, TokenFormat, UserSpec};
-use crate::types::fmt_time;
 use aws_lc_rs::digest;
 use aws_lc_rs::error::KeyRejected;
 use aws_lc_rs::rand::SystemRandom;
@@ -527,7 +529,7 @@ pub fn check_jwk(
     };
     check::chain(
         leaf,
-        crate::profile::Kind::JwtSigning,
+        crate::model::Kind::JwtSigning,
         intermediates,
         &anchor,
         now,

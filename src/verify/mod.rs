@@ -4,16 +4,16 @@
 //! how to fix it. Each file is read and parsed once, each org's CA certs once, and the orgs, the
 //! leaves and the tokens are checked in parallel. Rendering the entries is `cmd::verify`'s job.
 
-use crate::check;
-use crate::cmd::jwt::jwks_for_chain;
 use crate::error::{Error, Result};
-use crate::jwt;
 use crate::keys;
-use crate::layout::{
-    is_private_dir, root_cert_in, CaLevel, LeafFiles, OrgLayout, JWT_SIGNING_NAME, ORG_FOLDERS,
-};
-use crate::profile::{Kind, LeafSpec, OrgSpec, Topology};
-use crate::types::{fmt_time, San};
+use crate::model::{fmt_time, San};
+use crate::model::{CaLevel, Kind};
+use crate::pki::check;
+use crate::profile::{LeafSpec, OrgSpec, Topology};
+use crate::store::layout::is_private_dir;
+use crate::store::{root_cert_in, LeafFiles, OrgLayout, JWT_SIGNING_NAME, ORG_FOLDERS};
+use crate::token as jwt;
+use crate::token::stage::jwks_for_chain;
 use jsonwebtoken::jwk::JwkSet;
 use rayon::prelude::*;
 use rcgen::KeyPair;

@@ -5,7 +5,7 @@
 use super::pkix::{cert_summary, curve_bits, modulus_bits, CertSummary};
 use super::{colon_hex, window, Item, Parsed, Text};
 use crate::error::{Error, Result};
-use crate::types::fmt_time;
+use crate::model::fmt_time;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
@@ -160,7 +160,7 @@ fn jwk_info(k: &Value, now: OffsetDateTime) -> JwkInfo {
         Some(_) => problems.push("has an \"x5c\" that is not an array".to_string()),
     }
     // What `hapki jwt keygen` writes, and `jwt verify` and `verify` demand: the same strings.
-    let expected = first_der.as_deref().map(crate::jwt::x5t);
+    let expected = first_der.as_deref().map(crate::token::x5t);
     let (sha1, sha256) = match &expected {
         Some((a, b)) => (Some(a.as_str()), Some(b.as_str())),
         None => (None, None),

@@ -1,7 +1,7 @@
 //! The drop-in file layout: the exact paths existing Canton, NGINX, HAProxy and Postgres configs
 //! point at (SPEC.md "Files on disk"). Every path hapki reads or writes comes from here.
 
-use crate::profile::Kind;
+use crate::model::{CaLevel, Kind};
 use std::path::{Path, PathBuf};
 
 /// The paths of one org (`NS`) with DNS domain `D` under the output dir.
@@ -50,36 +50,6 @@ impl LeafFiles {
             .into_iter()
             .flatten(),
         )
-    }
-}
-
-/// CA levels, from the top.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CaLevel {
-    Root,
-    /// The middle CA of a three-tier hierarchy.
-    Policy,
-    /// The CA that signs leaves in a two- or three-tier hierarchy (it keeps the `intermediate`
-    /// paths, so configs written for two tiers keep working with three).
-    Intermediate,
-}
-
-impl CaLevel {
-    pub fn name(self) -> &'static str {
-        match self {
-            CaLevel::Root => "root",
-            CaLevel::Policy => "policy",
-            CaLevel::Intermediate => "intermediate",
-        }
-    }
-
-    /// The levels of a hierarchy of `tier` CAs, from the root down.
-    pub fn for_tier(tier: u8) -> &'static [CaLevel] {
-        match tier {
-            1 => &[CaLevel::Root],
-            3 => &[CaLevel::Root, CaLevel::Policy, CaLevel::Intermediate],
-            _ => &[CaLevel::Root, CaLevel::Intermediate],
-        }
     }
 }
 

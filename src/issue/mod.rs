@@ -1,0 +1,166 @@
+//! Issuance: work out per org what is missing (`triage`), then the engine that generates every
+//! key of the run in one parallel batch, builds and checks the certs, and gathers their files
+//! into one `Plan`.
+
+mod triage;
+
+pub use triage::{leaf_state, LeafState};
+
+use crate::error::Result;
+use crate::keys;
+use crate::model::{CaLevel, KeyAlg};
+use crate::pki::{self, Leaf, OrgCa};
+use crate::profile::{LeafSpec, OrgSpec};
+use crate::store::{OrgLayout, Plan};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+/// What one org needs in this run.
+pub struct OrgWork<'a> {
+    pub org: &'a OrgSpec,
+    pub layout: OrgLayout,
+    pub tier: u8,
+    /// CA levels kept from disk (root first); the rest of the tier is created.
+    pub existing: Option<OrgCa>,
+    /// Leaves to issue.
+    pub leaves: Vec<LeafSpec>,
+    /// Files of a replaced hierarchy that the new one does not have (e.g. a policy CA when
+    /// `--force` goes from three tiers to two).
+    pub remove: Vec<PathBuf>,
+}
+
+impl<'a> OrgWork<'a> {
+    pub fn new(org: &'a OrgSpec, out: &Path) -> Self {
+        OrgWork {
+            org,
+            layout: OrgLayout::new(out, org.name.as_str(), &org.dns),
+            tier: org.tier,
+            existing: None,
+            leaves: Vec::new(),
+            remove: Vec::new(),
+        }
+    }
+
+    /// CA levels of other tiers than `self.tier` go away with the hierarchy they belonged to
+    /// (a policy CA left beside a new two-tier CA would make the tree read as three tiers).
+    pub fn drop_other_tiers(&mut self) {
+        for level in [CaLevel::Policy, CaLevel::Intermediate] {
+            if !CaLevel::for_tier(self.tier).contains(&level) {
+                let f = self.layout.ca(level);
+                self.remove.extend([f.cert, f.key]);
+                self.remove.extend(f.csr);
+                if level == CaLevel::Intermediate {
+                    self.remove.push(self.layout.trust_bundle());
+                    self.remove.push(self.layout.root_copy());
+                }
+            }
+        }
+    }
+
+    fn missing_ca_levels(&self) -> usize {
+        CaLevel::for_tier(self.tier).len() - self.existing.as_ref().map_or(0, |e| e.levels.len())
+    }
+}
+
+/// The outcome for one org.
+pub struct OrgDone {
+    pub ca: OrgCa,
+    /// Index of the first CA level created in this run (== levels.len() when none).
+    pub new_from: usize,
+    pub leaves: Vec<Leaf>,
+}
+
+/// Generates every key of the run in one parallel batch (biggest first, so the cores stay busy),
+/// then builds the CAs and issues and checks the leaves.
+pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDone>, Plan)> {
+    let mut algs: Vec<KeyAlg> = Vec::new();
+    for w in &work {
+        algs.extend(std::iter::repeat_n(w.org.ca_key, w.missing_ca_levels()));
+        algs.extend(w.leaves.iter().map(|l| l.key));
+    }
+    let mut order: Vec<usize> = (0..algs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(key_cost(algs[i])));
+    let sorted: Vec<KeyAlg> = order.iter().map(|&i| algs[i]).collect();
+    let generated = keys::generate_many(&sorted)?;
+    let mut slots: Vec<Option<rcgen::KeyPair>> = (0..algs.len()).map(|_| None).collect();
+    for (k, &i) in generated.into_iter().zip(&order) {
+        slots[i] = Some(k);
+    }
+    let mut keys = slots.into_iter().map(|k| k.expect("every slot is filled"));
+
+    // Each org's keys, in the order they were asked for.
+    let mut jobs = Vec::with_capacity(work.len());
+    let mut leaf_keys = Vec::with_capacity(work.len());
+    for mut w in work {
+        let ca_keys: Vec<_> = keys.by_ref().take(w.missing_ca_levels()).collect();
+        leaf_keys.push(keys.by_ref().take(w.leaves.len()).collect::<Vec<_>>());
+        let existing = w.existing.take();
+        jobs.push((w, existing, ca_keys));
+    }
+    // Every org's CAs at once (a hierarchy is a short chain, signed top-down), then every leaf of
+    // every org in one batch, so no core waits for the slowest org.
+    let cas: Vec<(OrgCa, usize)> = jobs
+        .par_iter_mut()
+        .map(|(w, existing, ca_keys)| {
+            let new_from = existing.as_ref().map_or(0, |e| e.levels.len());
+            let ca = pki::build_ca(w.org, w.tier, existing.take(), std::mem::take(ca_keys), now)?;
+            Ok((ca, new_from))
+        })
+        .collect::<Result<_>>()?;
+    let leaf_jobs: Vec<(usize, &LeafSpec, rcgen::KeyPair)> = jobs
+        .iter()
+        .zip(leaf_keys)
+        .enumerate()
+        .flat_map(|(o, ((w, _, _), keys))| {
+            w.leaves
+                .iter()
+                .zip(keys)
+                .map(move |(spec, key)| (o, spec, key))
+        })
+        .collect();
+    let issued: Vec<(usize, Leaf)> = leaf_jobs
+        .into_par_iter()
+        .map(|(o, spec, key)| {
+            pki::issue_leaf(jobs[o].0.org, &cas[o].0, spec, key, now).map(|l| (o, l))
+        })
+        .collect::<Result<_>>()?;
+    let mut leaves_of: Vec<Vec<Leaf>> = jobs.iter().map(|_| Vec::new()).collect();
+    for (o, leaf) in issued {
+        leaves_of[o].push(leaf);
+    }
+
+    let mut plan = Plan::new();
+    let mut done = Vec::new();
+    for (((w, _, _), (ca, new_from)), leaves) in jobs.into_iter().zip(cas).zip(leaves_of) {
+        for leaf in &leaves {
+            plan.extend(pki::leaf_plan(
+                &w.layout.leaf(leaf.spec.kind, leaf.spec.name.as_str()),
+                leaf,
+                &ca,
+            ));
+        }
+        // The CA's files after its leaves, its root cert last of all: see `pki::ca_plan`.
+        if new_from < ca.levels.len() {
+            plan.extend(pki::ca_plan(&w.layout, &ca, new_from));
+        }
+        for p in w.remove {
+            plan.remove(p);
+        }
+        done.push(OrgDone {
+            ca,
+            new_from,
+            leaves,
+        });
+    }
+    Ok((done, plan))
+}
+
+fn key_cost(a: KeyAlg) -> u32 {
+    match a {
+        KeyAlg::Rsa4096 => 100,
+        KeyAlg::Rsa3072 => 30,
+        KeyAlg::Rsa2048 => 10,
+        _ => 1,
+    }
+}

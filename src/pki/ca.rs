@@ -1,0 +1,248 @@
+//! CA hierarchies (one, two or three tiers): loading what is on disk, building the missing
+//! levels, and the `Plan` of their files.
+
+use super::check;
+use super::ext::{add_revocation_info, ca_common_name, csr_pem, serial, subject, validity};
+use super::read_cert;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::model::CaLevel;
+use crate::profile::OrgSpec;
+use crate::store::{Mode, OrgLayout, Plan};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls_pki_types::CertificateDer;
+use time::OffsetDateTime;
+
+/// One CA certificate with its key.
+pub struct Ca {
+    pub level: CaLevel,
+    pub key: KeyPair,
+    pub der: CertificateDer<'static>,
+    pub pem: String,
+    pub csr_pem: Option<String>,
+    pub not_after: OffsetDateTime,
+}
+
+/// An org's CA hierarchy, root first; the last level signs leaves.
+pub struct OrgCa {
+    pub levels: Vec<Ca>,
+}
+
+impl OrgCa {
+    pub fn root(&self) -> &Ca {
+        &self.levels[0]
+    }
+
+    pub fn issuing(&self) -> &Ca {
+        self.levels.last().expect("an OrgCa always has a root")
+    }
+
+    /// The CAs below the root, issuing CA first (the order of chain files and trust bundles).
+    pub fn below_root(&self) -> impl Iterator<Item = &Ca> {
+        self.levels[1..].iter().rev()
+    }
+
+    /// PEM of every CA from the issuing CA up to the root.
+    pub fn chain_pem(&self) -> String {
+        self.levels.iter().rev().map(|c| c.pem.as_str()).collect()
+    }
+
+    pub fn intermediates_der(&self) -> Vec<CertificateDer<'static>> {
+        self.below_root().map(|c| c.der.clone()).collect()
+    }
+
+    /// Reads the CA levels that exist on disk. `Ok(None)` when there is no root cert.
+    /// Missing levels below the root are simply absent: a killed run is completed by `ensure`.
+    pub fn load(layout: &OrgLayout, tier: u8) -> Result<Option<OrgCa>> {
+        let mut levels = Vec::new();
+        for &level in CaLevel::for_tier(tier) {
+            let files = layout.ca(level);
+            if !files.cert.exists() || !files.key.exists() {
+                break;
+            }
+            let (der, pem) = read_cert(&files.cert)?;
+            let key = keys::load(&files.key)?;
+            let not_after = check::not_after(&der, &files.cert)?;
+            check::key_matches(&der, &key).map_err(|m| {
+                Error::input(format!(
+                    "{}: {m}; restore the matching key or re-create the CA with `hapki ca init --force`",
+                    files.key.display()
+                ))
+            })?;
+            levels.push(Ca {
+                level,
+                key,
+                der,
+                pem,
+                csr_pem: None,
+                not_after,
+            });
+        }
+        Ok((!levels.is_empty()).then_some(OrgCa { levels }))
+    }
+
+    /// Loads the complete hierarchy or says which command creates it.
+    pub fn load_complete(layout: &OrgLayout, org: &OrgSpec) -> Result<OrgCa> {
+        let tier = detect_tier(layout).unwrap_or(org.tier);
+        match OrgCa::load(layout, tier)? {
+            Some(ca) if ca.levels.len() == CaLevel::for_tier(tier).len() => Ok(ca),
+            _ => Err(Error::input(format!(
+                "org `{}` has no complete CA under {}; create it first with `hapki ca init --org {}`",
+                org.name,
+                layout.dir.display(),
+                org.name
+            ))),
+        }
+    }
+
+    pub(crate) fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
+        let ca = self.issuing();
+        Issuer::from_ca_cert_der(&ca.der, &ca.key)
+            .map_err(|e| Error::bug(format!("cannot use the CA certificate as issuer: {e}")))
+    }
+}
+
+/// The tier of the hierarchy already on disk, if any: the layout tells it. A level counts as
+/// present when any of its files is, so a lost intermediate cert (or a run killed before it was
+/// written) reads as an incomplete two-tier CA, never as a one-tier CA to issue leaves under.
+pub fn detect_tier(layout: &OrgLayout) -> Option<u8> {
+    if !layout.ca(CaLevel::Root).cert.exists() {
+        return None;
+    }
+    let present = |level| {
+        let f = layout.ca(level);
+        f.cert.exists() || f.key.exists() || f.csr.is_some_and(|c| c.exists())
+    };
+    if present(CaLevel::Policy) {
+        Some(3)
+    } else if present(CaLevel::Intermediate) || layout.trust_bundle().exists() {
+        Some(2)
+    } else {
+        Some(1)
+    }
+}
+
+/// Builds a CA hierarchy for `org`, keeping the levels of `existing` (from the root down) and
+/// creating the rest with `new_keys` (one per missing level, in order).
+pub fn build_ca(
+    org: &OrgSpec,
+    tier: u8,
+    existing: Option<OrgCa>,
+    mut new_keys: Vec<KeyPair>,
+    now: OffsetDateTime,
+) -> Result<OrgCa> {
+    let mut levels = existing.map(|e| e.levels).unwrap_or_default();
+    let all = CaLevel::for_tier(tier);
+    new_keys.reverse();
+    for &level in &all[levels.len()..] {
+        let key = new_keys
+            .pop()
+            .ok_or_else(|| Error::bug("fewer CA keys than CA levels"))?;
+        let below = all.len() - 1 - all.iter().position(|l| *l == level).unwrap_or(0);
+        let mut params = CertificateParams::default();
+        params.distinguished_name = subject(org, &ca_common_name(org, level));
+        params.serial_number = Some(serial()?);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.is_ca = IsCa::Ca(if level == CaLevel::Root {
+            BasicConstraints::Unconstrained
+        } else {
+            BasicConstraints::Constrained(below as u8)
+        });
+        let days = if level == CaLevel::Root {
+            org.root_days
+        } else {
+            org.intermediate_days
+        };
+        let (cert, csr_pem) = match levels.last() {
+            None => {
+                validity(&mut params, now, days, None);
+                (params.self_signed(&key), None)
+            }
+            Some(parent) => {
+                validity(&mut params, now, days, Some(parent.not_after));
+                params.use_authority_key_identifier_extension = true;
+                add_revocation_info(&mut params, org);
+                let csr = csr_pem(&params, &key)?;
+                let issuer = Issuer::from_ca_cert_der(&parent.der, &parent.key)
+                    .map_err(|e| Error::bug(format!("issuer: {e}")))?;
+                (params.signed_by(&key, &issuer), Some(csr))
+            }
+        };
+        let cert = cert.map_err(|e| Error::bug(format!("signing the {} CA: {e}", level.name())))?;
+        let der = cert.der().clone();
+        let parent_der = levels.last().map(|p: &Ca| p.der.clone());
+        check::ca_cert(&der, parent_der.as_ref(), Some(&key), now)
+            .map_err(|m| Error::bug(format!("the new {} CA of {}: {m}", level.name(), org.name)))?;
+        levels.push(Ca {
+            level,
+            der,
+            pem: cert.pem(),
+            key,
+            csr_pem,
+            not_after: params.not_after,
+        });
+    }
+    Ok(OrgCa { levels })
+}
+
+/// The files of a CA hierarchy (only the levels built in this run carry a CSR; levels loaded
+/// from disk are rewritten byte-identical, so writing them is harmless and keeps the bundle
+/// consistent).
+pub fn ca_plan(layout: &OrgLayout, ca: &OrgCa, only_new_from: usize) -> Plan {
+    // Files land in plan order, and the root cert is what every later run takes as "this org has
+    // a CA" (`detect_tier`): so the bundle first, then the levels from the issuing CA up, the
+    // root cert last. A run killed before that last rename leaves no root, and the next run
+    // starts the org afresh instead of reading a cut-short hierarchy as a shorter one.
+    let mut plan = Plan::new();
+    if ca.levels.len() > 1 {
+        let bundle: String =
+            ca.below_root().map(|c| c.pem.as_str()).collect::<String>() + ca.root().pem.as_str();
+        plan.add(layout.trust_bundle(), bundle.into_bytes(), Mode::Public);
+        plan.add(layout.root_copy(), ca.root().pem.as_bytes(), Mode::Public);
+    }
+    for c in ca.levels[only_new_from..].iter().rev() {
+        let files = layout.ca(c.level);
+        plan.add(&files.key, c.key.serialize_pem().into_bytes(), Mode::Secret);
+        if let (Some(p), Some(csr)) = (&files.csr, &c.csr_pem) {
+            plan.add(p, csr.as_bytes(), Mode::Public);
+        }
+        plan.add(&files.cert, c.pem.as_bytes(), Mode::Public);
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::KeyAlg;
+    use crate::profile::Topology;
+    use std::path::Path;
+
+    #[test]
+    fn the_root_cert_is_the_last_file_of_a_ca_plan() {
+        let topo = Topology::parse(
+            "[defaults]\nca_key = \"ecdsa-p256\"\ntier = 3\n[[org]]\nname = \"p\"\ndns = \"p.com\"\norganization = \"P\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        let org = &topo.orgs[0];
+        let keys = (0..3)
+            .map(|_| keys::generate(KeyAlg::EcdsaP256).unwrap())
+            .collect();
+        let ca = build_ca(org, 3, None, keys, OffsetDateTime::now_utc()).unwrap();
+        let layout = OrgLayout::new(Path::new("out"), "p", "p.com");
+        let plan = ca_plan(&layout, &ca, 0);
+        let paths: Vec<&Path> = plan.paths().collect();
+        assert_eq!(
+            paths.last().copied(),
+            Some(layout.ca(CaLevel::Root).cert.as_path())
+        );
+        // Every level's cert comes after its own key, and the issuing CA's before the policy CA's.
+        let at = |p: &Path| paths.iter().position(|q| *q == p).unwrap();
+        for level in [CaLevel::Intermediate, CaLevel::Policy, CaLevel::Root] {
+            let f = layout.ca(level);
+            assert!(at(&f.key) < at(&f.cert), "{level:?}");
+        }
+        assert!(at(&layout.ca(CaLevel::Intermediate).cert) < at(&layout.ca(CaLevel::Policy).cert));
+    }
+}

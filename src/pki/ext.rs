@@ -1,0 +1,102 @@
+//! What every certificate hapki makes shares: subject names, serials, validity, the CRL and OCSP
+//! locations, and the CSR a subject would have sent.
+
+use crate::error::{Error, Result};
+use crate::model::CaLevel;
+use crate::profile::OrgSpec;
+use rcgen::{
+    CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType, KeyPair,
+    SerialNumber,
+};
+use time::{Duration, OffsetDateTime};
+
+/// How far in the past notBefore is set, so peers with a slightly slow clock accept a fresh cert.
+pub const BACKDATE: Duration = Duration::minutes(5);
+
+pub(crate) fn serial() -> Result<SerialNumber> {
+    // 16 random octets: 126 bits of entropy once the top bit is cleared (a positive INTEGER)
+    // and the next one set (so the encoding is exactly 16 octets, never shortened).
+    let mut b = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| Error::bug("the system random source failed"))?;
+    b[0] = (b[0] & 0x7f) | 0x40;
+    Ok(SerialNumber::from_slice(&b))
+}
+
+pub(crate) fn subject(org: &OrgSpec, cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, org.country.as_str());
+    dn.push(DnType::StateOrProvinceName, org.state.as_str());
+    dn.push(DnType::OrganizationName, org.organization.as_str());
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+pub fn ca_common_name(org: &OrgSpec, level: CaLevel) -> String {
+    match level {
+        CaLevel::Root => format!("{}-root-ca.{}", org.name, org.dns),
+        CaLevel::Policy => format!("policy-ca.{}", org.dns),
+        CaLevel::Intermediate => format!("intermediate-ca.{}", org.dns),
+    }
+}
+
+/// authorityInfoAccess with one OCSP access description (rcgen has no field for it).
+fn ocsp_extension(url: &str) -> CustomExtension {
+    const AIA: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
+    let der = yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_sequence(|w| {
+                w.next()
+                    .write_oid(&yasna::models::ObjectIdentifier::from_slice(&[
+                        1, 3, 6, 1, 5, 5, 7, 48, 1,
+                    ]));
+                w.next()
+                    .write_tagged_implicit(yasna::Tag::context(6), |w| w.write_ia5_string(url));
+            })
+        })
+    });
+    CustomExtension::from_oid_content(AIA, der)
+}
+
+pub(crate) fn add_revocation_info(params: &mut CertificateParams, org: &OrgSpec) {
+    if let Some(crl) = &org.crl_url {
+        params.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![crl.clone()],
+        }];
+    }
+    if let Some(ocsp) = &org.ocsp_url {
+        params.custom_extensions.push(ocsp_extension(ocsp));
+    }
+}
+
+/// The CSR a subject would have sent for `params`: its name, key and requested extensions. What
+/// only the issuer decides (serial, AKI, CRL and OCSP locations) is not part of a request.
+pub(crate) fn csr_pem(params: &CertificateParams, key: &KeyPair) -> Result<String> {
+    let mut req = params.clone();
+    req.serial_number = None;
+    req.use_authority_key_identifier_extension = false;
+    req.crl_distribution_points.clear();
+    req.custom_extensions.clear();
+    req.serialize_request(key)
+        .and_then(|c| c.pem())
+        .map_err(|e| Error::bug(format!("building a CSR: {e}")))
+}
+
+pub(crate) fn validity(
+    params: &mut CertificateParams,
+    now: OffsetDateTime,
+    days: u32,
+    cap: Option<OffsetDateTime>,
+) -> bool {
+    params.not_before = now - BACKDATE;
+    let wanted = now + Duration::days(days as i64);
+    match cap {
+        Some(cap) if wanted > cap => {
+            params.not_after = cap;
+            true
+        }
+        _ => {
+            params.not_after = wanted;
+            false
+        }
+    }
+}

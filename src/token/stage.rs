@@ -1,0 +1,66 @@
+//! The JWT part of a tree: an org's JWT settings, its signing leaf, its JWKS and its signer, as
+//! `init`, `jwt keygen`, `jwt mint` and `verify` all need them.
+
+use super::{jwk_for, jwks_json, Signer};
+use crate::error::{Error, Result};
+use crate::model::{KeyAlg, Kind, Label, Span};
+use crate::pki::{self, adhoc_spec, OrgCa};
+use crate::profile::{JwtSpec, OrgSpec, TokenFormat};
+use crate::store::{OrgLayout, JWT_SIGNING_NAME};
+use rustls_pki_types::CertificateDer;
+
+/// The JWT settings of an org: its profile section, or defaults for an org without one.
+pub fn jwt_spec(org: &OrgSpec) -> JwtSpec {
+    org.jwt.clone().unwrap_or_else(|| JwtSpec {
+        participant_id: org.name.to_string(),
+        ledger_id: org.name.to_string(),
+        issuer: "local-jwt-provider".into(),
+        key: KeyAlg::Rsa2048,
+        format: TokenFormat::Scope,
+        ttl: Span(86400),
+        users: vec![],
+    })
+}
+
+/// The JWT signing leaf of an org.
+pub fn signing_spec(org: &OrgSpec, key: Option<KeyAlg>) -> crate::profile::LeafSpec {
+    let label = Label::parse(JWT_SIGNING_NAME, "name").expect("jwt-sign is a valid label");
+    adhoc_spec(org, &label, Kind::JwtSigning, &[], None, key)
+}
+
+/// The JWKS of an org's signing cert with its CA chain (issuing CA first, root last).
+pub fn jwks_for(cert: &CertificateDer<'_>, ca: &OrgCa) -> Result<String> {
+    let chain: Vec<CertificateDer<'static>> =
+        ca.levels.iter().rev().map(|c| c.der.clone()).collect();
+    jwks_for_chain(cert, &chain)
+}
+
+/// `jwks_for` from the CA certs alone (issuing CA first, root last), for `hapki verify`, which
+/// reads CA certs but needs no CA key.
+pub fn jwks_for_chain(cert: &CertificateDer<'_>, chain: &[CertificateDer<'_>]) -> Result<String> {
+    let jwk = jwk_for(cert, chain).map_err(|m| Error::bug(format!("the JWT signing cert {m}")))?;
+    Ok(jwks_json(vec![jwk]))
+}
+
+/// Loads an org's signer (key parsed once) from the layout.
+pub fn load_signer(layout: &OrgLayout, org: &OrgSpec) -> Result<Signer> {
+    let files = layout.jwt_signing();
+    for p in [&files.cert, &files.key] {
+        if !p.exists() {
+            return Err(Error::input(format!(
+                "org `{}` has no JWT signing key ({} is missing); create it with `hapki jwt keygen --org {}`",
+                org.name,
+                p.display(),
+                org.name
+            )));
+        }
+    }
+    let (der, _) = pki::read_cert(&files.cert)?;
+    let key_pem = crate::store::read(&files.key)?;
+    Signer::new(&key_pem, &der).map_err(|m| {
+        Error::input(format!(
+            "{} {m}; re-create it with `hapki jwt keygen --force`",
+            files.key.display()
+        ))
+    })
+}
