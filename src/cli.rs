@@ -122,9 +122,6 @@ pub struct JwtMintArgs {
     /// scope, audience or custom.
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
-    /// Issue time (RFC 3339 or Unix seconds) instead of now.
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
     /// Mint N tokens for the one --user, each with its own `jti`, written one per line to
     /// NS/jwt/USER.tokens and printed one per line (1 to 1000000).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -205,6 +202,20 @@ pub struct Common {
     /// Output folder.
     #[arg(long, value_name = "DIR", default_value = "certs")]
     pub out: PathBuf,
+    /// Issue as of this time (RFC 3339 or Unix seconds) instead of now: certificate validity
+    /// and token times start there (reproducible trees, tests with a pinned clock).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+impl Common {
+    /// The time this run issues at: `--at`, or now.
+    pub fn now(&self) -> crate::Result<time::OffsetDateTime> {
+        Ok(match &self.at {
+            Some(a) => a.parse::<crate::model::At>()?.0,
+            None => time::OffsetDateTime::now_utc(),
+        })
+    }
 }
 
 const CA_INIT_HELP: &str = "EXAMPLES:\n  hapki ca init                          # root + intermediate for every org\n  hapki ca init --org participant1 --tier 3\n  hapki ca init --profile my.toml --out pki --force\n\nEXIT CODES:\n  0  success\n  2  bad input, an existing CA without --force, or a file could not be written (nothing was changed)";

@@ -1174,6 +1174,8 @@ fn keygen_ecdsa_p256_gives_an_es256_jwks_and_tokens() {
         "participant1",
         "--key",
         "ecdsa-p256",
+        "--at",
+        AT,
     ])
     .success();
     let k = pki.jwks("participant1")["keys"][0].clone();

@@ -8,7 +8,6 @@ use crate::issue::{execute, OrgWork};
 use crate::model::CaLevel;
 use crate::pki::{detect_tier, Ca, OrgCa};
 use crate::profile::Topology;
-use time::OffsetDateTime;
 
 pub fn run(args: &CaInitArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
@@ -41,7 +40,7 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
         work.push(w);
     }
     preflight(out)?;
-    let (done, plan) = execute(work, OffsetDateTime::now_utc())?;
+    let (done, plan) = execute(work, args.common.now()?)?;
     plan.commit()?;
     for (d, org) in done.iter().zip(topo.select(args.org.as_deref())?) {
         let names =

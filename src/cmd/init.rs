@@ -13,13 +13,12 @@ use crate::store::{Mode, Plan};
 use crate::token::stage::{jwks_for, load_signer, signing_spec};
 use crate::token::{self, TokenSpec};
 use std::time::Instant;
-use time::OffsetDateTime;
 
 pub fn run(args: &InitArgs) -> Result<i32> {
     let started = Instant::now();
     let topo = Topology::load(args.common.profile.as_deref())?;
     let out = &args.common.out;
-    let now = OffsetDateTime::now_utc();
+    let now = args.common.now()?;
 
     let mut work = Vec::new();
     let mut repairs = Plan::new();

@@ -10,7 +10,6 @@ use crate::model::{parse_days, KeyAlg, Label, San};
 use crate::pki::{adhoc_spec, OrgCa};
 use crate::profile::{LeafSpec, OrgSpec, Topology};
 use crate::store::Plan;
-use time::OffsetDateTime;
 
 pub fn run(args: &IssueArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
@@ -35,7 +34,7 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
     let mut w = OrgWork::new(org, out);
     let ca = OrgCa::load_complete(&w.layout, org)?;
     w.tier = ca.levels.len() as u8;
-    let now = OffsetDateTime::now_utc();
+    let now = args.common.now()?;
     let mut skipped = Vec::new();
     let mut repairs = Plan::new();
     for spec in specs {

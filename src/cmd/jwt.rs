@@ -45,7 +45,7 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
     }
     preflight(out)?;
     let layouts: Vec<OrgLayout> = work.iter().map(|w| w.layout.clone()).collect();
-    let (done, mut plan) = execute(work, OffsetDateTime::now_utc())?;
+    let (done, mut plan) = execute(work, args.common.now()?)?;
     for (d, layout) in done.iter().zip(&layouts) {
         plan.add(
             layout.jwks(),
@@ -194,10 +194,7 @@ fn mint_specs<'t>(
 
 pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
-    let at: Option<At> = args.at.as_deref().map(str::parse).transpose()?;
-    let iat = at
-        .map_or_else(OffsetDateTime::now_utc, |a| a.0)
-        .unix_timestamp();
+    let iat = args.common.now()?.unix_timestamp();
     let count = args.count.unwrap_or(1);
     if count > 1 && args.user.is_none() {
         return Err(Error::input(format!(

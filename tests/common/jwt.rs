@@ -69,14 +69,14 @@ impl Pki {
         std::fs::write(&profile, PROFILE).unwrap();
         let out = dir.path().join("out");
         let pki = Pki { dir, profile, out };
-        pki.run(&["ca", "init"]).success();
+        pki.run(&["ca", "init", "--at", AT]).success();
         pki
     }
 
     /// CAs plus both participants' JWT signing keys and JWKS.
     pub fn keys() -> Pki {
         let pki = Pki::cas();
-        pki.run(&["jwt", "keygen"]).success();
+        pki.run(&["jwt", "keygen", "--at", AT]).success();
         pki
     }
 
