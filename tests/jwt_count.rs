@@ -21,7 +21,7 @@ fn hapki() -> Command {
 
 fn init(out: &Path, profile: Option<&str>) {
     let mut cmd = hapki();
-    cmd.arg("init").arg("--out").arg(out);
+    cmd.arg("init").arg("--out").arg(out).args(["--at", AT]);
     if let Some(p) = profile {
         cmd.arg("--profile")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(p));
