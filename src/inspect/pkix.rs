@@ -196,7 +196,11 @@ const SHOWN: &[&str] = &[
 ];
 
 /// The label of every `-----BEGIN LABEL-----` line, the way pki-types finds them (at the start
-/// of a line).
+/// of a line). Written by hand because no PEM crate does this the same way: pki-types (hapki's
+/// one PEM reader, here as in keys, token, pki and verify) passes over blocks of a label it does
+/// not know without naming them, and the `pem` crate finds armour in the middle of a line (a
+/// JWKS quoting a PEM would be taken for PEM) and silently drops a truncated last block, which
+/// `inspect` must name.
 pub(super) fn pem_labels(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
     bytes
         .split(|b| *b == b'\n' || *b == b'\r')
