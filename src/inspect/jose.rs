@@ -1,12 +1,14 @@
 //! The JOSE side of `inspect`: a JWKS (RFC 7517) key by key, with its `x5c` certs and whether
 //! its `kid`, `x5t` and `x5t#S256` are what RFC 7638 and RFC 7517 §4.8 say they should be; and a
-//! JWT (RFC 7519, compact JWS) as its header, claims and times. Signatures are not checked here.
+//! JWT (RFC 7519, compact JWS, read with `token::jws`) as its header, claims and times.
+//! Signatures are not checked here.
 
 use super::pkix::{cert_summary, curve_bits, modulus_bits, CertSummary};
 use super::{colon_hex, window, Item, Parsed, Text};
 use crate::error::{Error, Result};
 use crate::model::fmt_time;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use crate::token::jws::{self, Jws, JwsError, Lapse, Part};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use serde::Serialize;
@@ -258,49 +260,44 @@ struct Times {
     exp: Option<String>,
 }
 
-/// Three dot-separated segments of base64 text: the shape of a compact JWS. Standard-base64
-/// characters are let through so that a wrongly encoded token is shown with a warning rather
-/// than refused as an unknown file.
-pub(super) fn looks_like_jws(t: &str) -> bool {
-    let parts: Vec<&str> = t.split('.').collect();
-    parts.len() == 3
-        && !parts[0].is_empty()
-        && !parts[1].is_empty()
-        && parts.iter().all(|p| {
-            p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_+/=".contains(&b))
-        })
-}
-
 pub(super) fn from_jws(path: &Path, t: &str, now: OffsetDateTime) -> Result<Parsed> {
-    let parts: Vec<&str> = t.split('.').collect();
-    let mut warnings = Vec::new();
-    let mut segment = |name: &str, s: &str| -> Result<Value> {
-        let (bytes, problem) = decode_segment(s).ok_or_else(|| {
-            Error::input(format!(
-                "{} looks like a JWT but its {name} is not base64url; expected a token `header.payload.signature`",
-                path.display()
-            ))
-        })?;
-        if let Some(p) = problem {
-            warnings.push(format!("the {name} {p}"));
-        }
-        serde_json::from_slice(&bytes).map_err(|_| {
-            Error::input(format!(
-                "{} looks like a JWT but its {name} is not JSON; expected a token `header.payload.signature`",
-                path.display()
-            ))
-        })
+    let refused = |what: String| {
+        Error::input(format!(
+            "{} looks like a JWT but its {what}; expected a token `header.payload.signature`",
+            path.display()
+        ))
     };
-    let header = segment("header", parts[0])?;
-    let claims = segment("payload", parts[1])?;
-    if !header.is_object() {
-        return Err(Error::input(format!(
+    let (jws, lapses) = jws::split_lenient(t).map_err(|e| match e {
+        JwsError::Json { part, .. } => refused(format!("{} is not JSON", part.name())),
+        JwsError::HeaderNotObject => Error::input(format!(
             "{} looks like a JWT but its header is not a JSON object",
             path.display()
-        )));
+        )),
+        JwsError::Base64 { part, .. } | JwsError::Alphabet { part, .. } => {
+            refused(format!("{} is not base64url", part.name()))
+        }
+        JwsError::Shape => super::unknown(path),
+    })?;
+    let mut warnings = Vec::new();
+    for (part, lapse) in lapses {
+        let problem = match (part, lapse) {
+            // The signature is not checked here, so neither is its encoding (and only a
+            // signature can be undecodable without an error).
+            (Part::Signature, _) | (_, Lapse::Undecodable) => continue,
+            (_, Lapse::Padded) => "is padded with `=`, which JWS forbids (RFC 7515 §2)",
+            (_, Lapse::StandardBase64) => {
+                "is standard base64 (with `+` or `/`), not base64url; Canton and most JWT libraries refuse it"
+            }
+        };
+        warnings.push(format!("the {} {problem}", part.name()));
     }
-    if parts[2].is_empty() {
+    let Jws {
+        header,
+        claims,
+        signature_b64,
+        ..
+    } = jws;
+    if signature_b64.is_empty() {
         warnings.push("the token has no signature (an unsecured JWT); Canton refuses it".into());
     }
     let mut time_of = |claim: &str| -> Option<OffsetDateTime> {
@@ -337,22 +334,6 @@ pub(super) fn from_jws(path: &Path, t: &str, now: OffsetDateTime) -> Result<Pars
             signature_checked: false,
         })],
         warnings,
-    })
-}
-
-/// Decodes a JWS segment, saying what is wrong with an encoding that is not plain base64url.
-fn decode_segment(s: &str) -> Option<(Vec<u8>, Option<&'static str>)> {
-    let padded = s.ends_with('=');
-    let bare = s.trim_end_matches('=');
-    if let Ok(b) = URL_SAFE_NO_PAD.decode(bare) {
-        let problem = padded.then_some("is padded with `=`, which JWS forbids (RFC 7515 §2)");
-        return Some((b, problem));
-    }
-    STANDARD_NO_PAD.decode(bare).ok().map(|b| {
-        (
-            b,
-            Some("is standard base64 (with `+` or `/`), not base64url; Canton and most JWT libraries refuse it"),
-        )
     })
 }
 
@@ -419,30 +400,5 @@ impl JwtInfo {
             "signature",
             "not checked here; `hapki jwt verify FILE --jwks JWKS` checks it",
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jws_shape() {
-        assert!(looks_like_jws("eyJh.eyJi.c2ln"));
-        assert!(looks_like_jws("eyJh.eyJi."));
-        assert!(!looks_like_jws("eyJh.eyJi"));
-        assert!(!looks_like_jws("a.b.c.d.e"));
-        assert!(!looks_like_jws("not a token.at.all"));
-    }
-
-    #[test]
-    fn segments() {
-        // {"a":"?>"} encodes with `+`/`/` in standard base64 and `-`/`_` in base64url.
-        let std = STANDARD_NO_PAD.encode(br#"{"a":"??>"}"#);
-        let url = URL_SAFE_NO_PAD.encode(br#"{"a":"??>"}"#);
-        assert_ne!(std, url);
-        assert_eq!(decode_segment(&url).unwrap().1, None);
-        assert!(decode_segment(&std).unwrap().1.is_some());
-        assert!(decode_segment("!!").is_none());
     }
 }

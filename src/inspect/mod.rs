@@ -145,7 +145,7 @@ fn detect(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<Parsed> {
     }
     match std::str::from_utf8(body).map(str::trim) {
         Ok(t) if t.starts_with('{') => jose::from_json(path, t, now),
-        Ok(t) if jose::looks_like_jws(t) => jose::from_jws(path, t, now),
+        Ok(t) if crate::token::jws::looks_compact(t) => jose::from_jws(path, t, now),
         _ => Err(unknown(path)),
     }
 }

@@ -1,17 +1,21 @@
 //! The X.509 side of `inspect`: PEM and DER files holding certificates, CSRs, private keys
-//! (PKCS#8, PKCS#1, SEC1) and public keys, parsed with x509-parser. A private key is reduced to
-//! its format, type and size here, so no caller ever holds more of it than that.
+//! (PKCS#8, PKCS#1, SEC1) and public keys. Certificates, CSRs and public keys are parsed with
+//! x509-parser, private keys with `keys::shape` (the RustCrypto key crates). A private key is
+//! reduced to its format, type and size here, so no caller ever holds more of it than that.
 
 use super::{colon_hex, sha256, window, Item, Parsed, Text, EXPECTED};
 use crate::error::{Error, Result};
+use crate::keys::shape::{self, Format, Shape};
 use crate::model::fmt_time;
 use ::time::OffsetDateTime;
 use rustls_pki_types::pem::{self, PemObject, SectionKind};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
 use serde::Serialize;
+use spki::ObjectIdentifier;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::path::Path;
-use x509_parser::asn1_rs::{Any, Oid, Tag};
+use x509_parser::asn1_rs::Oid;
 use x509_parser::objects::oid_registry;
 use x509_parser::prelude::*;
 use x509_parser::public_key::{PublicKey, RSAPublicKey};
@@ -192,7 +196,11 @@ const SHOWN: &[&str] = &[
 ];
 
 /// The label of every `-----BEGIN LABEL-----` line, the way pki-types finds them (at the start
-/// of a line).
+/// of a line). Written by hand because no PEM crate does this the same way: pki-types (hapki's
+/// one PEM reader, here as in keys, token, pki and verify) passes over blocks of a label it does
+/// not know without naming them, and the `pem` crate finds armour in the middle of a line (a
+/// JWKS quoting a PEM would be taken for PEM) and silently drops a truncated last block, which
+/// `inspect` must name.
 pub(super) fn pem_labels(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
     bytes
         .split(|b| *b == b'\n' || *b == b'\r')
@@ -491,19 +499,15 @@ fn oid_name(oid: &Oid<'_>) -> String {
 
 // ---- keys ----
 
-const RSA: &str = "1.2.840.113549.1.1.1";
-const RSA_PSS: &str = "1.2.840.113549.1.1.10";
-const EC: &str = "1.2.840.10045.2.1";
-
-/// The algorithm name and, for EC, the curve named by an AlgorithmIdentifier.
-fn algorithm(oid: &Oid<'_>, params: Option<&Any<'_>>) -> (String, Option<String>) {
+/// The algorithm name and, for EC, the name of its curve.
+fn algorithm(oid: &Oid<'_>, curve: Option<&Oid<'_>>) -> (String, Option<String>) {
+    let is = |known: ObjectIdentifier| oid.as_bytes() == known.as_bytes();
+    if is(shape::EC_PUBLIC_KEY) {
+        return ("EC".into(), curve.map(curve_name));
+    }
     let name = match oid.to_id_string().as_str() {
-        RSA => "RSA",
-        RSA_PSS => "RSA-PSS",
-        EC => {
-            let curve = params.and_then(|p| p.as_oid().ok()).map(|c| curve_name(&c));
-            return ("EC".into(), curve);
-        }
+        _ if is(shape::RSA_ENCRYPTION) => "RSA",
+        _ if is(shape::RSA_PSS) => "RSA-PSS",
         "1.3.101.112" => "Ed25519",
         "1.3.101.113" => "Ed448",
         "1.3.101.110" => "X25519",
@@ -540,10 +544,12 @@ pub(super) fn modulus_bits(n: &[u8]) -> Option<u32> {
 }
 
 fn spki_info(spki: &SubjectPublicKeyInfo<'_>) -> KeyInfo {
-    let (alg, curve) = algorithm(
-        &spki.algorithm.algorithm,
-        spki.algorithm.parameters.as_ref(),
-    );
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok());
+    let (alg, curve) = algorithm(&spki.algorithm.algorithm, curve.as_ref());
     let bits = match alg.as_str() {
         "RSA" | "RSA-PSS" => RSAPublicKey::from_der(&spki.subject_public_key.data)
             .ok()
@@ -572,33 +578,29 @@ fn public_key_info(der: &[u8]) -> Option<PublicKeyInfo> {
     })
 }
 
-/// The content of the DER element at the start of `i` if its tag is `tag`, and what follows.
-fn element(i: &[u8], tag: Tag) -> Option<(&[u8], &[u8])> {
-    let (rest, any) = Any::from_der(i).ok()?;
-    (any.tag() == tag).then_some((any.data, rest))
+/// An OID of the RustCrypto crates as x509-parser's, for the names of its registry.
+fn x509_oid(oid: &ObjectIdentifier) -> Oid<'static> {
+    Oid::new(Cow::Owned(oid.as_bytes().to_vec()))
 }
 
-/// PKCS#8 PrivateKeyInfo (RFC 5208 / 5958): version, algorithm, then the key in an OCTET STRING.
-fn pkcs8(der: &[u8]) -> Option<PrivateKeyInfo> {
-    let (body, _) = element(der, Tag::Sequence)?;
-    let (_, i) = element(body, Tag::Integer)?;
-    let (i, alg) = AlgorithmIdentifier::from_der(i).ok()?;
-    let (inner, _) = element(i, Tag::OctetString)?;
-    let (algorithm, mut curve) = algorithm(&alg.algorithm, alg.parameters.as_ref());
+/// A private key's format, type and size, from what `keys::shape` read of its structure.
+fn private_key_info(shape: Option<Shape>, der: &[u8]) -> Option<PrivateKeyInfo> {
+    let shape = shape?;
+    let curve_oid = shape.curve.as_ref().map(x509_oid);
+    let (algorithm, curve) = algorithm(&x509_oid(&shape.algorithm), curve_oid.as_ref());
     let bits = match algorithm.as_str() {
-        "RSA" | "RSA-PSS" => Some(rsa_private_bits(inner)?),
-        "EC" => {
-            // The curve may be given only inside the SEC1 structure.
-            if curve.is_none() {
-                curve = sec1_curve(inner);
-            }
-            curve.as_deref().and_then(curve_bits)
-        }
+        "RSA" | "RSA-PSS" => modulus_bits(&shape.rsa.as_ref()?.modulus),
+        "EC" => curve.as_deref().and_then(curve_bits),
         _ => None,
     };
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.to_vec()));
+    let der = der.to_vec();
+    let key = match shape.format {
+        Format::Pkcs8 => PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der)),
+        Format::Pkcs1 => PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der)),
+        Format::Sec1 => PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der)),
+    };
     Some(PrivateKeyInfo {
-        format: "PKCS#8",
+        format: shape.format.name(),
         key: KeyInfo {
             algorithm,
             bits,
@@ -608,59 +610,19 @@ fn pkcs8(der: &[u8]) -> Option<PrivateKeyInfo> {
     })
 }
 
-/// PKCS#1 RSAPrivateKey: version, then the modulus.
-fn rsa_private_bits(der: &[u8]) -> Option<u32> {
-    let (body, _) = element(der, Tag::Sequence)?;
-    let (_, i) = element(body, Tag::Integer)?;
-    let (n, _) = element(i, Tag::Integer)?;
-    modulus_bits(n)
+/// PKCS#8 PrivateKeyInfo (RFC 5208 / 5958).
+fn pkcs8(der: &[u8]) -> Option<PrivateKeyInfo> {
+    private_key_info(shape::pkcs8(der), der)
 }
 
+/// PKCS#1 RSAPrivateKey.
 fn pkcs1(der: &[u8]) -> Option<PrivateKeyInfo> {
-    let bits = rsa_private_bits(der)?;
-    let key = PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.to_vec()));
-    Some(PrivateKeyInfo {
-        format: "PKCS#1",
-        key: KeyInfo {
-            algorithm: "RSA".into(),
-            bits: Some(bits),
-            curve: None,
-            public_key_sha256: public_half_sha256(&key),
-        },
-    })
+    private_key_info(shape::pkcs1(der), der)
 }
 
-/// SEC1 ECPrivateKey (RFC 5915): version 1, the key, then the curve as `[0]` (optional).
-fn sec1_curve(der: &[u8]) -> Option<String> {
-    let (body, _) = element(der, Tag::Sequence)?;
-    let (version, i) = element(body, Tag::Integer)?;
-    if version != [1] {
-        return None;
-    }
-    let (_, mut i) = element(i, Tag::OctetString)?;
-    while let Ok((rest, any)) = Any::from_der(i) {
-        if any.class() == x509_parser::asn1_rs::Class::ContextSpecific && any.tag() == Tag(0) {
-            let (_, oid) = Oid::from_der(any.data).ok()?;
-            return Some(curve_name(&oid));
-        }
-        i = rest;
-    }
-    None
-}
-
+/// SEC1 ECPrivateKey (RFC 5915), with its curve.
 fn sec1(der: &[u8]) -> Option<PrivateKeyInfo> {
-    // A SEC1 key without its curve cannot be used, so it does not count as one.
-    let curve = sec1_curve(der)?;
-    let key = PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der.to_vec()));
-    Some(PrivateKeyInfo {
-        format: "SEC1",
-        key: KeyInfo {
-            algorithm: "EC".into(),
-            bits: curve_bits(&curve),
-            curve: Some(curve),
-            public_key_sha256: public_half_sha256(&key),
-        },
-    })
+    private_key_info(shape::sec1(der), der)
 }
 
 /// The SHA-256 of the key's SubjectPublicKeyInfo, so a reader can match it to a cert's;

@@ -1,16 +1,18 @@
 //! Key pairs: generation (in parallel across every core, since RSA generation dominates the cost
-//! of a run), PKCS#8 loading through rustls-pki-types, and the signature algorithm each key
-//! naturally signs with.
+//! of a run), PKCS#8 loading through rustls-pki-types, the signature algorithm each key
+//! naturally signs with, and (in `shape`) what a key's structure says without loading it.
+
+pub mod shape;
 
 use crate::error::{Error, Result};
 use crate::model::KeyAlg;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 use rcgen::{KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The signature algorithm a key of `alg` signs certificates with.
@@ -37,80 +39,53 @@ pub fn generate(alg: KeyAlg) -> Result<KeyPair> {
     kp.map_err(|e| Error::bug(format!("generating a {alg} key failed: {e}")))
 }
 
-/// Generates one key per entry, on every core, and returns them in the order asked. The entries
-/// are a work queue taken in order by every thread of the pool, so callers that put the costliest
-/// keys first get the longest-job-first schedule: RSA generation time varies a lot from key to
-/// key, and the small keys at the end fill in whatever imbalance the big ones leave. (A parallel
-/// iterator would split the list in halves up front, which leaves one core idle at the end when
-/// one half happens to draw the slow primes.) Shows a progress line on stderr when it is a
-/// terminal and the work is large enough to notice.
+/// Generates one key per entry, on every core, and returns them in the order asked. Each key is
+/// a job of a FIFO scope, which the pool's threads take in the order they were spawned, so
+/// callers that put the costliest keys first get the longest-job-first schedule: RSA generation
+/// time varies a lot from key to key, and the small keys at the end fill in whatever imbalance
+/// the big ones leave. (A parallel iterator would split the list in halves up front, which
+/// leaves one core idle at the end when one half happens to draw the slow primes.) Shows a
+/// progress line on stderr when it is a terminal and the work is large enough to notice.
 pub fn generate_many(algs: &[KeyAlg]) -> Result<Vec<KeyPair>> {
-    let done = Arc::new(AtomicUsize::new(0));
-    let slow = algs.iter().filter(|a| a.is_rsa()).count() >= 2;
-    let progress = (slow && std::io::stderr().is_terminal())
-        .then(|| Progress::start(algs.len(), done.clone()));
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<KeyPair>>>> =
-        algs.iter().map(|_| Mutex::new(None)).collect();
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(alg) = algs.get(i) else { break };
-        let k = generate(*alg);
-        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(k);
-        done.fetch_add(1, Ordering::Relaxed);
-    };
-    if algs.len() > 1 {
-        rayon::broadcast(|_| work());
-    } else {
-        work();
+    if let [alg] = algs {
+        return Ok(vec![generate(*alg)?]);
     }
-    drop(progress);
+    let slow = algs.iter().filter(|a| a.is_rsa()).count() >= 2;
+    let progress = progress_line(algs.len(), slow && std::io::stderr().is_terminal());
+    let slots: Vec<OnceLock<Result<KeyPair>>> = algs.iter().map(|_| OnceLock::new()).collect();
+    rayon::scope_fifo(|s| {
+        for (alg, slot) in algs.iter().zip(&slots) {
+            let progress = &progress;
+            s.spawn_fifo(move |_| {
+                let _ = slot.set(generate(*alg));
+                progress.inc(1);
+            });
+        }
+    });
+    progress.finish_and_clear();
     slots
         .into_iter()
         .map(|s| {
             s.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
                 .unwrap_or_else(|| Err(Error::bug("a key of the batch was never generated")))
         })
         .collect()
 }
 
-/// A spinner line on stderr, cleared when dropped.
-struct Progress {
-    stop: Arc<AtomicBool>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(total: usize, done: Arc<AtomicUsize>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let frames = ['|', '/', '-', '\\'];
-            let mut i = 0;
-            while !s.load(Ordering::Relaxed) {
-                let n = done.load(Ordering::Relaxed);
-                eprint!("\r{} generating keys {n}/{total}", frames[i % 4]);
-                let _ = std::io::stderr().flush();
-                i += 1;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            eprint!("\r\x1b[2K");
-        });
-        Progress {
-            stop,
-            handle: Some(handle),
-        }
+/// `| generating keys 3/7` on stderr, a spinner turning while the keys come, cleared when done
+/// (or dropped on an error); hidden unless `shown`.
+fn progress_line(total: usize, shown: bool) -> ProgressBar {
+    if !shown {
+        return ProgressBar::hidden();
     }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
+    let style = ProgressStyle::with_template("{spinner} generating keys {pos}/{len}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .tick_strings(&["|", "/", "-", "\\", " "]);
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
+        .with_style(style)
+        .with_finish(ProgressFinish::AndClear);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
 }
 
 /// Loads a PKCS#8 (or PKCS#1 / SEC1) PEM private key.
@@ -152,14 +127,9 @@ pub fn alg_of(kp: &KeyPair) -> KeyAlg {
     }
 }
 
-/// The modulus size of an RSA SubjectPublicKeyInfo, in bits.
+/// The modulus size of an RSA SubjectPublicKeyInfo, in bits (whole octets).
 pub fn rsa_bits(spki_der: &[u8]) -> Option<usize> {
-    use x509_parser::prelude::FromDer;
-    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der).ok()?;
-    match spki.parsed().ok()? {
-        x509_parser::public_key::PublicKey::RSA(rsa) => Some(rsa.key_size()),
-        _ => None,
-    }
+    shape::spki_rsa(spki_der).map(|k| k.modulus.len() * 8)
 }
 
 /// The modulus and public exponent (big-endian, no leading zeros) of an RSA PKCS#8 key, read
@@ -167,39 +137,8 @@ pub fn rsa_bits(spki_der: &[u8]) -> Option<usize> {
 /// what a TLS stack does with a leaf key; this is the cheap `openssl rsa -modulus` comparison for
 /// keys nothing loads at run time. `None` when `pkcs8` is not a well-formed RSA PKCS#8 key.
 pub fn rsa_public_parts(pkcs8: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    const RSA_ENCRYPTION: &[u64] = &[1, 2, 840, 113549, 1, 1, 1];
-    let (oid, key) = yasna::parse_der(pkcs8, |r| {
-        r.read_sequence(|r| {
-            r.next().read_u8()?;
-            let oid = r.next().read_sequence(|r| {
-                let oid = r.next().read_oid()?;
-                r.read_optional(|r| r.read_null())?;
-                Ok(oid)
-            })?;
-            let key = r.next().read_bytes()?;
-            // Optional attributes and public key (PKCS#8 v2).
-            while r.read_optional(|r| r.read_der())?.is_some() {}
-            Ok((oid, key))
-        })
-    })
-    .ok()?;
-    if oid.components().as_slice() != RSA_ENCRYPTION {
-        return None;
-    }
-    let strip = |b: Vec<u8>| b.into_iter().skip_while(|x| *x == 0).collect::<Vec<u8>>();
-    yasna::parse_der(&key, |r| {
-        r.read_sequence(|r| {
-            r.next().read_u8()?;
-            let n = r.next().read_bigint_bytes()?.0;
-            let e = r.next().read_bigint_bytes()?.0;
-            // d, p, q, dP, dQ, qInv: all there, so a truncated key is not taken for whole.
-            for _ in 0..6 {
-                r.next().read_bigint_bytes()?;
-            }
-            Ok((strip(n), strip(e)))
-        })
-    })
-    .ok()
+    let s = shape::pkcs8(pkcs8).filter(|s| s.algorithm == shape::RSA_ENCRYPTION)?;
+    s.rsa.map(|k| (k.modulus, k.exponent))
 }
 
 /// PKCS#8 DER of a key (what Java-based Canton clients read as `.key.der`).
@@ -212,6 +151,24 @@ mod tests {
     use super::*;
     use x509_parser::prelude::FromDer;
     use x509_parser::public_key::PublicKey;
+
+    #[test]
+    fn generate_many_returns_the_keys_in_the_order_asked() {
+        let algs = [
+            KeyAlg::Rsa2048,
+            KeyAlg::EcdsaP384,
+            KeyAlg::Ed25519,
+            KeyAlg::EcdsaP256,
+            KeyAlg::EcdsaP256,
+        ];
+        let keys = generate_many(&algs).unwrap();
+        assert_eq!(keys.iter().map(alg_of).collect::<Vec<_>>(), algs);
+        assert_eq!(
+            alg_of(&generate_many(&[KeyAlg::Ed25519]).unwrap()[0]),
+            KeyAlg::Ed25519
+        );
+        assert!(generate_many(&[]).unwrap().is_empty());
+    }
 
     #[test]
     fn rsa_public_parts_are_the_spki_ones() {

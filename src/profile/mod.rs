@@ -168,6 +168,32 @@ pub struct JwtSpec {
     pub users: Vec<UserSpec>,
 }
 
+/// The `iss` of tokens when neither `[org.jwt]`, the org nor `[defaults]` names one.
+const DEFAULT_JWT_ISSUER: &str = "local-jwt-provider";
+/// The JWT signing key when neither `[org.jwt]`, the org nor `[defaults]` names one.
+const DEFAULT_JWT_KEY: KeyAlg = KeyAlg::Rsa2048;
+/// The token shape when `[org.jwt]` names none (or there is no such section).
+const DEFAULT_TOKEN_FORMAT: TokenFormat = TokenFormat::Scope;
+/// The token lifetime when neither the org nor `[defaults]` sets `token_ttl`: one day.
+const DEFAULT_TOKEN_TTL: Span = Span(86_400);
+
+impl JwtSpec {
+    /// The JWT settings of org `name` when its profile has no `[org.jwt]` section (`jwt keygen`
+    /// and `jwt mint` still work for it): the defaults a section gets for what it leaves out,
+    /// and no users.
+    pub fn default_for(name: &Label) -> JwtSpec {
+        JwtSpec {
+            participant_id: name.to_string(),
+            ledger_id: name.to_string(),
+            issuer: DEFAULT_JWT_ISSUER.into(),
+            key: DEFAULT_JWT_KEY,
+            format: DEFAULT_TOKEN_FORMAT,
+            ttl: DEFAULT_TOKEN_TTL,
+            users: vec![],
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct OrgSpec {
     pub name: Label,
@@ -577,14 +603,12 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
         let participant_id = j.participant_id.clone().unwrap_or_else(|| ro.name.clone());
         let format = match &j.format {
             Some(f) => TokenFormat::parse(f)?,
-            None => TokenFormat::Scope,
+            None => DEFAULT_TOKEN_FORMAT,
         };
-        let ttl: Span = o
-            .token_ttl
-            .as_deref()
-            .or(d.token_ttl.as_deref())
-            .unwrap_or("1d")
-            .parse()?;
+        let ttl = match o.token_ttl.as_deref().or(d.token_ttl.as_deref()) {
+            Some(t) => t.parse()?,
+            None => DEFAULT_TOKEN_TTL,
+        };
         let mut users = Vec::new();
         let mut names = BTreeSet::new();
         for u in &j.users {
@@ -620,10 +644,10 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
                 .clone()
                 .or_else(|| o.jwt_issuer.clone())
                 .or_else(|| d.jwt_issuer.clone())
-                .unwrap_or_else(|| "local-jwt-provider".into()),
+                .unwrap_or_else(|| DEFAULT_JWT_ISSUER.into()),
             key: key(
                 j.key.as_ref().or(o.jwt_key.as_ref()).or(d.jwt_key.as_ref()),
-                KeyAlg::Rsa2048,
+                DEFAULT_JWT_KEY,
             )?,
             format,
             ttl,
@@ -675,6 +699,39 @@ mod tests {
         assert_eq!(
             p1.jwt.as_ref().unwrap().users[2].format,
             TokenFormat::Custom
+        );
+    }
+
+    #[test]
+    fn an_empty_jwt_section_gets_the_defaults_of_an_org_without_one() {
+        let t = Topology::parse(
+            "[[org]]\nname = \"p\"\ndns = \"p.com\"\norganization = \"P\"\n[org.jwt]\n",
+            "p.toml",
+        )
+        .unwrap();
+        let org = &t.orgs[0];
+        let (a, b) = (org.jwt.clone().unwrap(), JwtSpec::default_for(&org.name));
+        assert_eq!(
+            (
+                &a.participant_id,
+                &a.ledger_id,
+                &a.issuer,
+                a.key,
+                a.format,
+                a.ttl
+            ),
+            (
+                &b.participant_id,
+                &b.ledger_id,
+                &b.issuer,
+                b.key,
+                b.format,
+                b.ttl
+            )
+        );
+        assert_eq!(
+            (b.participant_id.as_str(), b.issuer.as_str(), b.key, b.ttl),
+            ("p", "local-jwt-provider", KeyAlg::Rsa2048, Span(86400))
         );
     }
 

@@ -3,23 +3,18 @@
 
 use super::{jwk_for, jwks_json, Signer};
 use crate::error::{Error, Result};
-use crate::model::{KeyAlg, Kind, Label, Span};
+use crate::model::{KeyAlg, Kind, Label};
 use crate::pki::{self, adhoc_spec, OrgCa};
-use crate::profile::{JwtSpec, OrgSpec, TokenFormat};
+use crate::profile::{JwtSpec, OrgSpec};
 use crate::store::{OrgLayout, JWT_SIGNING_NAME};
 use rustls_pki_types::CertificateDer;
 
-/// The JWT settings of an org: its profile section, or defaults for an org without one.
+/// The JWT settings of an org: its profile section, or the profile's defaults for an org without
+/// one.
 pub fn jwt_spec(org: &OrgSpec) -> JwtSpec {
-    org.jwt.clone().unwrap_or_else(|| JwtSpec {
-        participant_id: org.name.to_string(),
-        ledger_id: org.name.to_string(),
-        issuer: "local-jwt-provider".into(),
-        key: KeyAlg::Rsa2048,
-        format: TokenFormat::Scope,
-        ttl: Span(86400),
-        users: vec![],
-    })
+    org.jwt
+        .clone()
+        .unwrap_or_else(|| JwtSpec::default_for(&org.name))
 }
 
 /// The JWT signing leaf of an org.
