@@ -19,6 +19,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
     let out = &args.common.out;
     let now = args.common.now()?;
+    let lock = args.common.lock()?;
 
     let mut work = Vec::new();
     let mut repairs = Plan::new();
@@ -89,7 +90,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             None => pki::read_cert(&layout.jwt_signing().cert)?.0,
         };
         let jwks = jwks_for(&cert_der, &d.ca)?;
-        let jwks_ok = std::fs::read_to_string(&jwks_path).is_ok_and(|s| s == jwks);
+        let jwks_ok = crate::store::read_text(&jwks_path).is_ok_and(|s| s == jwks);
         if !jwks_ok {
             plan.add(&jwks_path, jwks.clone(), Mode::Public);
             jwks_written += 1;
@@ -109,7 +110,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             // A token is kept while it verifies with today's key, has not expired, and says
             // what the profile says of its user (all but its times).
             let keep = new_signer.is_none()
-                && std::fs::read_to_string(&path).is_ok_and(|t| {
+                && crate::store::read_text(&path).is_ok_and(|t| {
                     token::verify_token(t.trim(), &set, None, now.unix_timestamp())
                         .is_ok_and(|v| same_but_times(&v.claims, &claims))
                 });
@@ -133,7 +134,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         preflight(out)?;
     }
     plan.extend(tokens);
-    plan.commit()?;
+    plan.commit(&lock)?;
 
     let certs: usize = done.iter().map(|d| d.leaves.len()).sum();
     crate::outln!(

@@ -31,10 +31,11 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
     let (org, specs) = resolve(&topo, args, kind, &sans, days, key)?;
 
     let out = &args.common.out;
+    let now = args.common.now()?;
+    let lock = args.common.lock()?;
     let mut w = OrgWork::new(org, out);
     let ca = OrgCa::load_complete(&w.layout, org)?;
     w.tier = ca.levels.len() as u8;
-    let now = args.common.now()?;
     let mut skipped = Vec::new();
     let mut repairs = Plan::new();
     for spec in specs {
@@ -76,7 +77,7 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
     let layout = w.layout.clone();
     let (done, mut plan) = execute(vec![w], now)?;
     plan.extend(repairs);
-    plan.commit()?;
+    plan.commit(&lock)?;
     for leaf in &done[0].leaves {
         let f = layout.leaf(leaf.spec.kind, leaf.spec.name.as_str());
         let sans: Vec<String> = leaf.spec.sans.iter().map(|s| s.to_string()).collect();

@@ -23,6 +23,8 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
     let key: Option<KeyAlg> = args.key.as_deref().map(str::parse).transpose()?;
     let orgs = jwt_orgs(&topo, args.org.as_deref())?;
     let out = &args.common.out;
+    let now = args.common.now()?;
+    let lock = args.common.lock()?;
     let mut work = Vec::new();
     for org in orgs {
         let mut w = OrgWork::new(org, out);
@@ -45,7 +47,7 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
     }
     preflight(out)?;
     let layouts: Vec<OrgLayout> = work.iter().map(|w| w.layout.clone()).collect();
-    let (done, mut plan) = execute(work, args.common.now()?)?;
+    let (done, mut plan) = execute(work, now)?;
     for (d, layout) in done.iter().zip(&layouts) {
         plan.add(
             layout.jwks(),
@@ -53,7 +55,7 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
             Mode::Public,
         );
     }
-    plan.commit()?;
+    plan.commit(&lock)?;
     for (d, layout) in done.iter().zip(&layouts) {
         crate::outln!(
             "created the JWT signing key ({}) {} and the JWKS {}",
@@ -203,6 +205,7 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     }
     let specs = mint_specs(&topo, args, iat)?;
     let out = &args.common.out;
+    let lock = args.common.lock()?;
     let mut signers: Vec<(&str, Signer, OrgLayout)> = Vec::new();
     for (org, _) in &specs {
         if !signers.iter().any(|(n, _, _)| *n == org.name.as_str()) {
@@ -213,7 +216,7 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     preflight(out)?;
     if args.count.is_some() {
         let ((org, spec), (_, signer, layout)) = (&specs[0], &signers[0]);
-        return mint_many(signer, spec, &layout.tokens(&spec.user), count, org);
+        return mint_many(signer, spec, &layout.tokens(&spec.user), count, org, &lock);
     }
     let tokens: Vec<(PathBuf, String)> = specs
         .par_iter()
@@ -230,7 +233,7 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     for (p, t) in &tokens {
         plan.add(p, format!("{t}\n"), Mode::Secret);
     }
-    plan.commit()?;
+    plan.commit(&lock)?;
     if let [(path, t)] = tokens.as_slice() {
         crate::outln!("{t}");
         eprintln!("wrote {}", path.display());
@@ -250,6 +253,7 @@ fn mint_many(
     path: &Path,
     count: u32,
     org: &OrgSpec,
+    lock: &crate::store::Lock,
 ) -> Result<i32> {
     let base = spec.claims();
     // jti = a random batch id and the token's number: distinct within the batch by
@@ -274,7 +278,7 @@ fn mint_many(
     }
     let mut plan = Plan::new();
     plan.add(path, text.as_bytes(), Mode::Secret);
-    plan.commit()?;
+    plan.commit(lock)?;
     // One write, not one per line: stdout is line-buffered and 10,000 tokens are 10,000 writes.
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
