@@ -701,6 +701,25 @@ mod tests {
     }
 
     #[test]
+    fn a_planted_file_or_link_at_a_temp_name_is_never_followed() {
+        let d = tmp();
+        let victim = d.join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let tmp = temp_name(&d.join("k.pem"));
+        assert!(temp_pid(tmp.file_name().unwrap().to_str().unwrap()) == Some(std::process::id()));
+        assert_ne!(
+            tmp,
+            temp_name(&d.join("k.pem")),
+            "temp names are not predictable"
+        );
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        assert!(write_new(&tmp, &d.join("k.pem"), b"key", Mode::Secret).is_err());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(fs::symlink_metadata(&tmp).unwrap().file_type().is_symlink());
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
     fn removals_happen_after_the_new_files_land() {
         let d = tmp();
         fs::write(d.join("stale.pem"), "x").unwrap();

@@ -132,6 +132,16 @@ pub fn verify_tree(o: &Options<'_>) -> Result<Vec<Entry>> {
         .map(|s| OrgCheck::new(s, o, &fix).run())
         .collect();
     entries.extend(per_org.into_iter().flatten());
+    // A run killed among its renames: the tree may hold old and new files side by side until
+    // the next writer settles it.
+    if let Some(j) = crate::store::journal::pending(o.dir) {
+        let mut e = Entry::new(&j, "journal of an interrupted run");
+        e.problem(
+            "is pending: a run was stopped while it replaced files, so some may be old and some new",
+            &format!("finish or undo it with {}", fix.hapki("init")),
+        );
+        entries.push(e);
+    }
     entries.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(entries)
 }
