@@ -5,6 +5,7 @@
 pub mod journal;
 pub mod layout;
 pub mod lock;
+pub mod modes;
 pub mod plan;
 pub mod read;
 
