@@ -29,6 +29,12 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
         ));
     }
     let (org, specs) = resolve(&topo, args, kind, &sans, days, key)?;
+    if org.jwt.is_none() && specs.iter().any(|s| s.kind == Kind::JwtSigning) {
+        return Err(Error::input(format!(
+            "org `{}` has no [org.jwt] section in the profile {}, so nothing would sign with a jwt-signing cert there and verify would fail it; add [org.jwt] to the profile and run `hapki jwt keygen --org {}`",
+            org.name, topo.source, org.name
+        )));
+    }
 
     let out = &args.common.out;
     let now = args.common.now()?;
