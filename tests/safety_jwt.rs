@@ -117,9 +117,10 @@ fn an_already_expired_token_is_not_minted_over_a_live_one() {
 }
 
 #[test]
-fn an_adhoc_jwt_signing_cert_in_an_org_without_jwt_is_refused() {
+fn an_adhoc_jwt_signing_cert_in_an_org_without_jwt_leaves_a_tree_verify_accepts() {
     let (_d, out) = tree();
     let before = snapshot(&out);
+    // Any other name than jwt-sign would be a key no JWKS publishes: refused, nothing written.
     let r = hapki(&with_tree(
         &[
             "issue",
@@ -131,8 +132,24 @@ fn an_adhoc_jwt_signing_cert_in_an_org_without_jwt_is_refused() {
         ],
         &out,
     ));
-    refused(&r, &format!("org `domain` has no [org.jwt] section in the profile {PROFILE}, so nothing would sign with a jwt-signing cert there and verify would fail it; add [org.jwt] to the profile and run `hapki jwt keygen --org domain`"));
+    refused(&r, &format!("org `domain` has no [org.jwt] section in the profile {PROFILE}, so a jwt-signing cert named `signer` would be published by no JWKS and verify would fail the tree; name it `jwt-sign` (its JWKS is written with it), or add [org.jwt] to the profile"));
     assert_eq!(snapshot(&out), before);
+    // jwt-sign is issued with its JWKS, and verify accepts the tree.
+    let r = hapki(&with_tree(
+        &[
+            "issue",
+            "jwt-sign",
+            "--org",
+            "domain",
+            "--kind",
+            "jwt-signing",
+        ],
+        &out,
+    ));
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(out.join("domain/jwt/jwks.json").is_file());
+    let r = hapki(&["verify", out.to_str().unwrap(), "--profile", PROFILE]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
 }
 
 #[test]
