@@ -26,8 +26,9 @@ pub struct Lock {
     file: File,
     out: PathBuf,
     path: PathBuf,
-    /// The output folder did not exist before this run.
-    created_out: bool,
+    /// The folders this run made to reach the output folder, deepest first: removed again
+    /// when it leaves them empty.
+    created: Vec<PathBuf>,
 }
 
 impl Lock {
@@ -36,8 +37,8 @@ impl Lock {
     pub fn take(out: &Path, wait: Duration) -> Result<Lock> {
         // A folder that cannot be written is refused before anything is made in it.
         super::check_writable(out)?;
-        let created_out = match fs::metadata(out) {
-            Ok(m) if m.is_dir() => false,
+        let created = match fs::metadata(out) {
+            Ok(m) if m.is_dir() => Vec::new(),
             Ok(_) => {
                 return Err(Error::input(format!(
                     "the output path {} is not a folder; give a folder with --out",
@@ -45,8 +46,12 @@ impl Lock {
                 )))
             }
             Err(_) => {
+                let missing: Vec<PathBuf> = (out.ancestors())
+                    .take_while(|a| !a.as_os_str().is_empty() && fs::symlink_metadata(a).is_err())
+                    .map(Path::to_path_buf)
+                    .collect();
                 fs::create_dir_all(out).map_err(|e| Error::io("create the folder", out, e))?;
-                true
+                missing
             }
         };
         let path = out.join(LOCK_FILE);
@@ -90,7 +95,7 @@ impl Lock {
             file,
             out: out.to_path_buf(),
             path,
-            created_out,
+            created,
         };
         // Only for the message of a writer that waits in vain: a full disk that cannot take
         // these few bytes is the plan's to report, naming the file it could not write.
@@ -115,8 +120,10 @@ impl Drop for Lock {
     /// nothing in it (a refused command changes nothing on disk).
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
-        if self.created_out {
-            let _ = fs::remove_dir(&self.out);
+        for d in &self.created {
+            if fs::remove_dir(d).is_err() {
+                break;
+            }
         }
     }
 }
@@ -175,6 +182,10 @@ mod tests {
         assert!(e.contains(&format!("(PID {})", std::process::id())), "{e}");
         drop(first);
         assert!(!lock_file.exists());
+        // Folders made only to hold the lock go with it.
+        let deep = d.path().join("a/b/c");
+        drop(Lock::take(&deep, Duration::ZERO).unwrap());
+        assert!(!d.path().join("a").exists());
         let again = Lock::take(d.path(), Duration::ZERO).unwrap();
         drop(again);
     }
