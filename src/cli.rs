@@ -102,7 +102,7 @@ pub struct JwtMintArgs {
     #[arg(long, value_name = "AUD")]
     pub aud: Option<String>,
     /// Lifetime: 30s, 15m, 12h, 1d (default 1d).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub ttl: Option<String>,
     /// Scope claim of a scope token (default daml_ledger_api).
     #[arg(long)]
@@ -167,8 +167,9 @@ pub struct VerifyArgs {
     /// Check at this time (RFC 3339 or Unix seconds) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
-    /// Warn about certificates that expire within this span: 30s, 15m, 12h, 1d (default 30d).
-    #[arg(long, value_name = "DURATION")]
+    /// Warn about certificates that expire within this span: 30s, 15m, 12h, 1d (default 30d;
+    /// 0s warns of nothing).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub within: Option<String>,
     /// Report as JSON.
     #[arg(long)]
@@ -206,9 +207,24 @@ pub struct Common {
     /// and token times start there (reproducible trees, tests with a pinned clock).
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// How long to wait for another hapki writing the same folder: 30s, 2m (0s: do not wait).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "30s",
+        allow_hyphen_values = true
+    )]
+    pub wait: String,
 }
 
 impl Common {
+    /// Takes the output folder's lock (see `store::lock`), waiting up to `--wait`, and
+    /// recovers what a killed run left. Every command that writes holds it while it runs.
+    pub fn lock(&self) -> crate::Result<crate::store::Lock> {
+        let wait = crate::model::Span::parse_or_zero(&self.wait)?;
+        crate::store::Lock::take(&self.out, std::time::Duration::from_secs(wait.0 as u64))
+    }
+
     /// The time this run issues at: `--at`, or now.
     pub fn now(&self) -> crate::Result<time::OffsetDateTime> {
         Ok(match &self.at {

@@ -13,6 +13,7 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
     let orgs = topo.select(args.org.as_deref())?;
     let out = &args.common.out;
+    let lock = args.common.lock()?;
     let mut work = Vec::new();
     for org in orgs {
         let mut w = OrgWork::new(org, out);
@@ -41,7 +42,7 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
     }
     preflight(out)?;
     let (done, plan) = execute(work, args.common.now()?)?;
-    plan.commit()?;
+    plan.commit(&lock)?;
     for (d, org) in done.iter().zip(topo.select(args.org.as_deref())?) {
         let names =
             |levels: &[Ca]| -> Vec<&str> { levels.iter().map(|c| c.level.name()).collect() };

@@ -19,10 +19,12 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
     let out = &args.common.out;
     let now = args.common.now()?;
+    let lock = args.common.lock()?;
 
     let mut work = Vec::new();
     let mut repairs = Plan::new();
     let mut repaired = 0;
+    let mut ca_repaired = 0;
     for org in &topo.orgs {
         let mut w = OrgWork::new(org, out);
         let mut specs = org.leaves.clone();
@@ -53,6 +55,15 @@ pub fn run(args: &InitArgs) -> Result<i32> {
                     repaired += 1;
                 }
                 _ => needed.push(spec),
+            }
+        }
+        // The CA's own derived files (trust bundle, root copy, CA CSRs) are written again
+        // from the kept CA certs when they are missing or garbled.
+        if let Some(ca) = complete_ca {
+            let plan = pki::ca_repair_plan(org, &w.layout, ca)?;
+            if !plan.is_empty() {
+                ca_repaired += plan.len();
+                repairs.extend(plan);
             }
         }
         w.leaves = needed;
@@ -89,7 +100,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             None => pki::read_cert(&layout.jwt_signing().cert)?.0,
         };
         let jwks = jwks_for(&cert_der, &d.ca)?;
-        let jwks_ok = std::fs::read_to_string(&jwks_path).is_ok_and(|s| s == jwks);
+        let jwks_ok = crate::store::read_text(&jwks_path).is_ok_and(|s| s == jwks);
         if !jwks_ok {
             plan.add(&jwks_path, jwks.clone(), Mode::Public);
             jwks_written += 1;
@@ -109,7 +120,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             // A token is kept while it verifies with today's key, has not expired, and says
             // what the profile says of its user (all but its times).
             let keep = new_signer.is_none()
-                && std::fs::read_to_string(&path).is_ok_and(|t| {
+                && crate::store::read_text(&path).is_ok_and(|t| {
                     token::verify_token(t.trim(), &set, None, now.unix_timestamp())
                         .is_ok_and(|v| same_but_times(&v.claims, &claims))
                 });
@@ -121,6 +132,16 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     }
     let n_tokens = tokens.len();
     if plan.is_empty() && tokens.is_empty() {
+        let closed = close_secrets(&lock)?;
+        if !closed.is_empty() {
+            crate::outln!(
+                "hapki init: repaired {}: {}. Next: hapki verify {}",
+                out.display(),
+                closed_sentence(&closed),
+                out.display()
+            );
+            return Ok(EXIT_OK);
+        }
         crate::outln!(
             "{} is complete: nothing to do ({} orgs checked). Next: hapki verify {}",
             out.display(),
@@ -133,16 +154,25 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         preflight(out)?;
     }
     plan.extend(tokens);
-    plan.commit()?;
+    plan.commit(&lock)?;
+    let closed = close_secrets(&lock)?;
 
     let certs: usize = done.iter().map(|d| d.leaves.len()).sum();
     crate::outln!(
-        "hapki init: {} orgs, {} CA certs, {} leaf certs{}, {} JWKS, {} tokens written to {} in {:.1}s",
+        "hapki init: {} orgs, {} CA certs, {} leaf certs{}{}, {} JWKS, {} tokens written to {} in {:.1}s",
         topo.orgs.len(),
         new_cas,
         certs,
         if repaired > 0 {
-            format!(" (and the missing files of {repaired} more, from their cert and key)")
+            format!(" (and repaired the missing or broken files of {repaired} more, from their cert and key)")
+        } else {
+            String::new()
+        },
+        if ca_repaired > 0 {
+            format!(
+                ", {ca_repaired} CA file{} repaired (trust bundle, root copy or CSR)",
+                if ca_repaired == 1 { "" } else { "s" }
+            )
         } else {
             String::new()
         },
@@ -171,8 +201,29 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             );
         }
     }
+    if !closed.is_empty() {
+        crate::outln!("  repaired: {}", closed_sentence(&closed));
+    }
     crate::outln!("Next: hapki verify {}", out.display());
     Ok(EXIT_OK)
+}
+
+/// Secret files and their folders back to 0600 / 0700 (see `store::modes`).
+fn close_secrets(lock: &crate::store::Lock) -> Result<Vec<std::path::PathBuf>> {
+    crate::store::modes::close_secrets(lock.out())
+}
+
+fn closed_sentence(closed: &[std::path::PathBuf]) -> String {
+    let names: Vec<String> = closed.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "closed {} to group and others (keys and tokens 0600, their folders 0700): {}",
+        if closed.len() == 1 {
+            "1 file or folder".to_string()
+        } else {
+            format!("{} files and folders", closed.len())
+        },
+        names.join(", ")
+    )
 }
 
 /// Two claim sets that differ at most in `iat` and `exp`.

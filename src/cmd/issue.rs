@@ -9,7 +9,8 @@ use crate::model::Kind;
 use crate::model::{parse_days, KeyAlg, Label, San};
 use crate::pki::{adhoc_spec, OrgCa};
 use crate::profile::{LeafSpec, OrgSpec, Topology};
-use crate::store::Plan;
+use crate::store::{Mode, Plan, JWT_SIGNING_NAME};
+use crate::token::stage::jwks_for;
 
 pub fn run(args: &IssueArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
@@ -29,12 +30,23 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
         ));
     }
     let (org, specs) = resolve(&topo, args, kind, &sans, days, key)?;
+    // An org without [org.jwt] has no JWKS; the one signing key verify knows there is
+    // `jwt-sign`, and issuing it writes its JWKS too (below), so the tree stays one `verify`
+    // accepts. Another name would be a key nothing publishes.
+    let adhoc_signer = org.jwt.is_none() && specs.iter().any(|s| s.kind == Kind::JwtSigning);
+    if adhoc_signer && name_is_not_signer(&specs) {
+        return Err(Error::input(format!(
+            "org `{}` has no [org.jwt] section in the profile {}, so a jwt-signing cert named `{}` would be published by no JWKS and verify would fail the tree; name it `{JWT_SIGNING_NAME}` (its JWKS is written with it), or add [org.jwt] to the profile",
+            org.name, topo.source, args.name
+        )));
+    }
 
     let out = &args.common.out;
+    let now = args.common.now()?;
+    let lock = args.common.lock()?;
     let mut w = OrgWork::new(org, out);
     let ca = OrgCa::load_complete(&w.layout, org)?;
     w.tier = ca.levels.len() as u8;
-    let now = args.common.now()?;
     let mut skipped = Vec::new();
     let mut repairs = Plan::new();
     for spec in specs {
@@ -76,7 +88,20 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
     let layout = w.layout.clone();
     let (done, mut plan) = execute(vec![w], now)?;
     plan.extend(repairs);
-    plan.commit()?;
+    if adhoc_signer {
+        for leaf in done[0]
+            .leaves
+            .iter()
+            .filter(|l| l.spec.kind == Kind::JwtSigning)
+        {
+            plan.add(
+                layout.jwks(),
+                jwks_for(&leaf.der, &done[0].ca)?,
+                Mode::Public,
+            );
+        }
+    }
+    plan.commit(&lock)?;
     for leaf in &done[0].leaves {
         let f = layout.leaf(leaf.spec.kind, leaf.spec.name.as_str());
         let sans: Vec<String> = leaf.spec.sans.iter().map(|s| s.to_string()).collect();
@@ -184,6 +209,12 @@ fn resolve<'t>(
         .map(|k| adhoc_spec(org, &label, k, sans, days, key))
         .collect();
     Ok((org, specs))
+}
+
+fn name_is_not_signer(specs: &[LeafSpec]) -> bool {
+    specs
+        .iter()
+        .any(|s| s.kind == Kind::JwtSigning && s.name.as_str() != JWT_SIGNING_NAME)
 }
 
 fn with_overrides(mut spec: LeafSpec, days: Option<u32>, key: Option<KeyAlg>) -> LeafSpec {

@@ -23,6 +23,8 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
     let key: Option<KeyAlg> = args.key.as_deref().map(str::parse).transpose()?;
     let orgs = jwt_orgs(&topo, args.org.as_deref())?;
     let out = &args.common.out;
+    let now = args.common.now()?;
+    let lock = args.common.lock()?;
     let mut work = Vec::new();
     for org in orgs {
         let mut w = OrgWork::new(org, out);
@@ -45,7 +47,7 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
     }
     preflight(out)?;
     let layouts: Vec<OrgLayout> = work.iter().map(|w| w.layout.clone()).collect();
-    let (done, mut plan) = execute(work, args.common.now()?)?;
+    let (done, mut plan) = execute(work, now)?;
     for (d, layout) in done.iter().zip(&layouts) {
         plan.add(
             layout.jwks(),
@@ -53,7 +55,7 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
             Mode::Public,
         );
     }
-    plan.commit()?;
+    plan.commit(&lock)?;
     for (d, layout) in done.iter().zip(&layouts) {
         crate::outln!(
             "created the JWT signing key ({}) {} and the JWKS {}",
@@ -203,6 +205,7 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     }
     let specs = mint_specs(&topo, args, iat)?;
     let out = &args.common.out;
+    let lock = args.common.lock()?;
     let mut signers: Vec<(&str, Signer, OrgLayout)> = Vec::new();
     for (org, _) in &specs {
         if !signers.iter().any(|(n, _, _)| *n == org.name.as_str()) {
@@ -211,9 +214,20 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
         }
     }
     preflight(out)?;
+    for (org, spec) in &specs {
+        let Some((_, _, layout)) = signers.iter().find(|(n, _, _)| *n == org.name.as_str()) else {
+            continue;
+        };
+        let path = if args.count.is_some() {
+            layout.tokens(&spec.user)
+        } else {
+            layout.token(&spec.user)
+        };
+        refuse_expired_over_live(spec, &path)?;
+    }
     if args.count.is_some() {
         let ((org, spec), (_, signer, layout)) = (&specs[0], &signers[0]);
-        return mint_many(signer, spec, &layout.tokens(&spec.user), count, org);
+        return mint_many(signer, spec, &layout.tokens(&spec.user), count, org, &lock);
     }
     let tokens: Vec<(PathBuf, String)> = specs
         .par_iter()
@@ -230,7 +244,7 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     for (p, t) in &tokens {
         plan.add(p, format!("{t}\n"), Mode::Secret);
     }
-    plan.commit()?;
+    plan.commit(&lock)?;
     if let [(path, t)] = tokens.as_slice() {
         crate::outln!("{t}");
         eprintln!("wrote {}", path.display());
@@ -242,6 +256,32 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
+/// Refuses to replace a live token with one that has expired already (`--at` far back, a short
+/// `--ttl`): that would silently log its user out. An expired token may still be minted where
+/// none is live (to test a verifier's refusal).
+fn refuse_expired_over_live(spec: &TokenSpec, path: &Path) -> Result<()> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let exp = spec.iat.saturating_add(spec.ttl);
+    if exp.saturating_add(token::LEEWAY) > now {
+        return Ok(());
+    }
+    let live = crate::store::read_text(path).ok().and_then(|t| {
+        let first = t.lines().next()?.to_string();
+        token::unverified_exp(&first)
+    });
+    if live.is_some_and(|e| e.saturating_add(token::LEEWAY) > now) {
+        return Err(Error::input(format!(
+            "the token of `{}` would have expired already (at {}), and {} holds a live one it would replace; give a later --at or a longer --ttl",
+            spec.user,
+            OffsetDateTime::from_unix_timestamp(exp)
+                .map(crate::model::fmt_time)
+                .unwrap_or_else(|_| exp.to_string()),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// `--count N`: N tokens for one user, each with its own `jti`, signed in parallel with the one
 /// parsed key, written one per line to `NS/jwt/USER.tokens` and printed the same way.
 fn mint_many(
@@ -250,6 +290,7 @@ fn mint_many(
     path: &Path,
     count: u32,
     org: &OrgSpec,
+    lock: &crate::store::Lock,
 ) -> Result<i32> {
     let base = spec.claims();
     // jti = a random batch id and the token's number: distinct within the batch by
@@ -274,7 +315,7 @@ fn mint_many(
     }
     let mut plan = Plan::new();
     plan.add(path, text.as_bytes(), Mode::Secret);
-    plan.commit()?;
+    plan.commit(lock)?;
     // One write, not one per line: stdout is line-buffered and 10,000 tokens are 10,000 writes.
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
@@ -334,12 +375,15 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
         Some(p) => Some(pki::read_cert(p)?.0),
         None => layout_root(&args.jwks),
     };
-    if root.is_none() {
-        eprintln!(
-            "note: {} is not in hapki's layout, so its x5c is checked against its own last cert; pass --root to pin the org root",
+    // Outside the layout nothing says which root the x5c must chain to, and a chain to its
+    // own last cert proves only that the JWKS agrees with itself: any PKI's token would pass.
+    let Some(root) = root else {
+        return Err(Error::input(format!(
+            "{} is not in hapki's layout (NS/jwt/jwks.json beside NS/root/certs/ca.cert.pem), so nothing pins the root its keys must chain to; pass the org root with --root",
             args.jwks.display()
-        );
-    }
+        )));
+    };
+    let root = Some(root);
     let result = token::verify_token(&token, &jwks, args.aud.as_deref(), now.unix_timestamp())
         .and_then(|v| {
             let jwk = jwks.find(&v.kid).expect("verify_token found the kid");
@@ -359,11 +403,7 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
                 let exp = v.claims.get("exp").and_then(|s| s.as_i64()).unwrap_or(0);
                 crate::outln!(
                     "valid: {} token for `{sub}`, key {} ({}), expires {}",
-                    if root.is_some() {
-                        "org-rooted"
-                    } else {
-                        "x5c-rooted"
-                    },
+                    "org-rooted",
                     v.kid,
                     v.alg,
                     OffsetDateTime::from_unix_timestamp(exp)

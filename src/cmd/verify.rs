@@ -19,7 +19,7 @@ pub fn run(args: &VerifyArgs) -> Result<i32> {
         Some(s) => s.parse::<At>()?.0,
         None => OffsetDateTime::now_utc(),
     };
-    let within: Span = args.within.as_deref().unwrap_or(WITHIN).parse()?;
+    let within = Span::parse_or_zero(args.within.as_deref().unwrap_or(WITHIN))?;
     let topo = Topology::load(args.profile.as_deref())?;
     let entries = verify_tree(&Options {
         dir: &args.dir,

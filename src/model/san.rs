@@ -19,6 +19,16 @@ impl San {
         let (tag, value) = match s.split_once(':') {
             Some((t, v)) if t.eq_ignore_ascii_case("dns") => (Some("dns"), v),
             Some((t, v)) if t.eq_ignore_ascii_case("ip") => (Some("ip"), v),
+            // The other GeneralName kinds openssl and others spell this way.
+            Some((t, _))
+                if ["uri", "email", "rid", "dirname", "othername", "upn"]
+                    .iter()
+                    .any(|k| t.eq_ignore_ascii_case(k)) =>
+            {
+                return Err(Error::input(format!(
+                    "the SAN `{s}` is neither a DNS name nor an IP address; hapki supports only DNS: and IP: SANs (e.g. `DNS:db.customer1.com` or `IP:10.0.0.5`)"
+                )));
+            }
             _ => (None, s),
         };
         if tag == Some("ip") || (tag.is_none() && looks_like_ip(value)) {

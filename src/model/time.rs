@@ -37,6 +37,19 @@ impl FromStr for Span {
     }
 }
 
+impl Span {
+    /// A span that may be zero (`0s`): `verify --within 0s` warns of nothing, `--wait 0s`
+    /// does not wait.
+    pub fn parse_or_zero(s: &str) -> Result<Span> {
+        let t = s.trim().trim_start_matches('+');
+        let digits = t.trim_end_matches(['s', 'm', 'h', 'd']);
+        if !digits.is_empty() && digits.bytes().all(|b| b == b'0') && t.len() - digits.len() <= 1 {
+            return Ok(Span(0));
+        }
+        s.parse()
+    }
+}
+
 /// A point in time given as RFC 3339 (`2026-11-26T12:00:00Z`) or Unix seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct At(pub OffsetDateTime);

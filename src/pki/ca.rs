@@ -122,6 +122,22 @@ pub fn detect_tier(layout: &OrgLayout) -> Option<u8> {
     }
 }
 
+/// What a CA of `level` in a hierarchy of `tier` levels asks for: its name, key usages and
+/// path length (a CSR holds no more; the issuer adds serial and validity).
+fn ca_request(org: &OrgSpec, tier: u8, level: CaLevel) -> CertificateParams {
+    let all = CaLevel::for_tier(tier);
+    let below = all.len() - 1 - all.iter().position(|l| *l == level).unwrap_or(0);
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject(org, &ca_common_name(org, level));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.is_ca = IsCa::Ca(if level == CaLevel::Root {
+        BasicConstraints::Unconstrained
+    } else {
+        BasicConstraints::Constrained(below as u8)
+    });
+    params
+}
+
 /// Builds a CA hierarchy for `org`, keeping the levels of `existing` (from the root down) and
 /// creating the rest with `new_keys` (one per missing level, in order).
 pub fn build_ca(
@@ -138,16 +154,8 @@ pub fn build_ca(
         let key = new_keys
             .pop()
             .ok_or_else(|| Error::bug("fewer CA keys than CA levels"))?;
-        let below = all.len() - 1 - all.iter().position(|l| *l == level).unwrap_or(0);
-        let mut params = CertificateParams::default();
-        params.distinguished_name = subject(org, &ca_common_name(org, level));
+        let mut params = ca_request(org, tier, level);
         params.serial_number = Some(serial()?);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        params.is_ca = IsCa::Ca(if level == CaLevel::Root {
-            BasicConstraints::Unconstrained
-        } else {
-            BasicConstraints::Constrained(below as u8)
-        });
         let days = if level == CaLevel::Root {
             org.root_days
         } else {
@@ -209,6 +217,23 @@ pub fn ca_plan(layout: &OrgLayout, ca: &OrgCa, only_new_from: usize) -> Plan {
         plan.add(&files.cert, c.pem.as_bytes(), Mode::Public);
     }
     plan
+}
+
+/// What `init` rewrites of a kept CA: the trust bundle and the root copy when they are missing
+/// or say anything else than the CA certs, and a CA CSR that is missing or broken (made again
+/// from the cert and its key).
+pub fn ca_repair_plan(org: &OrgSpec, layout: &OrgLayout, ca: &OrgCa) -> Result<Plan> {
+    let mut plan = ca_plan(layout, ca, ca.levels.len()).only_stale(&[]);
+    for c in &ca.levels[1..] {
+        let Some(path) = layout.ca(c.level).csr else {
+            continue;
+        };
+        if !super::csr_fits(&path, &c.der) {
+            let params = ca_request(org, ca.levels.len() as u8, c.level);
+            plan.add(path, super::ext::csr_pem(&params, &c.key)?, Mode::Public);
+        }
+    }
+    Ok(plan)
 }
 
 #[cfg(test)]

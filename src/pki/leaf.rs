@@ -105,7 +105,7 @@ pub fn leaf_from_disk(
     der: CertificateDer<'static>,
     pem: String,
 ) -> Result<Leaf> {
-    let csr_pem = match files.csr.as_ref().filter(|p| p.exists()) {
+    let csr_pem = match files.csr.as_ref().filter(|p| super::csr_fits(p, &der)) {
         Some(p) => String::from_utf8_lossy(&crate::store::read(p)?).into_owned(),
         None => csr_pem(&leaf_request(org, spec, &key)?, &key)?,
     };

@@ -7,7 +7,7 @@ pub mod check;
 mod ext;
 mod leaf;
 
-pub use ca::{build_ca, ca_plan, detect_tier, Ca, OrgCa};
+pub use ca::{build_ca, ca_plan, ca_repair_plan, detect_tier, Ca, OrgCa};
 pub use ext::{ca_common_name, BACKDATE};
 pub use leaf::{adhoc_spec, issue_leaf, leaf_from_disk, leaf_plan, Leaf};
 
@@ -15,6 +15,29 @@ use crate::error::{Error, Result};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use std::path::Path;
+
+/// Whether the file at `path` holds a certificate request for the key of `cert` (what `verify`
+/// accepts of a CSR); a missing, garbled or foreign one is made again from the key.
+pub fn csr_fits(path: &Path, cert: &CertificateDer<'_>) -> bool {
+    use x509_parser::certification_request::X509CertificationRequest;
+    let Ok(bytes) = crate::store::read(path) else {
+        return false;
+    };
+    let Ok((_, pem)) = x509_parser::pem::parse_x509_pem(&bytes) else {
+        return false;
+    };
+    if pem.label != "CERTIFICATE REQUEST" {
+        return false;
+    }
+    use x509_parser::prelude::FromDer;
+    let (Ok((_, req)), Ok(c)) = (
+        X509CertificationRequest::from_der(&pem.contents),
+        check::parse(cert),
+    ) else {
+        return false;
+    };
+    req.certification_request_info.subject_pki.raw == c.public_key().raw
+}
 
 /// Reads a PEM certificate file (the first certificate in it).
 pub fn read_cert(path: &Path) -> Result<(CertificateDer<'static>, String)> {

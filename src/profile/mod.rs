@@ -256,16 +256,24 @@ impl Topology {
         match path {
             None => Topology::parse(BUILTIN, BUILTIN_NAME),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => Error::input(format!(
-                        "the profile {} does not exist; give the path of a profile file or leave out --profile for the built-in one",
-                        p.display()
-                    )),
-                    std::io::ErrorKind::InvalidData => Error::input(format!(
+                let bytes = crate::store::read_io(p, crate::store::PROFILE_CAP).map_err(|e| {
+                    match e.kind() {
+                        std::io::ErrorKind::NotFound => Error::input(format!(
+                            "the profile {} does not exist; give the path of a profile file or leave out --profile for the built-in one",
+                            p.display()
+                        )),
+                        std::io::ErrorKind::InvalidInput => Error::input(format!(
+                            "cannot read the profile {}: {e}; give a TOML profile file",
+                            p.display()
+                        )),
+                        _ => Error::io("read the profile", p, e),
+                    }
+                })?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    Error::input(format!(
                         "the profile {} is not UTF-8 text; give a TOML profile",
                         p.display()
-                    )),
-                    _ => Error::io("read the profile", p, e),
+                    ))
                 })?;
                 Topology::parse(&text, &p.display().to_string())
             }

@@ -1,8 +1,15 @@
-//! The files on disk: the drop-in layout (which path holds what) and the atomic `Plan` that
-//! writes a run's files all together or not at all.
+//! The files on disk: the drop-in layout (which path holds what), the atomic `Plan` that writes
+//! a run's files all together or not at all (with its `journal` for recovery), the `Lock` every
+//! writer holds, and the one guarded way of reading a file (`read`).
 
+pub mod journal;
 pub mod layout;
+pub mod lock;
+pub mod modes;
 pub mod plan;
+pub mod read;
 
 pub use layout::{root_cert_in, CaFiles, LeafFiles, OrgLayout, JWT_SIGNING_NAME, ORG_FOLDERS};
-pub use plan::{check_writable, read, Mode, Plan};
+pub use lock::Lock;
+pub use plan::{check_writable, Mode, Plan};
+pub use read::{read, read_capped, read_io, read_text, CAP, PROFILE_CAP};

@@ -11,6 +11,8 @@
 //! them together. The pool is wider than the machine has cores because the threads wait on the
 //! disk, not on the CPU.
 
+use super::journal;
+use super::lock::Lock;
 use crate::error::{Error, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -91,7 +93,7 @@ impl Plan {
     /// Only the files that are missing or whose bytes differ from the plan's, leaving the paths
     /// in `as_is` alone when they exist (and no removals): what a repair writes.
     pub fn only_stale(mut self, as_is: &[&Path]) -> Plan {
-        self.files.retain(|(p, bytes, _)| match fs::read(p) {
+        self.files.retain(|(p, bytes, _)| match super::read(p) {
             Err(_) => true,
             Ok(old) => !as_is.contains(&p.as_path()) && &old != bytes,
         });
@@ -109,16 +111,33 @@ impl Plan {
         self.remove.extend(other.remove);
     }
 
-    /// Writes every file, or none: on any failure the temp files and the folders this call
-    /// created are removed and nothing that existed before is touched. When it returns `Ok`,
-    /// every file and every rename is on disk.
-    pub fn commit(self) -> Result<()> {
+    /// Writes every file, or none, under `lock` (the lock of the output folder every path of
+    /// the plan is in). On a failure before the renames the temp files and the folders this
+    /// call created are removed; a failure among the renames puts every old file back (see
+    /// `journal`). When it returns `Ok`, every file and every rename is on disk.
+    pub fn commit(self, lock: &Lock) -> Result<()> {
+        let out = lock.out();
+        let rel = |p: &Path| -> Result<PathBuf> {
+            p.strip_prefix(out)
+                .map(Path::to_path_buf)
+                .map_err(|_| Error::bug(format!("{} is outside {}", p.display(), out.display())))
+        };
+        refuse_links(
+            out,
+            self.paths().chain(self.remove.iter().map(PathBuf::as_path)),
+        )?;
+        let temps: Vec<PathBuf> = self.files.iter().map(|(p, _, _)| temp_name(p)).collect();
+        let removals: Vec<&PathBuf> = (self.remove.iter())
+            .filter(|p| fs::symlink_metadata(p).is_ok() && !self.index.contains_key(*p))
+            .collect();
         let mut created_dirs: Vec<PathBuf> = Vec::new();
         let mut touched_dirs: BTreeSet<PathBuf> = BTreeSet::new();
         let secret_dirs: BTreeSet<&Path> = (self.files.iter())
             .filter(|(_, _, m)| *m == Mode::Secret)
             .filter_map(|(p, _, _)| p.parent())
             .collect();
+        let mut backups: Vec<PathBuf> = Vec::new();
+        let mut entries: Vec<journal::Entry> = Vec::new();
         let staged = (|| -> Result<()> {
             for (path, _, _) in &self.files {
                 let dir = path
@@ -130,21 +149,58 @@ impl Plan {
                     touched_dirs.insert(dir.to_path_buf());
                 }
             }
-            stage_all(&self.files)
+            let jobs: Vec<_> = self.files.iter().zip(&temps).collect();
+            parallel(&jobs, |((path, bytes, mode), tmp)| {
+                write_new(tmp, path, bytes, *mode)
+            })?;
+            // The old file of every target stays reachable (a hard link) until the batch is
+            // done, so a killed run can be undone.
+            let targets = (self
+                .files
+                .iter()
+                .map(|(p, _, _)| p)
+                .zip(temps.iter().map(Some)))
+            .chain(removals.iter().map(|p| (*p, None)));
+            for (target, temp) in targets {
+                let backup = match fs::symlink_metadata(target) {
+                    Ok(_) => {
+                        let b = backup_name(target);
+                        keep_old(target, &b)?;
+                        backups.push(b.clone());
+                        Some(rel(&b)?)
+                    }
+                    Err(_) => None,
+                };
+                entries.push(journal::Entry {
+                    target: rel(target)?,
+                    temp: temp.map(|t| rel(t)).transpose()?,
+                    backup,
+                });
+                if let Some(d) = target.parent() {
+                    touched_dirs.insert(d.to_path_buf());
+                }
+            }
+            // The temp files and backups are on disk before the journal says they are.
+            let dirs: Vec<&PathBuf> = touched_dirs.iter().collect();
+            parallel(&dirs, |d| sync_dir(d))?;
+            journal::write(out, &entries)
         })();
         if let Err(e) = staged {
-            for (path, _, _) in &self.files {
-                let _ = fs::remove_file(temp_name(path));
+            for p in temps.iter().chain(&backups) {
+                let _ = fs::remove_file(p);
             }
             for d in created_dirs.iter().rev() {
                 let _ = fs::remove_dir(d);
             }
             return Err(e);
         }
-        for (i, (path, _, _)) in self.files.iter().enumerate() {
-            if let Err(e) = fs::rename(temp_name(path), path) {
-                for (p, _, _) in &self.files[i..] {
-                    let _ = fs::remove_file(temp_name(p));
+        for (k, ((path, _, _), tmp)) in self.files.iter().zip(&temps).enumerate() {
+            if let Err(e) = test_hook(k + 1).and_then(|_| fs::rename(tmp, path)) {
+                // Every old file back, every new one gone; the journal stays only if even that
+                // fails, for the next run to finish.
+                journal::settle(out, &entries, false)?;
+                for d in created_dirs.iter().rev() {
+                    let _ = fs::remove_dir(d);
                 }
                 return Err(Error::io("write", path, e));
             }
@@ -155,35 +211,82 @@ impl Plan {
                 touched_dirs.insert(p.to_path_buf());
             }
         }
-        for p in &self.remove {
-            if p.exists() && !self.index.contains_key(p) {
-                fs::remove_file(p).map_err(|e| Error::io("remove", p, e))?;
-                // Folders the removal emptied go too (a tree that keeps `policy/` reads as one
-                // that has a policy CA); the first folder still in use ends the climb.
-                let mut dir = p.parent().filter(|d| !d.as_os_str().is_empty());
-                while let Some(d) = dir {
-                    if fs::remove_dir(d).is_err() {
-                        touched_dirs.insert(d.to_path_buf());
-                        break;
-                    }
-                    touched_dirs.remove(d);
-                    dir = d.parent().filter(|d| !d.as_os_str().is_empty());
-                }
-            }
-        }
         let dirs: Vec<PathBuf> = touched_dirs.into_iter().collect();
-        parallel(&dirs, |d| sync_dir(d))
+        parallel(&dirs, |d| sync_dir(d))?;
+        // Removals, then the backups and the journal go.
+        journal::settle(out, &entries, true)
     }
 }
 
-/// Writes and flushes the temp file of every entry, from a pool of threads.
-fn stage_all(files: &[(PathBuf, Vec<u8>, Mode)]) -> Result<()> {
-    parallel(files, |(path, bytes, mode)| {
-        let tmp = temp_name(path);
-        write_new(&tmp, path, bytes, *mode).inspect_err(|_| {
-            let _ = fs::remove_file(&tmp);
-        })
-    })
+/// Test-only: `HAPKI_TEST_KILL_AT_RENAME=K` aborts the process (no cleanup, as a SIGKILL) and
+/// `HAPKI_TEST_FAIL_AT_RENAME=K` fails just before the K-th rename of a plan, so the tests can
+/// stop a batch at every point. Compiled out of release builds.
+fn test_hook(k: usize) -> std::io::Result<()> {
+    #[cfg(debug_assertions)]
+    {
+        let at = |var: &str| {
+            std::env::var(var)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+        };
+        if at("HAPKI_TEST_KILL_AT_RENAME") == Some(k) {
+            std::process::abort();
+        }
+        if at("HAPKI_TEST_FAIL_AT_RENAME") == Some(k) {
+            return Err(std::io::Error::other("injected failure"));
+        }
+    }
+    let _ = k;
+    Ok(())
+}
+
+/// Keeps the old `target` at `backup`: a hard link (no copy, and the inode tells a recovery
+/// whether the rename happened), or a copy where the filesystem has no hard links.
+fn keep_old(target: &Path, backup: &Path) -> Result<()> {
+    match fs::hard_link(target, backup) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::io("back up", target, e))
+        }
+        Err(_) => fs::copy(target, backup)
+            .map(|_| ())
+            .map_err(|e| Error::io("back up", target, e)),
+    }
+}
+
+/// Refuses a plan that would write through a symbolic link: every folder from `out` down to
+/// each file must be a real folder, and no target may be a link (a link planted at a key's
+/// path, or a `private/` folder pointing outside, would send keys and chmods out of the tree).
+/// `out` itself may be a link: that is where the user asked the tree to go.
+fn refuse_links<'a>(out: &Path, paths: impl Iterator<Item = &'a Path>) -> Result<()> {
+    let link = |p: &Path| {
+        Error::input(format!(
+            "{} is a symbolic link; hapki does not write through links; remove it",
+            p.display()
+        ))
+    };
+    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    for path in paths {
+        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(link(path));
+        }
+        let Some(rel) = path.parent().and_then(|d| d.strip_prefix(out).ok()) else {
+            continue;
+        };
+        let mut dir = out.to_path_buf();
+        for c in rel.components() {
+            dir.push(c);
+            if !seen.insert(dir.clone()) {
+                continue;
+            }
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.file_type().is_symlink() => return Err(link(&dir)),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f` on every item from up to `SYNC_THREADS` threads; stops handing out work at the first
@@ -227,7 +330,7 @@ fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result
 
 /// Flushes a folder, so the entries renamed, created or removed in it survive a crash. A
 /// filesystem that cannot flush folders (some network mounts) has nothing more to give.
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     let r = fs::File::open(dir).and_then(|d| d.sync_all());
     match r {
         Err(e)
@@ -242,49 +345,125 @@ fn sync_dir(dir: &Path) -> Result<()> {
     }
 }
 
-/// Removes the temp files that a run killed part-way left in `dir` (`.NAME.hapki-PID.tmp` of a
-/// process that is gone): they were never renamed into place, so nothing refers to them.
+/// The PID in a hapki temp or backup name: `.NAME.hapki-PID-RAND.tmp`,
+/// `.NAME.hapki-old-PID-RAND.tmp`, or the `.NAME.hapki-PID.tmp` of older versions.
+fn temp_pid(name: &str) -> Option<u32> {
+    let tail = name
+        .strip_prefix('.')?
+        .strip_suffix(".tmp")?
+        .rsplit_once(".hapki-")?
+        .1;
+    let tail = tail.strip_prefix("old-").unwrap_or(tail);
+    let (pid, rand) = tail.split_once('-').unwrap_or((tail, ""));
+    rand.bytes().all(|b| b.is_ascii_hexdigit()).then_some(())?;
+    pid.parse().ok()
+}
+
+/// Removes the temp files that a run killed part-way left in `dir` (of a process that is
+/// gone): they were never renamed into place, so nothing refers to them.
 fn sweep_stale_temps(dir: &Path) {
+    sweep(dir, |pid| !Path::new(&format!("/proc/{pid}")).exists());
+}
+
+fn sweep(dir: &Path, stale: impl Fn(u32) -> bool) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let pid = name
-            .strip_prefix('.')
-            .and_then(|n| n.strip_suffix(".tmp"))
-            .and_then(|n| n.rsplit_once(".hapki-"))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = fs::remove_file(e.path());
-            }
+        let Some(pid) = name.to_str().and_then(temp_pid) else {
+            continue;
+        };
+        if pid != std::process::id() && stale(pid) && e.file_type().is_ok_and(|t| !t.is_dir()) {
+            let _ = fs::remove_file(e.path());
         }
     }
 }
 
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    path.with_file_name(format!(".{name}.hapki-{}.tmp", std::process::id()))
+/// Removes every temp file and backup of another run from the whole tree at `out` (links are
+/// not followed). Called under the lock, after the journal is settled: no other writer is
+/// running, so any such file is a leftover, a killed run's private key temp files included.
+pub fn sweep_tree(out: &Path) {
+    sweep(out, |_| true);
+    let Ok(entries) = fs::read_dir(out) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            sweep_tree(&e.path());
+        }
+    }
 }
 
-/// Writes `bytes` to the temp file `tmp`; errors name `target`, the file the user asked for,
-/// not the hidden temp file.
-fn write_new(tmp: &Path, target: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
+/// Removes the folders above `path` that are empty, up to `out`: a tree that keeps `policy/`
+/// reads as one that has a policy CA.
+pub(crate) fn remove_empty_parents(out: &Path, path: &Path) {
+    let mut dir = path.parent();
+    while let Some(d) = dir.filter(|d| d.starts_with(out) && *d != out) {
+        if fs::remove_dir(d).is_err() {
+            break;
+        }
+        if let Some(p) = d.parent() {
+            let _ = sync_dir(p);
+        }
+        dir = d.parent();
+    }
+}
+
+/// A random suffix for temp names: a name nobody can plant a file or a link at in advance.
+fn random_suffix() -> String {
+    let mut b = [0u8; 8];
+    if aws_lc_rs::rand::fill(&mut b).is_err() {
+        // Exclusive creation still refuses anything planted; the name is only less secret.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        b = t.to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn named(path: &Path, tag: &str) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    path.with_file_name(format!(
+        ".{name}.hapki-{tag}{}-{}.tmp",
+        std::process::id(),
+        random_suffix()
+    ))
+}
+
+/// Where the new content of `path` is staged: `.NAME.hapki-PID-RAND.tmp` in its folder.
+pub(crate) fn temp_name(path: &Path) -> PathBuf {
+    named(path, "")
+}
+
+/// Where the old `path` is kept during a batch: `.NAME.hapki-old-PID-RAND.tmp`.
+fn backup_name(path: &Path) -> PathBuf {
+    named(path, "old-")
+}
+
+/// Writes `bytes` to the new file `tmp` (created exclusively: a file or link planted there is
+/// refused, never followed); errors name `target`, the file the user asked for, not the
+/// hidden temp file.
+pub(crate) fn write_new(tmp: &Path, target: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode.bits())
+        .custom_flags(libc::O_NOFOLLOW)
         .open(tmp)
         .map_err(|e| Error::io("write", target, e))?;
     // The mode given to open() is filtered by the umask; set it exactly.
-    f.set_permissions(fs::Permissions::from_mode(mode.bits()))
-        .map_err(|e| Error::io("set permissions on", target, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io("write", target, e))
+    let written = (f.set_permissions(fs::Permissions::from_mode(mode.bits())))
+        .map_err(|e| Error::io("set permissions on", target, e))
+        .and_then(|_| {
+            (f.write_all(bytes).and_then(|_| f.sync_all()))
+                .map_err(|e| Error::io("write", target, e))
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    written
 }
 
 /// Creates `dir` and its missing parents, 0700 when it will hold secrets (and an existing one that
@@ -352,14 +531,14 @@ pub fn check_writable(out: &Path) -> Result<()> {
     }
 }
 
-/// Reads a file, with the path in the error.
-pub fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| Error::io("read", path, e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn commit(plan: Plan, out: &Path) -> Result<()> {
+        let lock = Lock::take(out, std::time::Duration::ZERO)?;
+        plan.commit(&lock)
+    }
 
     fn leftovers(dir: &Path) -> Vec<PathBuf> {
         let mut out = Vec::new();
@@ -388,7 +567,7 @@ mod tests {
         plan.add(dir.path().join("a/private/k.pem"), "old", Mode::Secret);
         plan.add(dir.path().join("a/private/k.pem"), "key", Mode::Secret);
         assert_eq!(plan.len(), 101);
-        plan.commit().unwrap();
+        commit(plan, dir.path()).unwrap();
         for i in 0..100 {
             let p = dir.path().join(format!("a/certs/{i}.pem"));
             assert_eq!(fs::read_to_string(&p).unwrap(), i.to_string());
@@ -424,7 +603,7 @@ mod tests {
         }
         plan.add(&kept, "after", Mode::Public);
         plan.add(dir.path().join("blocker/sub/x.pem"), "x", Mode::Public);
-        assert!(plan.commit().is_err());
+        assert!(commit(plan, dir.path()).is_err());
         assert_eq!(fs::read_to_string(&kept).unwrap(), "before");
         assert!(!dir.path().join("new").exists());
         assert!(leftovers(dir.path()).is_empty());
@@ -441,7 +620,7 @@ mod tests {
             "x",
             Mode::Public,
         );
-        assert!(plan.commit().is_err());
+        assert!(commit(plan, dir.path()).is_err());
         assert_eq!(fs::read_to_string(&kept).unwrap(), "before");
         assert!(!dir.path().join("new").exists());
         assert!(leftovers(dir.path()).is_empty());
@@ -466,7 +645,7 @@ mod tests {
         let mut plan = Plan::new();
         plan.add(d.join("o/h/private/k.pem"), "key", Mode::Secret);
         plan.add(d.join("o/h/certs/c.pem"), "cert", Mode::Public);
-        plan.commit().unwrap();
+        commit(plan, &d).unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&d.join("o/h/private/k.pem")), 0o600);
         assert_eq!(mode(&d.join("o/h/private")), 0o700);
@@ -489,7 +668,7 @@ mod tests {
         plan.add(d.join("old.pem"), "new", Mode::Public);
         plan.add(d.join("fresh/dir/a.pem"), "a", Mode::Public);
         plan.add(d.join("blocker/sub/b.pem"), "b", Mode::Public);
-        let err = plan.commit().unwrap_err().to_string();
+        let err = commit(plan, &d).unwrap_err().to_string();
         assert!(err.contains("blocker"), "{err}");
         assert_eq!(fs::read_to_string(d.join("old.pem")).unwrap(), "old");
         assert!(
@@ -509,15 +688,34 @@ mod tests {
     fn temp_files_of_a_killed_run_are_swept() {
         let d = tmp();
         // No process has PID 0 in /proc; our own temp name is left to us.
-        let dead = d.join(".a.pem.hapki-0.tmp");
+        let dead = d.join(".a.pem.hapki-0-0123abcd.tmp");
         let other = d.join(".b.pem.hapki-x.tmp");
         fs::write(&dead, "half").unwrap();
         fs::write(&other, "not ours").unwrap();
         let mut plan = Plan::new();
         plan.add(d.join("c.pem"), "c", Mode::Public);
-        plan.commit().unwrap();
+        commit(plan, &d).unwrap();
         assert!(!dead.exists());
         assert!(other.exists());
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_planted_file_or_link_at_a_temp_name_is_never_followed() {
+        let d = tmp();
+        let victim = d.join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let tmp = temp_name(&d.join("k.pem"));
+        assert!(temp_pid(tmp.file_name().unwrap().to_str().unwrap()) == Some(std::process::id()));
+        assert_ne!(
+            tmp,
+            temp_name(&d.join("k.pem")),
+            "temp names are not predictable"
+        );
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        assert!(write_new(&tmp, &d.join("k.pem"), b"key", Mode::Secret).is_err());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(fs::symlink_metadata(&tmp).unwrap().file_type().is_symlink());
         fs::remove_dir_all(d).unwrap();
     }
 
@@ -528,7 +726,7 @@ mod tests {
         let mut plan = Plan::new();
         plan.add(d.join("new.pem"), "n", Mode::Public);
         plan.remove(d.join("stale.pem"));
-        plan.commit().unwrap();
+        commit(plan, &d).unwrap();
         assert!(!d.join("stale.pem").exists());
         assert!(d.join("new.pem").exists());
         // A folder the removals empty goes too, up to the first one still in use.
@@ -536,7 +734,7 @@ mod tests {
         fs::write(d.join("policy/certs/p.pem"), "p").unwrap();
         let mut plan = Plan::new();
         plan.remove(d.join("policy/certs/p.pem"));
-        plan.commit().unwrap();
+        commit(plan, &d).unwrap();
         assert!(!d.join("policy").exists());
         assert!(d.join("new.pem").exists());
         fs::remove_dir_all(d).unwrap();

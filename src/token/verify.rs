@@ -11,6 +11,30 @@ use time::OffsetDateTime;
 /// Clock skew tolerated on exp, nbf and iat, in seconds.
 pub const LEEWAY: i64 = 60;
 
+/// The time claim `name` (RFC 7519 NumericDate: seconds since 1970, a fraction allowed), or
+/// why it is not one.
+fn numeric_date(claims: &Value, name: &str) -> std::result::Result<Option<i64>, String> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "has an {name} claim that is not a number ({v}); {name} is seconds since 1970"
+                )
+            }),
+    }
+}
+
+/// The `exp` of a token read without checking its signature: only to tell whether a token file
+/// still holds a live token before it is replaced.
+pub fn unverified_exp(token: &str) -> Option<i64> {
+    let (jws, _) = jws::split_lenient(token.trim()).ok()?;
+    numeric_date(&jws.claims, "exp").ok().flatten()
+}
+
 /// A verified token's header and claims.
 #[derive(Debug)]
 pub struct Verified {
@@ -68,19 +92,19 @@ pub fn verify_token(
         ));
     }
     let Jws { claims, .. } = jws;
-    let num = |k: &str| claims.get(k).and_then(Value::as_i64);
-    let exp = num("exp").ok_or("has no exp claim; every hapki token expires")?;
+    let exp = numeric_date(&claims, "exp")?.ok_or("has no exp claim; every hapki token expires")?;
     // RFC 7519 §4.1.4: the time must be *before* exp, so exp + leeway itself is already too late.
-    if now >= exp + LEEWAY {
+    // Saturating: an exp near i64::MAX is far in the future, not wrapped into the past.
+    if now >= exp.saturating_add(LEEWAY) {
         return Err(format!("expired at {}", fmt_unix(exp)));
     }
-    if let Some(nbf) = num("nbf") {
-        if now + LEEWAY < nbf {
+    if let Some(nbf) = numeric_date(&claims, "nbf")? {
+        if now.saturating_add(LEEWAY) < nbf {
             return Err(format!("is not valid until {}", fmt_unix(nbf)));
         }
     }
-    if let Some(iat) = num("iat") {
-        if now + LEEWAY < iat {
+    if let Some(iat) = numeric_date(&claims, "iat")? {
+        if now.saturating_add(LEEWAY) < iat {
             return Err(format!("was issued in the future, at {}", fmt_unix(iat)));
         }
     }
@@ -143,6 +167,27 @@ mod tests {
         )
         .unwrap();
         (token, JwkSet { keys: vec![jwk] })
+    }
+
+    #[test]
+    fn exp_far_in_the_future_and_exp_of_another_type() {
+        let (t, set) = hs256(json!({"iat": 1000, "exp": i64::MAX}));
+        assert!(verify_token(&t, &set, None, 2000).is_ok());
+        let (t, set) = hs256(json!({"iat": 1000, "nbf": i64::MIN, "exp": 5000}));
+        assert!(verify_token(&t, &set, None, 2000).is_ok());
+        let (t, set) = hs256(json!({"iat": 1000, "exp": "tomorrow"}));
+        assert_eq!(
+            verify_token(&t, &set, None, 2000).unwrap_err(),
+            "has an exp claim that is not a number (\"tomorrow\"); exp is seconds since 1970"
+        );
+        let (t, set) = hs256(json!({"iat": 1000}));
+        assert_eq!(
+            verify_token(&t, &set, None, 2000).unwrap_err(),
+            "has no exp claim; every hapki token expires"
+        );
+        assert_eq!(unverified_exp(&t), None);
+        let (t, _) = hs256(json!({"iat": 1000, "exp": 77}));
+        assert_eq!(unverified_exp(&t), Some(77));
     }
 
     #[test]

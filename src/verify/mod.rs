@@ -132,6 +132,16 @@ pub fn verify_tree(o: &Options<'_>) -> Result<Vec<Entry>> {
         .map(|s| OrgCheck::new(s, o, &fix).run())
         .collect();
     entries.extend(per_org.into_iter().flatten());
+    // A run killed among its renames: the tree may hold old and new files side by side until
+    // the next writer settles it.
+    if let Some(j) = crate::store::journal::pending(o.dir) {
+        let mut e = Entry::new(&j, "journal of an interrupted run");
+        e.problem(
+            "is pending: a run was stopped while it replaced files, so some may be old and some new",
+            &format!("finish or undo it with {}", fix.hapki("init")),
+        );
+        entries.push(e);
+    }
     entries.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(entries)
 }
@@ -1020,7 +1030,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         if !self.exists(cert_der) {
             ce.problem("is missing", restore);
         } else {
-            match fs::read(cert_der) {
+            match crate::store::read_io(cert_der, crate::store::CAP) {
                 Err(err) => ce.problem(unreadable(&err), READ_FIX),
                 Ok(b) => {
                     let d = CertificateDer::from(b);
@@ -1053,7 +1063,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             Some(d) => (Some(d), file_name(cert_der)),
             None => (cert.der.clone(), file_name(&f.cert)),
         };
-        let bytes = match fs::read(key_der) {
+        let bytes = match crate::store::read_io(key_der, crate::store::CAP) {
             Err(err) => {
                 ke.problem(unreadable(&err), READ_FIX);
                 return vec![ce, ke];
@@ -1322,7 +1332,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         if !self.exists(&jwks_path) {
             e.problem("is missing, so no token can be verified", &rewrite);
         } else {
-            match fs::read(&jwks_path) {
+            match crate::store::read_io(&jwks_path, crate::store::CAP) {
                 Err(err) => e.problem(unreadable(&err), READ_FIX),
                 Ok(bytes) => match (
                     jwt::parse_jwks(&bytes),
@@ -1397,7 +1407,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 &format!("restrict it with `chmod 600 {}`", shell(path)),
             );
         }
-        let text = match fs::read(path) {
+        let text = match crate::store::read_io(path, crate::store::CAP) {
             Err(err) => {
                 e.problem(unreadable(&err), READ_FIX);
                 return e;
@@ -1638,7 +1648,7 @@ fn file_name(p: &Path) -> String {
 
 /// Every PEM block of a file, or why it is not well-formed PEM.
 fn read_sections(path: &Path) -> std::result::Result<Vec<(SectionKind, Vec<u8>)>, String> {
-    let bytes = fs::read(path).map_err(|e| unreadable(&e))?;
+    let bytes = crate::store::read_io(path, crate::store::CAP).map_err(|e| unreadable(&e))?;
     let mut out = Vec::new();
     for s in <(SectionKind, Vec<u8>)>::pem_slice_iter(&bytes) {
         match s {

@@ -1,0 +1,236 @@
+//! A command replaces its files all together or not at all: `ca init --force` killed (or
+//! failing) before each of its renames in turn leaves the old CA or the new one in full, and
+//! the next `hapki init` settles it (journal) into a tree `verify` accepts, with no temp file
+//! of a private key left behind. The kills come from a test-only hook in debug builds
+//! (`HAPKI_TEST_KILL_AT_RENAME=K` aborts before the K-th rename, like a SIGKILL: no cleanup).
+
+use assert_cmd::cargo::CommandCargoExt;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/canton-ha-ecdsa.toml");
+const AT: &str = "2026-11-26T12:00:00Z";
+
+fn hapki(args: &[&str], out: &Path) -> Command {
+    let mut c = Command::cargo_bin("hapki").unwrap();
+    c.args(args)
+        .args(["--profile", PROFILE, "--at", AT])
+        .args(["--out", out.to_str().unwrap()]);
+    c
+}
+
+fn verify(out: &Path) -> Output {
+    Command::cargo_bin("hapki")
+        .unwrap()
+        .args([
+            "verify",
+            out.to_str().unwrap(),
+            "--profile",
+            PROFILE,
+            "--at",
+            AT,
+        ])
+        .output()
+        .unwrap()
+}
+
+/// Every file of the tree, by path relative to it.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                walk(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut m = BTreeMap::new();
+    walk(dir, dir, &mut m);
+    m
+}
+
+fn pem_blocks(b: &[u8]) -> Vec<String> {
+    let s = String::from_utf8_lossy(b);
+    s.split_inclusive("-----END CERTIFICATE-----\n")
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+/// The CA files of participant1 agree with each other: the root cert, its copy and the last
+/// cert of the bundle are one cert, the intermediate the bundle's first; returns the root.
+fn one_ca(out: &Path) -> String {
+    let ns = out.join("participant1");
+    let root = std::fs::read(ns.join("root/certs/ca.cert.pem")).unwrap();
+    let copy = std::fs::read(ns.join("intermediate/certs/root-ca.cert.pem")).unwrap();
+    let int = std::fs::read(ns.join("intermediate/certs/intermediate.cert.pem")).unwrap();
+    let bundle =
+        pem_blocks(&std::fs::read(ns.join("intermediate/certs/ca-chain.cert.pem")).unwrap());
+    let root = pem_blocks(&root).remove(0);
+    assert_eq!(pem_blocks(&copy), vec![root.clone()], "root copy");
+    assert_eq!(
+        bundle,
+        vec![pem_blocks(&int).remove(0), root.clone()],
+        "bundle"
+    );
+    root
+}
+
+fn leftovers(m: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<&PathBuf> {
+    m.keys()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.contains(".hapki-") || n == ".hapki.lock"
+        })
+        .collect()
+}
+
+fn base_tree() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base");
+    assert!(hapki(&["init"], &base).output().unwrap().status.success());
+    (d, base)
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success());
+}
+
+const CA_INIT: &[&str] = &["ca", "init", "--force", "--org", "participant1"];
+
+#[test]
+fn ca_init_force_killed_at_every_rename_is_settled_by_the_next_init() {
+    let (d, base) = base_tree();
+    let old_root = one_ca(&base);
+    let t = d.path().join("T");
+    let mut kills = 0;
+    let mut saw_old = false;
+    let mut saw_new = false;
+    for k in 1..200 {
+        copy_tree(&base, &t);
+        let r = hapki(CA_INIT, &t)
+            .env("HAPKI_TEST_KILL_AT_RENAME", k.to_string())
+            .output()
+            .unwrap();
+        if r.status.success() {
+            break; // K is past the last rename
+        }
+        assert_eq!(
+            r.status.code(),
+            None,
+            "K={k}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        kills += 1;
+        assert!(
+            t.join(".hapki-journal").exists(),
+            "K={k}: the journal is there"
+        );
+        // verify sees the interrupted run before anything settles it.
+        let v = verify(&t);
+        assert_eq!(v.status.code(), Some(1), "K={k}");
+        assert!(
+            String::from_utf8_lossy(&v.stdout)
+                .contains(".hapki-journal (journal of an interrupted run): is pending"),
+            "K={k}"
+        );
+        let i = hapki(&["init"], &t).output().unwrap();
+        assert!(
+            i.status.success(),
+            "K={k}: {}",
+            String::from_utf8_lossy(&i.stderr)
+        );
+        let v = verify(&t);
+        assert!(
+            v.status.success(),
+            "K={k}: {}",
+            String::from_utf8_lossy(&v.stdout)
+        );
+        let root = one_ca(&t);
+        if root == old_root {
+            saw_old = true;
+        } else {
+            saw_new = true;
+        }
+        let snap = snapshot(&t);
+        assert!(leftovers(&snap).is_empty(), "K={k}: {:?}", leftovers(&snap));
+    }
+    assert!(kills >= 6, "ca init --force made only {kills} renames");
+    // Every new file was staged before the first rename, so a kill rolls forward.
+    assert!(saw_new && !saw_old, "old {saw_old}, new {saw_new}");
+}
+
+#[test]
+fn a_rename_that_fails_puts_every_old_file_back() {
+    let (d, base) = base_tree();
+    let before = snapshot(&base);
+    let t = d.path().join("T");
+    let mut failures = 0;
+    for k in 1..200 {
+        copy_tree(&base, &t);
+        let r = hapki(CA_INIT, &t)
+            .env("HAPKI_TEST_FAIL_AT_RENAME", k.to_string())
+            .output()
+            .unwrap();
+        if r.status.success() {
+            break;
+        }
+        failures += 1;
+        assert_eq!(r.status.code(), Some(2), "K={k}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.starts_with("error: cannot write "), "K={k}: {err}");
+        assert_eq!(snapshot(&t), before, "K={k}: the tree is as it was");
+    }
+    assert!(
+        failures >= 6,
+        "ca init --force made only {failures} renames"
+    );
+}
+
+#[test]
+fn a_journal_whose_temp_files_are_gone_rolls_back_to_the_old_files() {
+    let (d, base) = base_tree();
+    let before = snapshot(&base);
+    let t = d.path().join("T");
+    copy_tree(&base, &t);
+    // Killed before its 3rd rename, then a temp file lost (as if never flushed): the new CA is
+    // not complete, so the old one comes back.
+    let r = hapki(CA_INIT, &t)
+        .env("HAPKI_TEST_KILL_AT_RENAME", "3")
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), None);
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.join(".hapki-journal")).unwrap()).unwrap();
+    let last = journal["entries"].as_array().unwrap().last().unwrap();
+    std::fs::remove_file(t.join(last["temp"].as_str().unwrap())).unwrap();
+    let i = hapki(&["init"], &t).output().unwrap();
+    assert!(i.status.success(), "{}", String::from_utf8_lossy(&i.stderr));
+    assert_eq!(snapshot(&t), before);
+}
+
+#[test]
+fn temp_files_of_a_killed_run_are_swept_by_the_next_writer() {
+    let (d, base) = base_tree();
+    let t = d.path().join("T");
+    copy_tree(&base, &t);
+    // A run killed while staging leaves temp files (a CA private key's among them) and no
+    // journal; the next init, which has nothing to write there, removes them all the same.
+    let planted =
+        t.join("participant1/root/private/.ca.key.pem.hapki-999999999-0011223344556677.tmp");
+    std::fs::write(&planted, "half a key").unwrap();
+    let i = hapki(&["init"], &t).output().unwrap();
+    assert!(i.status.success());
+    assert!(!planted.exists());
+}
