@@ -174,6 +174,12 @@ pub fn build_ca(
         let parent_der = levels.last().map(|p: &Ca| p.der.clone());
         check::ca_cert(&der, parent_der.as_ref(), Some(&key), now)
             .map_err(|m| Error::bug(format!("the new {} CA of {}: {m}", level.name(), org.name)))?;
+        crate::lint::check_new(
+            &der,
+            Some(parent_der.as_deref().unwrap_or(&der)),
+            crate::lint::Expect::Ca,
+            &format!("the new {} CA of {}", level.name(), org.name),
+        )?;
         levels.push(Ca {
             level,
             der,

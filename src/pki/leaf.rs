@@ -85,6 +85,12 @@ pub fn issue_leaf(
             spec.name
         ))
     })?;
+    crate::lint::check_new(
+        &der,
+        Some(&ca.issuing().der),
+        crate::lint::Expect::Leaf(spec.kind),
+        &format!("the new {} cert {}", spec.kind.name(), spec.name),
+    )?;
     Ok(Leaf {
         spec: spec.clone(),
         pem: cert.pem(),
