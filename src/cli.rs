@@ -50,8 +50,8 @@ pub enum Command {
     Lint(LintArgs),
 }
 
-const LINT_HELP: &str = "Prints one line per finding, `FILE: SEVERITY code: sentence` (FILE[N] for the N-th \
-certificate of a file, counted from 0); docs/lint.md lists every code. Notices are worth knowing but are no fault.
+const LINT_HELP: &str = "Prints one line per finding, `FILE: SEVERITY code: sentence` (FILE[N] for certificate \
+N of a file with several, counted from 0; the first is FILE); docs/lint.md lists every code. Notices are worth knowing but are no fault.
 
 EXAMPLES:
   hapki lint certs/participant1/participant1/certs/participant1.customer1.com.cert.pem
