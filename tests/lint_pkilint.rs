@@ -343,6 +343,20 @@ fn every_key_type_with_crl_and_ocsp_is_pkilint_clean() {
             "--out",
             out.to_str().unwrap(),
         ]);
+        // A leaf name whose FQDN is over RFC 5280's 64-character common name: no commonName,
+        // the SAN names it.
+        hapki(&[
+            "issue",
+            &"a".repeat(63),
+            "--kind",
+            "client",
+            "--org",
+            "p",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert_clean(&out, &dir.path().join(format!("c{i}")));
     }
 }

@@ -140,7 +140,7 @@ pub fn build_ca(
             .ok_or_else(|| Error::bug("fewer CA keys than CA levels"))?;
         let below = all.len() - 1 - all.iter().position(|l| *l == level).unwrap_or(0);
         let mut params = CertificateParams::default();
-        params.distinguished_name = subject(org, &ca_common_name(org, level))?;
+        params.distinguished_name = subject(org, Some(&ca_common_name(org, level)))?;
         params.key_identifier_method = key_id(&key);
         params.serial_number = Some(serial()?);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];

@@ -24,8 +24,10 @@ pub(crate) fn serial() -> Result<SerialNumber> {
 
 /// The subject of a hapki cert. RFC 5280 (appendix A) makes countryName a PrintableString;
 /// the other attributes are DirectoryStrings, written as UTF8String as RFC 5280 4.1.2.6 asks of
-/// new certs. The profile has checked the country is two letters and the lengths fit.
-pub(crate) fn subject(org: &OrgSpec, cn: &str) -> Result<DistinguishedName> {
+/// new certs. The profile has checked the country is two letters and the lengths fit. A leaf
+/// name longer than ub-common-name (64 characters) has no commonName: its SANs name it (as
+/// public CAs do); CA names the profile keeps within the bound, since they tell the levels apart.
+pub(crate) fn subject(org: &OrgSpec, cn: Option<&str>) -> Result<DistinguishedName> {
     let country = org.country.as_str().try_into().map_err(|_| {
         Error::bug(format!(
             "the country `{}` is not a PrintableString",
@@ -42,7 +44,9 @@ pub(crate) fn subject(org: &OrgSpec, cn: &str) -> Result<DistinguishedName> {
         DnType::OrganizationName,
         DnValue::Utf8String(org.organization.clone()),
     );
-    dn.push(DnType::CommonName, DnValue::Utf8String(cn.to_string()));
+    if let Some(cn) = cn {
+        dn.push(DnType::CommonName, DnValue::Utf8String(cn.to_string()));
+    }
     Ok(dn)
 }
 

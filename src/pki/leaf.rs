@@ -32,7 +32,8 @@ fn leaf_request(org: &OrgSpec, spec: &LeafSpec, key: &KeyPair) -> Result<Certifi
         Kind::JwtSigning => format!("{}.{}", spec.name, org.dns),
         _ => org.fqdn(spec.name.as_str()),
     };
-    params.distinguished_name = subject(org, &cn)?;
+    let fits = cn.chars().count() <= crate::profile::MAX_COMMON_NAME;
+    params.distinguished_name = subject(org, fits.then_some(cn.as_str()))?;
     params.key_identifier_method = key_id(key);
     params.is_ca = IsCa::ExplicitNoCa;
     let rsa = keys::alg_of(key).is_rsa();
