@@ -58,3 +58,49 @@ fn dns_names() {
         assert!(!rules::dns_name_ok(bad), "{bad}");
     }
 }
+
+#[test]
+fn a_bad_cert_hapki_built_is_reported_as_a_bug_naming_the_code() {
+    // rcgen's default string type for the country is UTF8String, which RFC 5280 does not allow.
+    let mut p = CertificateParams::new(vec!["a.example.com".to_string()]).unwrap();
+    p.distinguished_name.push(rcgen::DnType::CountryName, "US");
+    let der = p.self_signed(&key()).unwrap().der().to_vec();
+    let e = check_new(
+        &der,
+        None,
+        Expect::Leaf(Kind::Client),
+        "the new client cert a",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("internal error (a bug in hapki"), "{e}");
+    assert!(
+        e.contains("the new client cert a fails the pre-issuance lint: error"),
+        "{e}"
+    );
+    assert!(e.contains("-string-type: "), "{e}");
+}
+
+#[test]
+fn a_date_before_2050_as_generalized_time_is_flagged() {
+    let mut p = CertificateParams::new(vec!["a.example.com".to_string()]).unwrap();
+    p.not_after = time::macros::datetime!(2049-01-01 0:00 UTC);
+    let mut der = p.self_signed(&key()).unwrap().der().to_vec();
+    assert!(!codes(&der).contains(&"validity-encoding"));
+    // Re-encode notAfter as the GeneralizedTime `20490101000000Z` (2 bytes longer) and fix the
+    // lengths of the validity, tbsCertificate and certificate SEQUENCEs (the lint does not check
+    // the signature).
+    let utc = b"\x17\x0d490101000000Z";
+    let i = der.windows(utc.len()).position(|w| w == utc).unwrap();
+    der.splice(i..i + utc.len(), b"\x18\x0f20490101000000Z".iter().copied());
+    let validity = i - 15 - 2;
+    assert_eq!(der[validity], 0x30);
+    der[validity + 1] += 2;
+    for at in [0, 4] {
+        assert_eq!(&der[at..at + 2], &[0x30, 0x82]);
+        let n = u16::from_be_bytes([der[at + 2], der[at + 3]]) + 2;
+        der[at + 2..at + 4].copy_from_slice(&n.to_be_bytes());
+    }
+    // (rcgen puts no SKI on a leaf unless asked: hapki sets one.)
+    assert_eq!(codes(&der), ["validity-encoding", "ski-missing"]);
+}
