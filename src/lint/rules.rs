@@ -139,13 +139,17 @@ pub(super) fn check(
             format!("the certificate is {len} bytes; keep it under {MAX_CERT_LEN} bytes (64 KiB), which TLS stacks and tools accept"),
         );
     }
-    if cert.version().0 != 2 && !cert.extensions().is_empty() {
+    if cert.version().0 != 2 {
+        // Extensions need v3 (a MUST); a v1 cert without them is legal but obsolete: RFC 5280
+        // certificates carry the SKI, AKI and basic constraints only v3 has.
+        let ext = !cert.extensions().is_empty();
         out.add(
             Code::VersionNotV3,
-            E,
+            if ext { E } else { W },
             format!(
-                "the certificate has extensions but is version {} (RFC 5280 4.1.2.1: v3)",
-                cert.version().0 + 1
+                "the certificate is version {}{} (RFC 5280 4.1.2.1: v3)",
+                cert.version().0 + 1,
+                if ext { " but has extensions" } else { "" }
             ),
         );
     }
@@ -590,12 +594,13 @@ fn extensions(cert: &X509Certificate<'_>, issuer: Option<&X509Certificate<'_>>, 
         }
     }
 
-    // Authority key identifier: RFC 5280 4.2.1.1, MUST be there except on self-signed certs.
+    // Authority key identifier: RFC 5280 4.2.1.1, MUST be there except on the self-signed
+    // cert in which a CA distributes its key.
     match s.aki {
-        None if !self_issued => out.add(
+        None if !(self_issued && ca) => out.add(
             Code::AkiMissing,
             E,
-            "there is no authorityKeyIdentifier (RFC 5280 4.2.1.1: MUST be there but on a self-signed cert)",
+            "there is no authorityKeyIdentifier (RFC 5280 4.2.1.1: MUST be there but on a self-signed CA cert)",
         ),
         None => {}
         Some((ext, id)) => {

@@ -86,7 +86,8 @@ fn a_date_before_2050_as_generalized_time_is_flagged() {
     let mut p = CertificateParams::new(vec!["a.example.com".to_string()]).unwrap();
     p.not_after = time::macros::datetime!(2049-01-01 0:00 UTC);
     let mut der = p.self_signed(&key()).unwrap().der().to_vec();
-    assert!(!codes(&der).contains(&"validity-encoding"));
+    let before = codes(&der);
+    assert!(!before.contains(&"validity-encoding"), "{before:?}");
     // Re-encode notAfter as the GeneralizedTime `20490101000000Z` (2 bytes longer) and fix the
     // lengths of the validity, tbsCertificate and certificate SEQUENCEs (the lint does not check
     // the signature).
@@ -101,6 +102,7 @@ fn a_date_before_2050_as_generalized_time_is_flagged() {
         let n = u16::from_be_bytes([der[at + 2], der[at + 3]]) + 2;
         der[at + 2..at + 4].copy_from_slice(&n.to_be_bytes());
     }
-    // (rcgen puts no SKI on a leaf unless asked: hapki sets one.)
-    assert_eq!(codes(&der), ["validity-encoding", "ski-missing"]);
+    let mut after = codes(&der);
+    after.retain(|c| !before.contains(c));
+    assert_eq!(after, ["validity-encoding"]);
 }
