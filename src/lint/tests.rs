@@ -106,3 +106,46 @@ fn a_date_before_2050_as_generalized_time_is_flagged() {
     after.retain(|c| !before.contains(c));
     assert_eq!(after, ["validity-encoding"]);
 }
+
+#[test]
+fn a_leaf_under_a_ca_with_other_string_types_is_no_bug() {
+    // A CA of an older hapki (rcgen's defaults: the country as UTF8String, its own SKI method):
+    // a new leaf copies its name as issuer name, which is the CA's choice, not the leaf's.
+    let ca_key = key();
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name = rcgen::DistinguishedName::new();
+    ca.distinguished_name.push(rcgen::DnType::CountryName, "US");
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "old-root-ca.example.com");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_der = ca.self_signed(&ca_key).unwrap().der().to_vec();
+    assert!(check_new(&ca_der, Some(&ca_der), Expect::Ca, "a root").is_err());
+
+    let mut leaf = CertificateParams::new(vec!["a.example.com".to_string()]).unwrap();
+    leaf.distinguished_name = rcgen::DistinguishedName::new();
+    leaf.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        rcgen::DnValue::Utf8String("a.example.com".into()),
+    );
+    leaf.is_ca = IsCa::ExplicitNoCa;
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    leaf.use_authority_key_identifier_extension = true;
+    leaf.key_identifier_method = rcgen::KeyIdMethod::Sha256;
+    let issuer = rcgen::Issuer::from_ca_cert_der(&ca_der.clone().into(), &ca_key).unwrap();
+    let leaf_der = leaf.signed_by(&key(), &issuer).unwrap().der().to_vec();
+    let all: Vec<_> = lint(&leaf_der, Some(&ca_der), None)
+        .unwrap()
+        .iter()
+        .map(|f| f.code.as_str())
+        .collect();
+    assert!(all.contains(&"issuer-string-type"), "{all:?}");
+    check_new(
+        &leaf_der,
+        Some(&ca_der),
+        Expect::Leaf(Kind::Client),
+        "the new client cert a",
+    )
+    .unwrap();
+}
