@@ -340,6 +340,7 @@ fn a_file_that_is_no_certificate_is_refused_with_one_sentence_and_exit_2() {
     std::fs::write(&text, "hello\n").unwrap();
     let mut keys = vec![];
     files_ending(&t.join("participant1"), ".key.pem", &mut keys);
+    let der_key = t.join("participant1/client/participant1.customer1.com.key.der");
     for (file, want) in [
         (
             text.clone(),
@@ -353,6 +354,13 @@ fn a_file_that_is_no_certificate_is_refused_with_one_sentence_and_exit_2() {
             format!(
                 "error: {} holds no certificate (only a PRIVATE KEY PEM block); pass a PEM or DER certificate\n",
                 keys[0].display()
+            ),
+        ),
+        (
+            der_key.clone(),
+            format!(
+                "error: {} is not a readable X.509 certificate (its DER does not parse as one); pass a PEM or DER certificate\n",
+                der_key.display()
             ),
         ),
         (

@@ -87,11 +87,11 @@ fn lint_all(file: &Path, certs: &[Vec<u8>]) -> Result<Vec<CertReport>> {
         .iter()
         .enumerate()
         .map(|(i, der)| {
-            X509Certificate::from_der(der).map(|(_, c)| c).map_err(|e| {
+            X509Certificate::from_der(der).map(|(_, c)| c).map_err(|_| {
                 Error::input(format!(
-                    "{}{}: is not a readable X.509 certificate ({e}); pass a PEM or DER certificate",
+                    "{}{} is not a readable X.509 certificate (its DER does not parse as one); pass a PEM or DER certificate",
                     file.display(),
-                    if certs.len() > 1 { format!(" (certificate {i})") } else { String::new() },
+                    if certs.len() > 1 { format!("[{i}]") } else { String::new() },
                 ))
             })
         })
