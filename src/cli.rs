@@ -12,7 +12,7 @@ use std::path::PathBuf;
     about = "PKI and tokens for secure, highly available Canton deployments",
     long_about = "hapki builds and checks the whole PKI and token set of a Canton (Daml) deployment: root and \
 intermediate CAs per org, server, client and proxy-backend certs, JWT signing keys, a JWKS and tokens.",
-    after_help = "EXAMPLES:\n  hapki init                      # the built-in Canton HA topology into ./certs\n  hapki verify certs              # check every file the way a TLS stack would\n\nEXIT CODES:\n  0  success\n  1  verify or jwt verify found a problem\n  2  bad input, or a file could not be read or written"
+    after_help = "EXAMPLES:\n  hapki init                      # the built-in Canton HA topology into ./certs\n  hapki verify certs              # check every file the way a TLS stack would\n\nEXIT CODES:\n  0  success\n  1  verify, jwt verify or lint found a problem\n  2  bad input, or a file could not be read or written"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -45,6 +45,32 @@ pub enum Command {
     /// Show a certificate, CSR, key, JWKS or JWT for people (or as JSON).
     #[command(after_help = INSPECT_HELP)]
     Inspect(InspectArgs),
+    /// Lint certificates against RFC 5280: string types, extensions, serial, validity, SANs, AKI/SKI.
+    #[command(after_help = LINT_HELP)]
+    Lint(LintArgs),
+}
+
+const LINT_HELP: &str = "Prints one line per finding, `FILE: SEVERITY code: sentence` (FILE[N] for certificate \
+N of a file with several, counted from 0; the first is FILE); docs/lint.md lists every code. Notices are worth knowing but are no fault.
+
+EXAMPLES:
+  hapki lint certs/participant1/participant1/certs/participant1.customer1.com.cert.pem
+  hapki lint certs/*/intermediate/certs/ca-chain.cert.pem other-ca.der
+  hapki lint --json server.pem
+
+EXIT CODES:
+  0  no finding, or notices only
+  1  a finding of severity error or warning
+  2  a file could not be read or holds no certificate";
+
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// PEM (one or many certificates) or DER certificate files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Report as JSON: an array of {file, cert_index, subject, findings: [{code, severity, message}]}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const INIT_HELP: &str = "EXAMPLES:\n  hapki init                          # the built-in Canton HA topology into ./certs\n  hapki init --profile profiles/canton-ha-ecdsa.toml --out pki\n\nA second run fills in only what is missing (a deleted file, a killed run) and keeps the rest.\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be written (nothing was changed)";

@@ -6,6 +6,7 @@
 //! - `store`: the file layout and the atomic `Plan` that writes it;
 //! - `keys`: key generation and loading;
 //! - `pki`: CA hierarchies, leaves and the checks every cert passes;
+//! - `lint`: the RFC 5280 rules behind the pre-issuance lint and `hapki lint`;
 //! - `issue`: what a tree needs (triage) and the engine that issues it;
 //! - `token`: JWKs, the JWKS, claims, signing and verifying tokens;
 //! - `verify`: the whole-tree check behind `hapki verify`;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod inspect;
 pub mod issue;
 pub mod keys;
+pub mod lint;
 pub mod model;
 pub mod out;
 pub mod pki;

@@ -16,6 +16,7 @@ fn every_command_help_has_examples_and_exit_codes() {
         &["jwt", "verify"],
         &["verify"],
         &["inspect"],
+        &["lint"],
     ];
     for c in commands {
         let out = Command::cargo_bin("hapki")

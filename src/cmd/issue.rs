@@ -204,10 +204,13 @@ fn resolve<'t>(
             ks
         }
     };
-    let specs = kinds
+    let specs: Vec<LeafSpec> = kinds
         .into_iter()
         .map(|k| adhoc_spec(org, &label, k, sans, days, key))
         .collect();
+    for s in &specs {
+        org.check_leaf(s)?;
+    }
     Ok((org, specs))
 }
 

@@ -2,7 +2,7 @@
 //! levels, and the `Plan` of their files.
 
 use super::check;
-use super::ext::{add_revocation_info, ca_common_name, csr_pem, serial, subject, validity};
+use super::ext::{add_revocation_info, ca_common_name, csr_pem, key_id, serial, subject, validity};
 use super::read_cert;
 use crate::error::{Error, Result};
 use crate::keys;
@@ -124,18 +124,24 @@ pub fn detect_tier(layout: &OrgLayout) -> Option<u8> {
 
 /// What a CA of `level` in a hierarchy of `tier` levels asks for: its name, key usages and
 /// path length (a CSR holds no more; the issuer adds serial and validity).
-fn ca_request(org: &OrgSpec, tier: u8, level: CaLevel) -> CertificateParams {
+fn ca_request(
+    org: &OrgSpec,
+    tier: u8,
+    level: CaLevel,
+    key: &KeyPair,
+) -> Result<CertificateParams> {
     let all = CaLevel::for_tier(tier);
     let below = all.len() - 1 - all.iter().position(|l| *l == level).unwrap_or(0);
     let mut params = CertificateParams::default();
-    params.distinguished_name = subject(org, &ca_common_name(org, level));
+    params.distinguished_name = subject(org, Some(&ca_common_name(org, level)))?;
+    params.key_identifier_method = key_id(key);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.is_ca = IsCa::Ca(if level == CaLevel::Root {
         BasicConstraints::Unconstrained
     } else {
         BasicConstraints::Constrained(below as u8)
     });
-    params
+    Ok(params)
 }
 
 /// Builds a CA hierarchy for `org`, keeping the levels of `existing` (from the root down) and
@@ -154,7 +160,7 @@ pub fn build_ca(
         let key = new_keys
             .pop()
             .ok_or_else(|| Error::bug("fewer CA keys than CA levels"))?;
-        let mut params = ca_request(org, tier, level);
+        let mut params = ca_request(org, tier, level, &key)?;
         params.serial_number = Some(serial()?);
         let days = if level == CaLevel::Root {
             org.root_days
@@ -181,6 +187,12 @@ pub fn build_ca(
         let parent_der = levels.last().map(|p: &Ca| p.der.clone());
         check::ca_cert(&der, parent_der.as_ref(), Some(&key), now)
             .map_err(|m| Error::bug(format!("the new {} CA of {}: {m}", level.name(), org.name)))?;
+        crate::lint::check_new(
+            &der,
+            Some(parent_der.as_deref().unwrap_or(&der)),
+            crate::lint::Expect::Ca,
+            &format!("the new {} CA of {}", level.name(), org.name),
+        )?;
         levels.push(Ca {
             level,
             der,
@@ -229,7 +241,7 @@ pub fn ca_repair_plan(org: &OrgSpec, layout: &OrgLayout, ca: &OrgCa) -> Result<P
             continue;
         };
         if !super::csr_fits(&path, &c.der) {
-            let params = ca_request(org, ca.levels.len() as u8, c.level);
+            let params = ca_request(org, ca.levels.len() as u8, c.level, &c.key)?;
             plan.add(path, super::ext::csr_pem(&params, &c.key)?, Mode::Public);
         }
     }

@@ -5,8 +5,8 @@ use crate::error::{Error, Result};
 use crate::model::CaLevel;
 use crate::profile::OrgSpec;
 use rcgen::{
-    CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType, KeyPair,
-    SerialNumber,
+    CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType, DnValue,
+    KeyIdMethod, KeyPair, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -22,13 +22,41 @@ pub(crate) fn serial() -> Result<SerialNumber> {
     Ok(SerialNumber::from_slice(&b))
 }
 
-pub(crate) fn subject(org: &OrgSpec, cn: &str) -> DistinguishedName {
+/// The subject of a hapki cert. RFC 5280 (appendix A) makes countryName a PrintableString;
+/// the other attributes are DirectoryStrings, written as UTF8String as RFC 5280 4.1.2.6 asks of
+/// new certs. The profile has checked the country is two letters and the lengths fit. A leaf
+/// name longer than ub-common-name (64 characters) has no commonName: its SANs name it (as
+/// public CAs do); CA names the profile keeps within the bound, since they tell the levels apart.
+pub(crate) fn subject(org: &OrgSpec, cn: Option<&str>) -> Result<DistinguishedName> {
+    let country = org.country.as_str().try_into().map_err(|_| {
+        Error::bug(format!(
+            "the country `{}` is not a PrintableString",
+            org.country
+        ))
+    })?;
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CountryName, org.country.as_str());
-    dn.push(DnType::StateOrProvinceName, org.state.as_str());
-    dn.push(DnType::OrganizationName, org.organization.as_str());
-    dn.push(DnType::CommonName, cn);
-    dn
+    dn.push(DnType::CountryName, DnValue::PrintableString(country));
+    dn.push(
+        DnType::StateOrProvinceName,
+        DnValue::Utf8String(org.state.clone()),
+    );
+    dn.push(
+        DnType::OrganizationName,
+        DnValue::Utf8String(org.organization.clone()),
+    );
+    if let Some(cn) = cn {
+        dn.push(DnType::CommonName, DnValue::Utf8String(cn.to_string()));
+    }
+    Ok(dn)
+}
+
+/// The subject key identifier of `key` by RFC 7093 section 2 method 1: the leftmost 160 bits of
+/// the SHA-256 hash of the subjectPublicKey BIT STRING's value. rcgen's own `KeyIdMethod::Sha256`
+/// hashes the whole SubjectPublicKeyInfo, which no RFC names and linters report as unknown.
+/// The issuer's AKI repeats this value, as rcgen reads it from the issuer cert's SKI.
+pub(crate) fn key_id(key: &KeyPair) -> KeyIdMethod {
+    let h = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.public_key_raw());
+    KeyIdMethod::PreSpecified(h.as_ref()[..20].to_vec())
 }
 
 pub fn ca_common_name(org: &OrgSpec, level: CaLevel) -> String {

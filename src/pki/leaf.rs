@@ -2,7 +2,7 @@
 //! issuing CA, a leaf read back from disk, and the `Plan` of its files.
 
 use super::check;
-use super::ext::{add_revocation_info, csr_pem, serial, subject, validity};
+use super::ext::{add_revocation_info, csr_pem, key_id, serial, subject, validity};
 use super::OrgCa;
 use crate::error::{Error, Result};
 use crate::keys;
@@ -32,7 +32,9 @@ fn leaf_request(org: &OrgSpec, spec: &LeafSpec, key: &KeyPair) -> Result<Certifi
         Kind::JwtSigning => format!("{}.{}", spec.name, org.dns),
         _ => org.fqdn(spec.name.as_str()),
     };
-    params.distinguished_name = subject(org, &cn);
+    let fits = cn.chars().count() <= crate::profile::MAX_COMMON_NAME;
+    params.distinguished_name = subject(org, fits.then_some(cn.as_str()))?;
+    params.key_identifier_method = key_id(key);
     params.is_ca = IsCa::ExplicitNoCa;
     let rsa = keys::alg_of(key).is_rsa();
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -84,6 +86,12 @@ pub fn issue_leaf(
             spec.name
         ))
     })?;
+    crate::lint::check_new(
+        &der,
+        Some(&ca.issuing().der),
+        crate::lint::Expect::Leaf(spec.kind),
+        &format!("the new {} cert {}", spec.kind.name(), spec.name),
+    )?;
     Ok(Leaf {
         spec: spec.clone(),
         pem: cert.pem(),

@@ -1,6 +1,7 @@
 //! Certificates: CA hierarchies and leaves with the contents the file layout's consumers expect
 //! (subject, random serial, key usages, EKUs, SANs, AKI/SKI, optional CRL distribution point and
-//! OCSP URL), and the checks every cert passes before it is written.
+//! OCSP URL), and the checks every cert passes before it is written: a TLS stack's (`check`,
+//! rustls-webpki) and RFC 5280's (`crate::lint`).
 
 mod ca;
 pub mod check;

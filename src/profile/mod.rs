@@ -219,6 +219,40 @@ impl OrgSpec {
         format!("{name}.{}", self.dns)
     }
 
+    /// Refuses a leaf whose cert would break a limit (the SAN cap; a name over RFC 5280's 64
+    /// characters is left out of the leaf's subject and kept in its SANs), so a profile or `issue --san` is refused with a sentence instead of failing the
+    /// pre-issuance lint as a bug.
+    pub fn check_leaf(&self, spec: &LeafSpec) -> Result<()> {
+        let what = format!(
+            "the {} `{}` of org `{}`",
+            spec.kind.name(),
+            spec.name,
+            self.name
+        );
+        if spec.sans.len() > MAX_SANS {
+            return Err(Error::input(format!(
+                "{what} has {} SANs; a cert carries at most {MAX_SANS} (so that it stays well under 64 KiB): split the names over several leaves",
+                spec.sans.len()
+            )));
+        }
+        // The DER size of the names: a few octets of header per name.
+        let octets: usize = spec
+            .sans
+            .iter()
+            .map(|s| match s {
+                San::Dns(d) => d.len() + 4,
+                San::Ip(std::net::IpAddr::V4(_)) => 6,
+                San::Ip(std::net::IpAddr::V6(_)) => 18,
+            })
+            .sum();
+        if octets > MAX_SAN_OCTETS {
+            return Err(Error::input(format!(
+                "the SANs of {what} take {octets} bytes; a cert carries at most {MAX_SAN_OCTETS} bytes of names (so that it stays well under 64 KiB): split the names over several leaves"
+            )));
+        }
+        Ok(())
+    }
+
     /// The leaves of this org named `name` (a name can be both a server and a client).
     pub fn leaves_named(&self, name: &str) -> Vec<&LeafSpec> {
         self.leaves
@@ -374,15 +408,33 @@ fn url(v: Option<&String>, what: &str) -> Result<Option<String>> {
         None => Ok(None),
         Some(u)
             if (u.starts_with("http://") || u.starts_with("https://"))
+                && u.len() <= 2048
                 && u.is_ascii()
                 && !u.contains(char::is_whitespace) =>
         {
             Ok(Some(u.clone()))
         }
         Some(u) => Err(Error::input(format!(
-            "{what} `{u}` is not an http(s) URL; give one such as `http://crl.example.com/ca.crl`"
+            "{what} `{u}` is not an http(s) URL of at most 2048 characters; give one such as `http://crl.example.com/ca.crl`"
         ))),
     }
+}
+
+/// The most SANs one cert carries, and the most bytes they take: far above any real node
+/// (a few names each), and low enough that a cert stays under `lint::MAX_CERT_LEN` (64 KiB).
+pub const MAX_SANS: usize = 1000;
+pub const MAX_SAN_OCTETS: usize = 32 * 1024;
+/// RFC 5280 appendix A, ub-common-name.
+pub const MAX_COMMON_NAME: usize = 64;
+
+fn check_common_name(cn: &str, what: &str) -> Result<()> {
+    let n = cn.chars().count();
+    if n > MAX_COMMON_NAME {
+        return Err(Error::input(format!(
+            "the common name `{cn}` of {what} is {n} characters; RFC 5280 allows at most {MAX_COMMON_NAME}: shorten the name or the org's dns domain"
+        )));
+    }
+    Ok(())
 }
 
 /// Subject attribute text: printable, no control characters. Values go into DER via rcgen (no
@@ -604,6 +656,19 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
                 key: leaf_key,
             });
         }
+    }
+    for level in [
+        crate::model::CaLevel::Root,
+        crate::model::CaLevel::Policy,
+        crate::model::CaLevel::Intermediate,
+    ] {
+        check_common_name(
+            &crate::pki::ca_common_name(&org, level),
+            &format!("the {} CA of org `{}`", level.name(), org.name),
+        )?;
+    }
+    for l in &leaves {
+        org.check_leaf(l)?;
     }
     org.leaves = leaves;
 

@@ -1,0 +1,195 @@
+//! `hapki lint FILE... [--json]`: the RFC 5280 lint of `crate::lint` on any certificate, PEM (one
+//! or many certificates) or DER, hapki's or not.
+
+use super::{EXIT_OK, EXIT_PROBLEM};
+use crate::cli::LintArgs;
+use crate::error::{Error, Result};
+use crate::lint::{lint, Finding, NotACert, Severity};
+use rustls_pki_types::pem::{PemObject, SectionKind};
+use serde_json::json;
+use std::io::Read;
+use std::path::Path;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// Exit code of a file that cannot be read or holds no certificate.
+const EXIT_INPUT: i32 = 2;
+
+/// The largest file read: far above any certificate bundle, and a cap so that a device or a
+/// huge file is refused instead of read into memory.
+const MAX_FILE: u64 = 16 << 20;
+
+struct CertReport {
+    index: usize,
+    subject: String,
+    findings: Vec<Finding>,
+}
+
+pub fn run(args: &LintArgs) -> Result<i32> {
+    let mut json_files = vec![];
+    let mut faults = false;
+    let mut unreadable = false;
+    for file in &args.files {
+        let reports = match certs_of(file).and_then(|certs| lint_all(file, &certs)) {
+            Ok(r) => r,
+            Err(e) => {
+                // The other files are still linted; the exit code says one was unreadable.
+                eprintln!("error: {e}");
+                unreadable = true;
+                continue;
+            }
+        };
+        for r in reports {
+            faults |= r.findings.iter().any(|f| f.severity > Severity::Notice);
+            if args.json {
+                json_files.push(json!({
+                    "file": file.display().to_string(),
+                    "cert_index": r.index,
+                    "subject": r.subject,
+                    "findings": r.findings.iter().map(|f| json!({
+                        "code": f.code.as_str(),
+                        "severity": f.severity.name(),
+                        "message": f.message,
+                    })).collect::<Vec<_>>(),
+                }));
+            } else {
+                let name = if r.index == 0 {
+                    file.display().to_string()
+                } else {
+                    format!("{}[{}]", file.display(), r.index)
+                };
+                for f in &r.findings {
+                    crate::outln!(
+                        "{name}: {} {}: {}",
+                        f.severity.name(),
+                        f.code.as_str(),
+                        f.message
+                    );
+                }
+            }
+        }
+    }
+    if args.json {
+        let text = serde_json::to_string_pretty(&json_files)
+            .map_err(|e| Error::bug(format!("serializing the lint report: {e}")))?;
+        crate::outln!("{text}");
+    }
+    Ok(if unreadable {
+        EXIT_INPUT
+    } else if faults {
+        EXIT_PROBLEM
+    } else {
+        EXIT_OK
+    })
+}
+
+fn lint_all(file: &Path, certs: &[Vec<u8>]) -> Result<Vec<CertReport>> {
+    let parsed: Vec<X509Certificate<'_>> = certs
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            X509Certificate::from_der(der).map(|(_, c)| c).map_err(|_| {
+                Error::input(format!(
+                    "{}{} is not a readable X.509 certificate (its DER does not parse as one); pass a PEM or DER certificate",
+                    file.display(),
+                    if certs.len() > 1 { format!("[{i}]") } else { String::new() },
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut out = vec![];
+    for (i, cert) in parsed.iter().enumerate() {
+        // The issuer, when the file carries it (a chain or bundle): the AKI is then checked
+        // against its SKI. A self-signed cert is its own issuer.
+        let issuer = parsed
+            .iter()
+            .enumerate()
+            .find(|(j, c)| *j != i && c.subject().as_raw() == cert.issuer().as_raw())
+            .map(|(j, _)| certs[j].as_slice());
+        let findings = lint(&certs[i], issuer, None).map_err(|NotACert(m)| {
+            Error::input(format!(
+                "{}: {m}; pass a PEM or DER certificate",
+                file.display()
+            ))
+        })?;
+        out.push(CertReport {
+            index: i,
+            subject: cert.subject().to_string(),
+            findings,
+        });
+    }
+    Ok(out)
+}
+
+/// The DER certificates of a file: every CERTIFICATE block of a PEM file, or the file itself
+/// when it is DER.
+fn certs_of(file: &Path) -> Result<Vec<Vec<u8>>> {
+    let bytes = read_capped(file)?;
+    let mut certs = vec![];
+    let mut other = None;
+    let mut pem = false;
+    for item in <(SectionKind, Vec<u8>)>::pem_slice_iter(&bytes) {
+        pem = true;
+        match item {
+            Ok((SectionKind::Certificate, der)) => certs.push(der),
+            Ok((kind, _)) => other = other.or(Some(pem_label(kind))),
+            Err(e) => {
+                return Err(Error::input(format!(
+                    "{} holds a PEM block that cannot be read ({e}); pass a PEM or DER certificate",
+                    file.display()
+                )))
+            }
+        }
+    }
+    if !certs.is_empty() {
+        return Ok(certs);
+    }
+    if !pem && bytes.first() == Some(&0x30) {
+        return Ok(vec![bytes]);
+    }
+    Err(Error::input(match other {
+        Some(kind) => format!(
+            "{} holds no certificate (only a {kind} PEM block); pass a PEM or DER certificate",
+            file.display()
+        ),
+        None => format!(
+            "{} is not a certificate (neither PEM nor DER); pass a PEM or DER certificate",
+            file.display()
+        ),
+    }))
+}
+
+/// Reads a regular file of at most `MAX_FILE` bytes: a FIFO, a device or a folder is refused
+/// before it is opened (opening a FIFO would block).
+fn read_capped(file: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(file).map_err(|e| Error::io("read", file, e))?;
+    if !meta.is_file() {
+        return Err(Error::input(format!(
+            "{} is not a regular file; pass a PEM or DER certificate file",
+            file.display()
+        )));
+    }
+    let mut bytes = vec![];
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io("read", file, e))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(Error::input(format!(
+            "{} is larger than {} MiB, too large for a certificate file; pass a PEM or DER certificate",
+            file.display(),
+            MAX_FILE >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
+fn pem_label(kind: SectionKind) -> &'static str {
+    match kind {
+        SectionKind::PrivateKey => "PRIVATE KEY",
+        SectionKind::RsaPrivateKey => "RSA PRIVATE KEY",
+        SectionKind::EcPrivateKey => "EC PRIVATE KEY",
+        SectionKind::PublicKey => "PUBLIC KEY",
+        SectionKind::Csr => "CERTIFICATE REQUEST",
+        SectionKind::Crl => "X509 CRL",
+        _ => "non-certificate",
+    }
+}
