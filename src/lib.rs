@@ -6,6 +6,8 @@
 //! - `store`: the file layout and the atomic `Plan` that writes it;
 //! - `keys`: key generation and loading;
 //! - `pki`: CA hierarchies, leaves and the checks every cert passes;
+//! - `cadb`: each CA's index, crlnumber and newcerts, in `openssl ca`'s format;
+//! - `crl`: the CRLs signed from the indexes, and the chain bundle;
 //! - `issue`: what a tree needs (triage) and the engine that issues it;
 //! - `token`: JWKs, the JWKS, claims, signing and verifying tokens;
 //! - `verify`: the whole-tree check behind `hapki verify`;
@@ -16,8 +18,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cadb;
 pub mod cli;
 pub mod cmd;
+pub mod crl;
 pub mod error;
 pub mod inspect;
 pub mod issue;
