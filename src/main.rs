@@ -15,6 +15,9 @@ fn main() {
         Command::Jwt(JwtCommand::Verify(a)) => cmd::jwt::verify(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Revoke(a) => cmd::revoke::run(a),
+        Command::Crl(a) => cmd::crl::run(a),
+        Command::List(_) | Command::Renew(_) => Ok(2),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -519,6 +519,19 @@ pub fn files_of(layout: &OrgLayout, level: CaLevel) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// The layout and complete CA of `org` under `out`; `None` when the org has no root on disk.
+pub fn org_on_disk(
+    org: &crate::profile::OrgSpec,
+    out: &Path,
+) -> Result<Option<(OrgLayout, crate::pki::OrgCa)>> {
+    let layout = OrgLayout::new(out, org.name.as_str(), &org.dns);
+    if !layout.ca(CaLevel::Root).cert.exists() {
+        return Ok(None);
+    }
+    let ca = crate::pki::OrgCa::load_complete(&layout, org)?;
+    Ok(Some((layout, ca)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,12 @@
 //! flags into domain types, calls them and prints the result.
 
 pub mod ca;
+pub mod crl;
 pub mod init;
 pub mod inspect;
 pub mod issue;
 pub mod jwt;
+pub mod revoke;
 pub mod verify;
 
 use crate::error::{Error, Result};

@@ -1,0 +1,1 @@
+//! `hapki list`: placeholder removed below
