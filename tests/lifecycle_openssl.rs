@@ -121,7 +121,7 @@ fn every_index_line_is_what_openssl_ca_writes_for_its_cert() {
                 assert!(f[5].starts_with("/C=US/ST=New York/O="), "{line}");
                 assert_eq!(f[1].len(), 13, "UTCTime expiry: {line}");
                 assert!(
-                    f[3].len() % 2 == 0
+                    f[3].len().is_multiple_of(2)
                         && f[3]
                             .bytes()
                             .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
