@@ -17,7 +17,8 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Revoke(a) => cmd::revoke::run(a),
         Command::Crl(a) => cmd::crl::run(a),
-        Command::List(_) | Command::Renew(_) => Ok(2),
+        Command::List(a) => cmd::list::run(a),
+        Command::Renew(a) => cmd::renew::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -8,6 +8,8 @@ pub mod init;
 pub mod inspect;
 pub mod issue;
 pub mod jwt;
+pub mod list;
+pub mod renew;
 pub mod revoke;
 pub mod verify;
 
