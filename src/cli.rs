@@ -48,6 +48,18 @@ pub enum Command {
     /// Lint certificates against RFC 5280: string types, extensions, serial, validity, SANs, AKI/SKI.
     #[command(after_help = LINT_HELP)]
     Lint(LintArgs),
+    /// Revoke a certificate: mark it in its CA's index and sign the CRLs again.
+    #[command(after_help = REVOKE_HELP)]
+    Revoke(RevokeArgs),
+    /// Sign the CRLs again (all, or those whose nextUpdate is near): safe from cron.
+    #[command(after_help = CRL_HELP)]
+    Crl(CrlArgs),
+    /// Every certificate the CAs issued, from their indexes, with its status.
+    #[command(after_help = LIST_HELP)]
+    List(ListArgs),
+    /// Re-issue leaves near the end of their life at the same paths.
+    #[command(after_help = RENEW_HELP)]
+    Renew(RenewArgs),
 }
 
 const LINT_HELP: &str = "Prints one line per finding, `FILE: SEVERITY code: sentence` (FILE[N] for certificate \
@@ -71,6 +83,84 @@ pub struct LintArgs {
     /// Report as JSON: an array of {file, cert_index, subject, findings: [{code, severity, message}]}.
     #[arg(long)]
     pub json: bool,
+}
+
+const REVOKE_HELP: &str = "EXAMPLES:\n  hapki revoke reporting --org participant1 --reason key-compromise\n  hapki revoke certs/participant1/client/reporting.customer1.com.cert.pem\n  hapki revoke --serial 4F3A...C1 --org participant1 --reason superseded\n  hapki revoke intermediate --org participant1 --reason ca-compromise   # lands in the root's CRL\n\nThe cert is marked R in its issuer's index.txt and that CA's CRL and the bundle\nNS/intermediate/crl/ca-chain.crl.pem are signed again, in one atomic run; the cert files stay.\nReload the servers that read the CRL (nginx -s reload, HAProxy reload, pg_ctl reload).\nRevoking a cert twice says so and changes nothing.\n\nEXIT CODES:\n  0  revoked (or already revoked)\n  2  bad input (no such cert, an ambiguous name), or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct RevokeArgs {
+    /// A leaf name (`reporting`), `intermediate` or `policy`, or a certificate file.
+    #[arg(required_unless_present = "serial")]
+    pub target: Option<String>,
+    /// The org of the cert (needed when a name is in several orgs).
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Revoke by serial (hex, as `hapki list` or `openssl x509 -serial` prints it).
+    #[arg(long, value_name = "HEX", conflicts_with = "target")]
+    pub serial: Option<String>,
+    /// key-compromise, superseded, affiliation-changed, cessation-of-operation or unspecified
+    /// (default: no reason code).
+    #[arg(long, value_name = "REASON")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+const CRL_HELP: &str = "EXAMPLES:\n  hapki crl                          # sign every CA's CRL and the bundles again\n  hapki crl --within 2d              # only CRLs whose nextUpdate is within 2 days (cron, e.g. hourly)\n  hapki crl --org participant1 --days 14\n\nA CRL's nextUpdate is crl_days (7) ahead for issuing and policy CAs and root_crl_days (180) for the\nroot. NGINX, HAProxy and PostgreSQL refuse EVERY client once a CRL of the chain has expired, so\nput `hapki crl --within 2d` in cron and reload them after it.\n\nEXIT CODES:\n  0  success (nothing to sign is success too)\n  2  bad input, no CA yet, or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct CrlArgs {
+    /// Only this org.
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Only CRLs whose nextUpdate is within this span: 12h, 2d.
+    #[arg(long, value_name = "DURATION")]
+    pub within: Option<String>,
+    /// nextUpdate this many days ahead (default: the profile's crl_days / root_crl_days).
+    #[arg(long, value_name = "N")]
+    pub days: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+const LIST_HELP: &str = "EXAMPLES:\n  hapki list\n  hapki list --org participant1 --expiring 30d\n  hapki list --json --at 2027-06-01T00:00:00Z\n\nOne row per cert in the CAs' indexes (and each org's root): org, kind, name, serial, not-after and\nstatus: valid, expiring (within --expiring, 30d by default), expired or revoked. With --expiring\nonly the certs that expire within it (or have expired) are listed.\n\nEXIT CODES:\n  0  success\n  2  bad input, or an index could not be read";
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only this org.
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Only certs that expire within this span (or have expired): 30d, 12h.
+    #[arg(long, value_name = "DURATION")]
+    pub expiring: Option<String>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+const RENEW_HELP: &str = "EXAMPLES:\n  hapki renew                                # every leaf with under a third of its life left\n  hapki renew participant1 --within 30d      # that leaf, if it expires within 30 days\n  hapki renew --org participant1 --keep-key --dry-run\n\nA renewed leaf gets a new serial (and a new key unless --keep-key) at the same paths, with every\nderived file (chain, CSR, DER, HAProxy PEM); the old cert stays in newcerts/ and the index.\nThen reload what uses it: nginx -s reload, HAProxy reload, pg_ctl reload; Canton has no\ncertificate hot reload: restart the node, the passive replica first.\n\nEXIT CODES:\n  0  success (nothing to renew is success too)\n  2  bad input, no CA yet, or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct RenewArgs {
+    /// Leaf names (default: every leaf of the profile).
+    pub names: Vec<String>,
+    /// Only this org.
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Renew leaves that expire within this span, instead of those with under a third of their
+    /// lifetime left: 30d, 12h.
+    #[arg(long, value_name = "DURATION")]
+    pub within: Option<String>,
+    /// Certify the existing key again instead of generating a new one.
+    #[arg(long = "keep-key")]
+    pub keep_key: bool,
+    /// Say what would be renewed, and change nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 const INIT_HELP: &str = "EXAMPLES:\n  hapki init                          # the built-in Canton HA topology into ./certs\n  hapki init --profile profiles/canton-ha-ecdsa.toml --out pki\n\nA second run fills in only what is missing (a deleted file, a killed run) and keeps the rest.\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be written (nothing was changed)";

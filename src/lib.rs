@@ -7,6 +7,8 @@
 //! - `keys`: key generation and loading;
 //! - `pki`: CA hierarchies, leaves and the checks every cert passes;
 //! - `lint`: the RFC 5280 rules behind the pre-issuance lint and `hapki lint`;
+//! - `cadb`: each CA's index, crlnumber and newcerts, in `openssl ca`'s format;
+//! - `crl`: the CRLs signed from the indexes, and the chain bundle;
 //! - `issue`: what a tree needs (triage) and the engine that issues it;
 //! - `token`: JWKs, the JWKS, claims, signing and verifying tokens;
 //! - `verify`: the whole-tree check behind `hapki verify`;
@@ -17,8 +19,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cadb;
 pub mod cli;
 pub mod cmd;
+pub mod crl;
 pub mod error;
 pub mod inspect;
 pub mod issue;

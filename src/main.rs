@@ -16,6 +16,10 @@ fn main() {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Lint(a) => cmd::lint::run(a),
+        Command::Revoke(a) => cmd::revoke::run(a),
+        Command::Crl(a) => cmd::crl::run(a),
+        Command::List(a) => cmd::list::run(a),
+        Command::Renew(a) => cmd::renew::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

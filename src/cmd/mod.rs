@@ -3,11 +3,15 @@
 //! flags into domain types, calls them and prints the result.
 
 pub mod ca;
+pub mod crl;
 pub mod init;
 pub mod inspect;
 pub mod issue;
 pub mod jwt;
 pub mod lint;
+pub mod list;
+pub mod renew;
+pub mod revoke;
 pub mod verify;
 
 use crate::error::{Error, Result};

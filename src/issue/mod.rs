@@ -25,6 +25,9 @@ pub struct OrgWork<'a> {
     pub existing: Option<OrgCa>,
     /// Leaves to issue.
     pub leaves: Vec<LeafSpec>,
+    /// The key to certify for each leaf, by position in `leaves` (`hapki renew --keep-key`);
+    /// a leaf without one (or past the end) gets a new key.
+    pub keys: Vec<Option<rcgen::KeyPair>>,
     /// Files of a replaced hierarchy that the new one does not have (e.g. a policy CA when
     /// `--force` goes from three tiers to two).
     pub remove: Vec<PathBuf>,
@@ -38,6 +41,7 @@ impl<'a> OrgWork<'a> {
             tier: org.tier,
             existing: None,
             leaves: Vec::new(),
+            keys: Vec::new(),
             remove: Vec::new(),
         }
     }
@@ -50,12 +54,20 @@ impl<'a> OrgWork<'a> {
                 let f = self.layout.ca(level);
                 self.remove.extend([f.cert, f.key]);
                 self.remove.extend(f.csr);
+                self.remove
+                    .extend(crate::cadb::files_of(&self.layout, level));
                 if level == CaLevel::Intermediate {
                     self.remove.push(self.layout.trust_bundle());
                     self.remove.push(self.layout.root_copy());
                 }
             }
         }
+    }
+
+    fn new_leaf_keys(&self) -> usize {
+        (0..self.leaves.len())
+            .filter(|&i| self.keys.get(i).is_none_or(Option::is_none))
+            .count()
     }
 
     fn missing_ca_levels(&self) -> usize {
@@ -77,7 +89,11 @@ pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDo
     let mut algs: Vec<KeyAlg> = Vec::new();
     for w in &work {
         algs.extend(std::iter::repeat_n(w.org.ca_key, w.missing_ca_levels()));
-        algs.extend(w.leaves.iter().map(|l| l.key));
+        algs.extend(
+            (w.leaves.iter().enumerate())
+                .filter(|(i, _)| w.keys.get(*i).is_none_or(Option::is_none))
+                .map(|(_, l)| l.key),
+        );
     }
     let mut order: Vec<usize> = (0..algs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(key_cost(algs[i])));
@@ -94,7 +110,15 @@ pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDo
     let mut leaf_keys = Vec::with_capacity(work.len());
     for mut w in work {
         let ca_keys: Vec<_> = keys.by_ref().take(w.missing_ca_levels()).collect();
-        leaf_keys.push(keys.by_ref().take(w.leaves.len()).collect::<Vec<_>>());
+        let mut fresh = keys.by_ref().take(w.new_leaf_keys()).collect::<Vec<_>>();
+        fresh.reverse();
+        let mut given = std::mem::take(&mut w.keys);
+        given.resize_with(w.leaves.len(), || None);
+        let org_keys: Vec<rcgen::KeyPair> = given
+            .into_iter()
+            .map(|k| k.or_else(|| fresh.pop()).expect("one key per leaf"))
+            .collect();
+        leaf_keys.push(org_keys);
         let existing = w.existing.take();
         jobs.push((w, existing, ca_keys));
     }
@@ -139,6 +163,16 @@ pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDo
                 leaf,
                 &ca,
             ));
+        }
+        // Index records and CRLs land with the certs they describe, before the CA's files.
+        crate::cadb::prepare(&mut plan, &w.layout, w.org, &ca, new_from, now)?;
+        for leaf in &leaves {
+            let level = ca.issuing().level;
+            crate::cadb::record_issued(&mut plan, &w.layout, level, &leaf.der, &leaf.pem)?;
+        }
+        for i in new_from.max(1)..ca.levels.len() {
+            let (parent, c) = (&ca.levels[i - 1], &ca.levels[i]);
+            crate::cadb::record_issued(&mut plan, &w.layout, parent.level, &c.der, &c.pem)?;
         }
         // The CA's files after its leaves, its root cert last of all: see `pki::ca_plan`.
         if new_from < ca.levels.len() {

@@ -26,6 +26,10 @@ struct RawDefaults {
     root_days: Option<i64>,
     intermediate_days: Option<i64>,
     leaf_days: Option<i64>,
+    /// nextUpdate of the issuing and policy CAs' CRLs, in days.
+    crl_days: Option<i64>,
+    /// nextUpdate of the root's CRL, in days.
+    root_crl_days: Option<i64>,
     crl_url: Option<String>,
     ocsp_url: Option<String>,
     jwt_issuer: Option<String>,
@@ -207,6 +211,10 @@ pub struct OrgSpec {
     pub root_days: u32,
     pub intermediate_days: u32,
     pub leaf_days: u32,
+    /// CRL lifetime (thisUpdate to nextUpdate) of the issuing and policy CAs.
+    pub crl_days: u32,
+    /// CRL lifetime of the root CA, which signs rarely (only CA certs).
+    pub root_crl_days: u32,
     pub crl_url: Option<String>,
     pub ocsp_url: Option<String>,
     pub leaves: Vec<LeafSpec>,
@@ -505,6 +513,8 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
             "intermediate_days",
         )?,
         leaf_days,
+        crl_days: days(o.crl_days.or(d.crl_days), 7, "crl_days")?,
+        root_crl_days: days(o.root_crl_days.or(d.root_crl_days), 180, "root_crl_days")?,
         crl_url: url(o.crl_url.as_ref().or(d.crl_url.as_ref()), "crl_url")?,
         ocsp_url: url(o.ocsp_url.as_ref().or(d.ocsp_url.as_ref()), "ocsp_url")?,
         leaves: vec![],

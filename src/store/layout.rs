@@ -91,6 +91,51 @@ impl OrgLayout {
         self.dir.join("intermediate/certs/root-ca.cert.pem")
     }
 
+    /// The folder of one CA level (`NS/root`, `NS/policy`, `NS/intermediate`): its index and
+    /// CRL live there, as `openssl ca` keeps them.
+    pub fn ca_dir(&self, level: CaLevel) -> PathBuf {
+        self.dir.join(level.name())
+    }
+
+    /// The CA's database in the `openssl ca` / `openssl ocsp -index` format.
+    pub fn index(&self, level: CaLevel) -> PathBuf {
+        self.ca_dir(level).join("index.txt")
+    }
+
+    /// `unique_subject = no`: a renewed cert keeps its subject.
+    pub fn index_attr(&self, level: CaLevel) -> PathBuf {
+        self.ca_dir(level).join("index.txt.attr")
+    }
+
+    /// The next CRL number, in hex (openssl's `crlnumber`).
+    pub fn crlnumber(&self, level: CaLevel) -> PathBuf {
+        self.ca_dir(level).join("crlnumber")
+    }
+
+    /// A copy of every cert the CA issued, by serial (uppercase hex), as `openssl ca` keeps them.
+    pub fn newcert(&self, level: CaLevel, serial_hex: &str) -> PathBuf {
+        self.ca_dir(level)
+            .join(format!("newcerts/{serial_hex}.pem"))
+    }
+
+    /// The CA's CRL in PEM (`ca.crl.pem` for the root, `policy.crl.pem`, `intermediate.crl.pem`).
+    pub fn crl_pem(&self, level: CaLevel) -> PathBuf {
+        self.ca_dir(level)
+            .join(format!("crl/{}.crl.pem", crl_stem(level)))
+    }
+
+    /// The same CRL in DER.
+    pub fn crl_der(&self, level: CaLevel) -> PathBuf {
+        self.ca_dir(level)
+            .join(format!("crl/{}.crl.der", crl_stem(level)))
+    }
+
+    /// The issuing CA's CRL then every CA's above it: what `ssl_crl`, `crl-file` and
+    /// `ssl_crl_file` take, since those servers check every CA of the chain.
+    pub fn crl_bundle(&self) -> PathBuf {
+        self.dir.join("intermediate/crl/ca-chain.crl.pem")
+    }
+
     pub fn leaf(&self, kind: Kind, name: &str) -> LeafFiles {
         let d = &self.dns;
         match kind {
@@ -152,6 +197,14 @@ impl OrgLayout {
     /// Many tokens of one user, one per line (`hapki jwt mint --count`).
     pub fn tokens(&self, user: &str) -> PathBuf {
         self.dir.join(format!("jwt/{user}.tokens"))
+    }
+}
+
+fn crl_stem(level: CaLevel) -> &'static str {
+    match level {
+        CaLevel::Root => "ca",
+        CaLevel::Policy => "policy",
+        CaLevel::Intermediate => "intermediate",
     }
 }
 

@@ -45,6 +45,8 @@ pub struct Plan {
     index: HashMap<PathBuf, usize>,
     /// Files to delete once every new file is in place.
     remove: Vec<PathBuf>,
+    /// Bytes to append to files that only grow (a CA's index): see `append`.
+    appends: Vec<(PathBuf, Vec<u8>)>,
 }
 
 /// How many files are written and flushed at once. Flushing waits on the disk, so more threads
@@ -69,8 +71,31 @@ impl Plan {
                 }
             }
         }
+        // Lines appended to this path earlier in the plan follow the new content.
+        let mut bytes = bytes;
+        if let Some(i) = self.appends.iter().position(|(p, _)| *p == path) {
+            bytes.extend(self.appends.remove(i).1);
+        }
         self.index.insert(path.clone(), self.files.len());
         self.files.push((path, bytes, mode));
+    }
+
+    /// Appends `bytes` (whole lines, each ending in `\n`) to the public file `path` at commit,
+    /// creating it if needed: the cost of recording one more line must not grow with the file
+    /// (a CA index of 100,000 lines). When the plan also writes `path` whole, the bytes follow
+    /// that content. At commit the file is opened with O_APPEND, written and flushed, before any
+    /// rename of the plan; a last line without its `\n` (a run killed mid-write, which never
+    /// completed) is cut off first.
+    pub fn append(&mut self, path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) {
+        let path = path.into();
+        let bytes = bytes.into();
+        if let Some(&i) = self.index.get(&path) {
+            self.files[i].1.extend(bytes);
+        } else if let Some(a) = self.appends.iter_mut().find(|(p, _)| *p == path) {
+            a.1.extend(bytes);
+        } else {
+            self.appends.push((path, bytes));
+        }
     }
 
     /// Deletes `path` (if it exists) after the new files are in place.
@@ -79,7 +104,7 @@ impl Plan {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.remove.is_empty()
+        self.files.is_empty() && self.remove.is_empty() && self.appends.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -109,6 +134,9 @@ impl Plan {
             self.add(p, b, m);
         }
         self.remove.extend(other.remove);
+        for (p, b) in other.appends {
+            self.append(p, b);
+        }
     }
 
     /// Writes every file, or none, under `lock` (the lock of the output folder every path of
@@ -139,7 +167,8 @@ impl Plan {
         let mut backups: Vec<PathBuf> = Vec::new();
         let mut entries: Vec<journal::Entry> = Vec::new();
         let staged = (|| -> Result<()> {
-            for (path, _, _) in &self.files {
+            let appended = self.appends.iter().map(|(p, _)| p);
+            for path in self.files.iter().map(|(p, _, _)| p).chain(appended) {
                 let dir = path
                     .parent()
                     .ok_or_else(|| Error::bug(format!("{} has no folder", path.display())))?;
@@ -194,10 +223,21 @@ impl Plan {
             }
             return Err(e);
         }
+        let appended = match append_all(&self.appends) {
+            Ok(a) => a,
+            Err(e) => {
+                journal::settle(out, &entries, false)?;
+                for d in created_dirs.iter().rev() {
+                    let _ = fs::remove_dir(d);
+                }
+                return Err(e);
+            }
+        };
         for (k, ((path, _, _), tmp)) in self.files.iter().zip(&temps).enumerate() {
             if let Err(e) = test_hook(k + 1).and_then(|_| fs::rename(tmp, path)) {
-                // Every old file back, every new one gone; the journal stays only if even that
-                // fails, for the next run to finish.
+                // Every old file back, every new one gone, every appended line cut off; the
+                // journal stays only if even that fails, for the next run to finish.
+                cut_back(&appended);
                 journal::settle(out, &entries, false)?;
                 for d in created_dirs.iter().rev() {
                     let _ = fs::remove_dir(d);
@@ -531,6 +571,75 @@ pub fn check_writable(out: &Path) -> Result<()> {
     }
 }
 
+/// Appends every entry of `Plan::append`; on a failure, the files appended to so far are cut
+/// back to their length before, so a failed plan adds no line. Returns each file's length
+/// before, for a later failure of the batch to cut them back too.
+fn append_all(appends: &[(PathBuf, Vec<u8>)]) -> Result<Vec<(PathBuf, u64)>> {
+    let mut done: Vec<(PathBuf, u64)> = Vec::new();
+    for (path, bytes) in appends {
+        match append_one(path, bytes) {
+            Ok(before) => done.push((path.clone(), before)),
+            Err(e) => {
+                cut_back(&done);
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Cuts appended files back to the lengths they had.
+fn cut_back(done: &[(PathBuf, u64)]) {
+    for (p, len) in done {
+        if let Ok(f) = fs::OpenOptions::new().write(true).open(p) {
+            let _ = f.set_len(*len).and_then(|_| f.sync_all());
+        }
+    }
+}
+
+/// Appends to one file; returns its length before (after a torn last line was cut off).
+fn append_one(path: &Path, bytes: &[u8]) -> Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(Mode::Public.bits())
+        .open(path)
+        .map_err(|e| Error::io("write", path, e))?;
+    let len = f.metadata().map_err(|e| Error::io("read", path, e))?.len();
+    let mut keep = len;
+    if len > 0 {
+        // Find the end of the last whole line: read back from the end in small blocks.
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::Start(len - 1))
+            .and_then(|_| f.read_exact(&mut last))
+            .map_err(|e| Error::io("read", path, e))?;
+        if last[0] != b'\n' {
+            keep = 0;
+            let mut end = len;
+            let mut block = vec![0u8; 4096];
+            while end > 0 {
+                let start = end.saturating_sub(block.len() as u64);
+                let n = (end - start) as usize;
+                f.seek(SeekFrom::Start(start))
+                    .and_then(|_| f.read_exact(&mut block[..n]))
+                    .map_err(|e| Error::io("read", path, e))?;
+                if let Some(i) = block[..n].iter().rposition(|&b| b == b'\n') {
+                    keep = start + i as u64 + 1;
+                    break;
+                }
+                end = start;
+            }
+            f.set_len(keep).map_err(|e| Error::io("write", path, e))?;
+        }
+    }
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("write", path, e))?;
+    Ok(keep)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -737,6 +846,30 @@ mod tests {
         commit(plan, &d).unwrap();
         assert!(!d.join("policy").exists());
         assert!(d.join("new.pem").exists());
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn appends_cut_a_torn_last_line_and_follow_a_whole_write() {
+        let d = tmp();
+        let idx = d.join("ca/index.txt");
+        let mut plan = Plan::new();
+        plan.append(&idx, "b\n");
+        plan.add(&idx, "a\n", Mode::Public);
+        plan.append(&idx, "c\n");
+        commit(plan, &d).unwrap();
+        assert_eq!(fs::read_to_string(&idx).unwrap(), "a\nb\nc\n");
+        // A run killed mid-append left half a line: the next append cuts it off.
+        fs::write(&idx, "a\nb\nhal").unwrap();
+        let mut plan = Plan::new();
+        plan.append(&idx, "d\n");
+        commit(plan, &d).unwrap();
+        assert_eq!(fs::read_to_string(&idx).unwrap(), "a\nb\nd\n");
+        fs::write(&idx, "no newline at all").unwrap();
+        let mut plan = Plan::new();
+        plan.append(&idx, "e\n");
+        commit(plan, &d).unwrap();
+        assert_eq!(fs::read_to_string(&idx).unwrap(), "e\n");
         fs::remove_dir_all(d).unwrap();
     }
 }

@@ -4,6 +4,8 @@
 //! how to fix it. Each file is read and parsed once, each org's CA certs once, and the orgs, the
 //! leaves and the tokens are checked in parallel. Rendering the entries is `cmd::verify`'s job.
 
+mod crl;
+
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::model::{fmt_time, San};
@@ -463,6 +465,14 @@ impl<'a, 't> OrgCheck<'a, 't> {
             signing = signing.or(d.signing);
         }
         self.check_jwt(&layout, spec, ca.as_ref(), signing.as_ref());
+        if let Some(ca) = ca.as_ref().filter(|c| c.complete) {
+            let levels: Vec<(CaLevel, &[u8])> =
+                ca.levels.iter().map(|(l, _, d)| (*l, d.as_ref())).collect();
+            let (entries, claimed) =
+                crl::check_crls(&layout, &levels, &self.site.name, self.o.now, &self.files);
+            self.entries.extend(entries);
+            self.claimed.extend(claimed);
+        }
         self.check_dirs();
         self.unknown_files();
         self.entries

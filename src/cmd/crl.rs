@@ -1,0 +1,90 @@
+//! `hapki crl`: sign the CRLs of every CA (or of one org) again, or only those whose nextUpdate
+//! is within `--within`, so a cron line keeps them from expiring.
+
+use super::EXIT_OK;
+use crate::cadb::{self, Index};
+use crate::cli::CrlArgs;
+use crate::error::{Error, Result};
+use crate::model::{fmt_time, parse_days, CaLevel, Span};
+use crate::profile::Topology;
+use crate::store::Plan;
+use time::Duration;
+
+pub fn run(args: &CrlArgs) -> Result<i32> {
+    let topo = Topology::load(args.common.profile.as_deref())?;
+    let orgs = topo.select(args.org.as_deref())?;
+    let within = args.within.as_deref().map(str::parse::<Span>).transpose()?;
+    let days = args.days.as_deref().map(parse_days).transpose()?;
+    let now = args.common.now()?;
+    let out = &args.common.out;
+    // Under the tree lock from the first read of an index to the last write.
+    let lock = args.common.lock()?;
+    let mut plan = Plan::new();
+    let mut lines = Vec::new();
+    let mut found = 0;
+    for org in orgs {
+        let Some((layout, ca)) = cadb::org_on_disk(org, out)? else {
+            if args.org.is_some() {
+                return Err(Error::input(format!(
+                    "org `{}` has no CA under {}; create it first with `hapki init`",
+                    org.name,
+                    out.display()
+                )));
+            }
+            continue;
+        };
+        found += 1;
+        let mut indexes: Vec<(CaLevel, Index)> = Vec::new();
+        for c in &ca.levels {
+            let due = match within {
+                None => true,
+                Some(Span(w)) => match crate::crl::read(&layout.crl_der(c.level)) {
+                    Ok(info) => info
+                        .next_update
+                        .is_none_or(|n| n - now <= Duration::seconds(w)),
+                    Err(_) => true,
+                },
+            };
+            if due {
+                indexes.push((c.level, Index::load(&layout.index(c.level))?));
+            }
+        }
+        if indexes.is_empty() {
+            continue;
+        }
+        let refs: Vec<(CaLevel, &Index)> = indexes.iter().map(|(l, i)| (*l, i)).collect();
+        let signed = crate::crl::publish(&mut plan, &layout, org, &ca, &refs, now, days)?;
+        for ((level, idx), _) in indexes.iter().zip(&signed) {
+            let d = days.unwrap_or(crate::crl::days_for(org, *level));
+            lines.push(format!(
+                "signed {} ({} revoked, next update {})",
+                layout.crl_pem(*level).display(),
+                idx.revoked().count(),
+                fmt_time(now + Duration::days(d as i64))
+            ));
+        }
+        if ca.levels.len() > 1 {
+            lines.push(format!("wrote {}", layout.crl_bundle().display()));
+        }
+    }
+    if found == 0 {
+        return Err(Error::input(format!(
+            "no org of the profile has a CA under {}; create them with `hapki init`",
+            out.display()
+        )));
+    }
+    if plan.is_empty() {
+        crate::outln!(
+            "every CRL is valid for more than {}: nothing signed",
+            args.within.as_deref().unwrap_or("")
+        );
+        return Ok(EXIT_OK);
+    }
+    super::preflight(out)?;
+    plan.commit(&lock)?;
+    for l in lines {
+        crate::outln!("{l}");
+    }
+    crate::outln!("Next: reload the servers that read the CRLs (nginx -s reload, HAProxy reload, pg_ctl reload)");
+    Ok(EXIT_OK)
+}

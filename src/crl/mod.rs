@@ -1,0 +1,202 @@
+//! Certificate revocation lists: signing a CA's full CRL from its index (rcgen's CRL builder),
+//! reading one back, and the plan that publishes an org's CRLs and the chain bundle
+//! (`NS/intermediate/crl/ca-chain.crl.pem`: the issuing CA's CRL, then every CA's above it,
+//! what NGINX `ssl_crl`, HAProxy `crl-file` and PostgreSQL `ssl_crl_file` take).
+
+use crate::cadb::{self, serial_bytes, Index, Status};
+use crate::error::{Error, Result};
+use crate::model::CaLevel;
+use crate::pki::{Ca, OrgCa, BACKDATE};
+use crate::profile::OrgSpec;
+use crate::store::{Mode, OrgLayout, Plan};
+use rcgen::{
+    CertificateRevocationListParams, Issuer, KeyIdMethod, RevokedCertParams, SerialNumber,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateRevocationListDer;
+use std::path::Path;
+use time::{Duration, OffsetDateTime};
+use x509_parser::extensions::ParsedExtension;
+
+/// What hapki needs of a CRL on disk.
+#[derive(Clone, Debug)]
+pub struct CrlInfo {
+    pub this_update: OffsetDateTime,
+    pub next_update: Option<OffsetDateTime>,
+    pub number: Option<u64>,
+    pub issuer_raw: Vec<u8>,
+    pub aki: Option<Vec<u8>>,
+    /// Serials listed, uppercase hex.
+    pub revoked: Vec<String>,
+}
+
+/// Reads a CRL file, PEM or DER.
+pub fn read(path: &Path) -> Result<CrlInfo> {
+    let bytes = crate::store::read(path)?;
+    let der = match CertificateRevocationListDer::from_pem_slice(&bytes) {
+        Ok(d) => d.to_vec(),
+        Err(_) => bytes,
+    };
+    parse(&der).ok_or_else(|| {
+        Error::input(format!(
+            "{} is not a readable CRL; sign it again with `hapki crl`",
+            path.display()
+        ))
+    })
+}
+
+/// Parses a DER CRL.
+pub fn parse(der: &[u8]) -> Option<CrlInfo> {
+    let (_, crl) = x509_parser::parse_x509_crl(der).ok()?;
+    let aki = crl
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        });
+    let number = crl.crl_number().and_then(|n| {
+        let b = n.to_bytes_be();
+        (b.len() <= 8).then(|| b.iter().fold(0u64, |acc, x| (acc << 8) | *x as u64))
+    });
+    Some(CrlInfo {
+        this_update: crl.last_update().to_datetime(),
+        next_update: crl.next_update().map(|t| t.to_datetime()),
+        number,
+        issuer_raw: crl.issuer().as_raw().to_vec(),
+        aki,
+        revoked: crl
+            .iter_revoked_certificates()
+            .map(|r| cadb::serial_hex(r.raw_serial()))
+            .collect(),
+    })
+}
+
+/// Whether `info` is a CRL of the CA `ca` (same issuer name and key identifier).
+pub fn is_of(info: &CrlInfo, ca: &Ca) -> bool {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(&ca.der) else {
+        return false;
+    };
+    info.issuer_raw == cert.subject().as_raw()
+        && match (&info.aki, cadb::scan_ski(&ca.der)) {
+            (Some(a), Some(s)) => *a == s,
+            _ => true,
+        }
+}
+
+/// How long a CRL of `level` stays valid, in days: the profile's `root_crl_days` for the root
+/// (it signs only CA certs, rarely), `crl_days` for the others.
+pub fn days_for(org: &OrgSpec, level: CaLevel) -> u32 {
+    match level {
+        CaLevel::Root => org.root_crl_days,
+        _ => org.crl_days,
+    }
+}
+
+/// A signed CRL in both encodings.
+pub struct Signed {
+    pub pem: String,
+    pub der: Vec<u8>,
+}
+
+/// Signs the full CRL of `ca` from its index: every revoked serial with its date and reason;
+/// thisUpdate a few minutes back (peers with a slow clock accept it), nextUpdate `days` on.
+pub fn sign(ca: &Ca, index: &Index, number: u64, now: OffsetDateTime, days: u32) -> Result<Signed> {
+    let ski = cadb::scan_ski(&ca.der);
+    let revoked_certs = index
+        .records
+        .iter()
+        .filter(|r| r.status == Status::Revoked)
+        .filter_map(|r| {
+            let (when, reason) = r.revoked?;
+            Some(RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&serial_bytes(&r.serial)),
+                revocation_time: when,
+                // RFC 5280 5.3.1: the reason `unspecified` SHOULD be left out.
+                reason_code: reason
+                    .filter(|r| *r != cadb::Reason::Unspecified)
+                    .map(cadb::Reason::to_rcgen),
+                invalidity_date: None,
+            })
+        })
+        .collect();
+    let params = CertificateRevocationListParams {
+        this_update: now - BACKDATE,
+        next_update: now + Duration::days(days as i64),
+        crl_number: SerialNumber::from_slice(
+            &number.to_be_bytes()[number.leading_zeros() as usize / 8..],
+        ),
+        issuing_distribution_point: None,
+        revoked_certs,
+        // The AKI must equal the CA cert's own SKI, however that was computed.
+        key_identifier_method: match ski {
+            Some(s) => KeyIdMethod::PreSpecified(s),
+            None => KeyIdMethod::Sha256,
+        },
+    };
+    let issuer = Issuer::from_ca_cert_der(&ca.der, &ca.key)
+        .map_err(|e| Error::bug(format!("the {} CA as CRL issuer: {e}", ca.level.name())))?;
+    let crl = params
+        .signed_by(&issuer)
+        .map_err(|e| Error::bug(format!("signing the {} CA's CRL: {e}", ca.level.name())))?;
+    let pem = crl
+        .pem()
+        .map_err(|e| Error::bug(format!("encoding a CRL: {e}")))?;
+    Ok(Signed {
+        pem,
+        der: crl.der().to_vec(),
+    })
+}
+
+/// Plans a new CRL for each CA level in `sign` (with the index it is signed from), each
+/// `crlnumber` before its CRL (the number is persisted before the CRL is published), and then
+/// the chain bundle from the new CRLs and the ones on disk.
+pub fn publish(
+    plan: &mut Plan,
+    layout: &OrgLayout,
+    org: &OrgSpec,
+    ca: &OrgCa,
+    sign_levels: &[(CaLevel, &Index)],
+    now: OffsetDateTime,
+    days: Option<u32>,
+) -> Result<Vec<(CaLevel, Signed)>> {
+    let mut signed = Vec::new();
+    for (level, index) in sign_levels {
+        let Some(c) = ca.levels.iter().find(|c| c.level == *level) else {
+            continue;
+        };
+        let number = cadb::next_crl_number(layout, *level);
+        plan.add(
+            layout.crlnumber(*level),
+            cadb::crlnumber_text(number + 1),
+            Mode::Public,
+        );
+        let s = sign(c, index, number, now, days.unwrap_or(days_for(org, *level)))?;
+        plan.add(layout.crl_pem(*level), s.pem.as_bytes(), Mode::Public);
+        plan.add(layout.crl_der(*level), s.der.clone(), Mode::Public);
+        signed.push((*level, s));
+    }
+    if ca.levels.len() > 1 {
+        let mut bundle = String::new();
+        for c in ca.levels.iter().rev() {
+            match signed.iter().find(|(l, _)| *l == c.level) {
+                Some((_, s)) => bundle.push_str(&s.pem),
+                None => {
+                    let p = layout.crl_pem(c.level);
+                    let bytes = crate::store::read(&p).map_err(|_| {
+                        Error::input(format!(
+                            "{} is missing, so the CRL bundle cannot be made; sign it with `hapki crl --org {}`",
+                            p.display(),
+                            org.name
+                        ))
+                    })?;
+                    bundle.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
+        plan.add(layout.crl_bundle(), bundle.into_bytes(), Mode::Public);
+    }
+    Ok(signed)
+}
