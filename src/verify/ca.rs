@@ -6,7 +6,7 @@ use super::report::*;
 use super::OrgCheck;
 use crate::keys;
 use crate::model::CaLevel;
-use crate::pki::check;
+use crate::pki::{self, check};
 use crate::store::OrgLayout;
 use rayon::prelude::*;
 use rustls_pki_types::CertificateDer;
@@ -153,12 +153,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     .next()
                     .and_then(|a| a.as_str().ok())
                     .unwrap_or("");
-                let prefix = match level {
-                    CaLevel::Root => format!("{}-root-ca.", self.site.name),
-                    CaLevel::Policy => "policy-ca.".into(),
-                    CaLevel::Intermediate => "intermediate-ca.".into(),
-                };
-                domain = domain.or(cn.strip_prefix(&prefix).map(str::to_string));
+                domain = domain.or(pki::ca_domain(&self.site.name, level, cn).map(str::to_string));
                 self.expiry(&mut e, &c, &recreate);
             }
             self.entries.push(e);

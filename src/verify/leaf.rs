@@ -100,10 +100,9 @@ impl<'a, 't> OrgCheck<'a, 't> {
             .filter(|f| f.parent() == Some(client_dir.as_path()))
         {
             let n = file_name(f);
-            if let Some((c, rest)) = n.split_once('.') {
-                let ours = ["cert.pem", "key.pem", "csr.pem", "cert.der", "key.der"]
-                    .iter()
-                    .any(|ext| rest == format!("{}.{ext}", layout.dns));
+            if let Some((c, _)) = n.split_once('.') {
+                // One of the files the layout gives client `c`, not a look-alike.
+                let ours = layout.leaf(Kind::Client, c).all().any(|p| p == f);
                 if ours && !known(&units, c, &[Kind::Client]) {
                     clients.insert(c.to_string());
                 }
