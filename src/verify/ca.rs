@@ -112,6 +112,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             let der = if !self.exists(&files.cert) {
                 // `init` keeps the levels above and creates this one (and the leaves under it).
                 e.problem(
+                    Code::Missing,
                     format!(
                         "is missing, so no leaf of org `{}` can chain to its root",
                         self.site.name
@@ -126,7 +127,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 match read_cert(&files.cert) {
                     Ok(d) => Some(d),
                     Err(m) => {
-                        e.problem(m, &format!("restore it, or {recreate}"));
+                        e.fault(m, &format!("restore it, or {recreate}"));
                         None
                     }
                 }
@@ -139,11 +140,12 @@ impl<'a, 't> OrgCheck<'a, 't> {
             let parent = levels.last().map(|(_, _, d)| d);
             if !complete {
                 e.problem(
+                    Code::CaBroken,
                     "cannot be checked, since a CA above it is missing or broken (see its line)",
                     "",
                 );
             } else if let Err(m) = check::ca_cert(&der, parent, None, self.o.now) {
-                e.problem(m, &recreate);
+                e.fault(m, &recreate);
                 sound = false;
             }
             if let Ok(c) = check::parse(&der) {
@@ -172,7 +174,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 let path = layout.ca(*level).key;
                 let mut e = Entry::new(&path, format!("{} key", level_kind(*level)));
                 if !self.exists(&path) {
-                    e.warn(
+                    e.warn(Code::KeyOffline,
                         format!(
                             "is not here: fine if it is kept offline, but hapki cannot issue under this CA without it (and {} would replace the CA)",
                             self.fix.hapki("init")
@@ -263,8 +265,8 @@ impl<'a, 't> OrgCheck<'a, 't> {
             };
             match keys::rsa_public_parts(&pkcs8) {
                 Some(parts) if parts == public => {}
-                Some(_) => e.problem(another_key(cert_name), fix),
-                None => e.problem(
+                Some(_) => e.problem(Code::KeyMismatch, another_key(cert_name), fix),
+                None => e.problem(Code::BadKey,
                     "holds a private key that is not a well-formed RSA PKCS#8 key, while its certificate's is RSA",
                     fix,
                 ),

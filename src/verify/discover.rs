@@ -64,6 +64,7 @@ pub(super) fn discover<'t>(o: &Options<'t>) -> Result<(Vec<Site<'t>>, Vec<Entry>
             let path = root_cert_in(&o.dir.join(spec.name.as_str()));
             let mut e = Entry::new(&path, "root CA cert");
             e.problem(
+                Code::Missing,
                 format!(
                     "is missing: the profile {} declares org `{}`, which has no folder here",
                     o.topo.source, spec.name

@@ -55,6 +55,7 @@ pub(super) fn compare_certs(
         })
         .collect();
     e.problem(
+        Code::ChainOrder,
         format!(
             "must be {order}, in that order, but holds {}",
             if found.is_empty() {
@@ -75,6 +76,7 @@ pub(super) fn mode(p: &Path) -> Option<u32> {
 pub(super) fn secret_mode(e: &mut Entry, p: &Path) {
     if let Some(m) = mode(p).filter(|m| m & 0o077 != 0) {
         e.problem(
+            Code::WrongMode,
             format!(
                 "is readable by group or others (mode {:04o}), and it is a private key",
                 m & 0o7777
@@ -84,10 +86,10 @@ pub(super) fn secret_mode(e: &mut Entry, p: &Path) {
     }
 }
 
-pub(super) fn unreadable(err: &std::io::Error) -> String {
+pub(super) fn unreadable(err: &std::io::Error) -> Fault {
     let s = err.to_string();
     let reason = s.split(" (os error").next().unwrap_or("").to_lowercase();
-    format!("cannot be read ({reason})")
+    Fault::new(Code::Unreadable, format!("cannot be read ({reason})"))
 }
 
 pub(super) fn file_name(p: &Path) -> String {
@@ -99,45 +101,54 @@ pub(super) fn file_name(p: &Path) -> String {
 /// Every PEM block of a file, or why it is not well-formed PEM.
 pub(super) fn read_sections(
     path: &Path,
-) -> std::result::Result<Vec<(SectionKind, Vec<u8>)>, String> {
+) -> std::result::Result<Vec<(SectionKind, Vec<u8>)>, Fault> {
     let bytes = fs::read(path).map_err(|e| unreadable(&e))?;
     let mut out = Vec::new();
     for s in <(SectionKind, Vec<u8>)>::pem_slice_iter(&bytes) {
         match s {
             Ok(s) => out.push(s),
             Err(rustls_pki_types::pem::Error::MissingSectionEnd { .. }) => {
-                return Err("is truncated: a PEM block has no END line".into())
+                return Err(Fault::new(
+                    Code::NotPem,
+                    "is truncated: a PEM block has no END line",
+                ))
             }
-            Err(_) => return Err("is not well-formed PEM (a block is truncated or edited)".into()),
+            Err(_) => {
+                return Err(Fault::new(
+                    Code::NotPem,
+                    "is not well-formed PEM (a block is truncated or edited)",
+                ))
+            }
         }
     }
     if out.is_empty() {
-        return Err(if bytes.is_empty() {
-            "is empty".into()
+        let what = if bytes.is_empty() {
+            "is empty"
         } else {
-            "holds no PEM block hapki knows (it may be truncated, or of another format)".into()
-        });
+            "holds no PEM block hapki knows (it may be truncated, or of another format)"
+        };
+        return Err(Fault::new(Code::NotPem, what));
     }
     Ok(out)
 }
 
 /// The first block of a file where a certificate is expected, checked to be one.
-pub(super) fn read_cert(path: &Path) -> std::result::Result<CertificateDer<'static>, String> {
+pub(super) fn read_cert(path: &Path) -> std::result::Result<CertificateDer<'static>, Fault> {
     match read_sections(path)?.into_iter().next() {
         Some((SectionKind::Certificate, d)) => {
             let der = CertificateDer::from(d);
             check::parse(&der)?;
             Ok(der)
         }
-        Some((k, _)) if section_word(k) == "a private key" => Err(
-            "holds a private key where a certificate is expected (treat that key as exposed)"
-                .into(),
-        ),
-        Some((k, _)) => Err(format!(
-            "holds {} where a certificate is expected",
-            section_word(k)
+        Some((k, _)) if section_word(k) == "a private key" => Err(Fault::new(
+            Code::WrongBlock,
+            "holds a private key where a certificate is expected (treat that key as exposed)",
         )),
-        None => Err("holds no PEM block".into()),
+        Some((k, _)) => Err(Fault::new(
+            Code::WrongBlock,
+            format!("holds {} where a certificate is expected", section_word(k)),
+        )),
+        None => Err(Fault::new(Code::NotPem, "holds no PEM block")),
     }
 }
 
@@ -174,17 +185,18 @@ impl<'a, 't> OrgCheck<'a, 't> {
             shell(path)
         );
         if !self.exists(path) {
-            return e.problem("is missing", &rebuild);
+            return e.problem(Code::Missing, "is missing", &rebuild);
         }
         let sections = match read_sections(path) {
             Ok(s) => s,
-            Err(m) => return e.problem(m, &rebuild),
+            Err(m) => return e.fault(m, &rebuild),
         };
         if let Some((k, _)) = sections
             .iter()
             .find(|(k, _)| *k != SectionKind::Certificate)
         {
             return e.problem(
+                Code::WrongBlock,
                 format!("holds {} where only certificates belong", section_word(*k)),
                 &rebuild,
             );
@@ -215,15 +227,16 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     .join(", ");
                 self.cert_list(e, path, &want, &parts, ca, Some(der), &order);
             }
-            _ if !self.exists(path) => e.problem("is missing", fix),
+            _ if !self.exists(path) => e.problem(Code::Missing, "is missing", fix),
             (_, None) => e.problem(
+                Code::LeafBroken,
                 format!(
                     "cannot be checked, since its leaf {} has a problem",
                     file_name(&f.cert)
                 ),
                 "it is written again when the leaf is re-issued",
             ),
-            (None, _) => e.problem(self.ca_broken(), ""),
+            (None, _) => e.problem(Code::CaBroken, self.ca_broken(), ""),
         }
     }
 
@@ -239,14 +252,14 @@ impl<'a, 't> OrgCheck<'a, 't> {
         restore: &str,
     ) {
         if !self.exists(path) {
-            return e.problem("is missing", restore);
+            return e.problem(Code::Missing, "is missing", restore);
         }
         secret_mode(e, path);
         // issue rewrites a derived file that says something other than its cert and key.
         let rewrite = restore.to_string();
         let sections = match read_sections(path) {
             Ok(s) => s,
-            Err(m) => return e.problem(m, &rewrite),
+            Err(m) => return e.fault(m, &rewrite),
         };
         let n = sections
             .iter()
@@ -254,9 +267,16 @@ impl<'a, 't> OrgCheck<'a, 't> {
             .count();
         let key = match &sections[n..] {
             [(SectionKind::PrivateKey, d)] => d,
-            [] => return e.problem("holds no private key after its certificates", &rewrite),
+            [] => {
+                return e.problem(
+                    Code::WrongBlock,
+                    "holds no private key after its certificates",
+                    &rewrite,
+                )
+            }
             [(k, _), ..] => {
                 return e.problem(
+                    Code::WrongBlock,
                     format!(
                         "must be certificates then one private key, but holds {} after them",
                         section_word(*k)
@@ -289,6 +309,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         }
         match KeyPair::try_from(&PrivateKeyDer::Pkcs8(key.clone().into())) {
             Err(_) => e.problem(
+                Code::BadKey,
                 "holds a private key hapki cannot read (corrupt, or of an unsupported type)",
                 &rewrite,
             ),
@@ -298,7 +319,11 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     .as_ref()
                     .is_some_and(|c| check::key_matches(c, &k).is_err())
                 {
-                    e.problem("holds another key than the leaf's", &rewrite);
+                    e.problem(
+                        Code::KeyMismatch,
+                        "holds another key than the leaf's",
+                        &rewrite,
+                    );
                 }
             }
         }
@@ -320,20 +345,22 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let mut ce = Entry::new(cert_der, format!("{} cert (DER)", kind.name()));
         let mut der_cert = None;
         if !self.exists(cert_der) {
-            ce.problem("is missing", restore);
+            ce.problem(Code::Missing, "is missing", restore);
         } else {
             match fs::read(cert_der) {
-                Err(err) => ce.problem(unreadable(&err), READ_FIX),
+                Err(err) => ce.fault(unreadable(&err), READ_FIX),
                 Ok(b) => {
                     let d = CertificateDer::from(b);
                     if check::parse(&d).is_err() {
                         ce.problem(
+                            Code::Malformed,
                             "is not a DER certificate (truncated, or of another kind)",
                             fix,
                         );
                     } else {
                         if cert.der.as_ref().is_some_and(|c| *c != d) {
                             ce.problem(
+                                Code::NotInStep,
                                 format!("is not the same certificate as {}", file_name(&f.cert)),
                                 fix,
                             );
@@ -346,7 +373,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
 
         let mut ke = Entry::new(key_der, format!("{} key (PKCS#8 DER)", kind.name()));
         if !self.exists(key_der) {
-            ke.problem("is missing", restore);
+            ke.problem(Code::Missing, "is missing", restore);
             return vec![ce, ke];
         }
         secret_mode(&mut ke, key_der);
@@ -357,7 +384,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         };
         let bytes = match fs::read(key_der) {
             Err(err) => {
-                ke.problem(unreadable(&err), READ_FIX);
+                ke.fault(unreadable(&err), READ_FIX);
                 return vec![ce, ke];
             }
             Ok(b) => b,
@@ -373,6 +400,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         };
         match loaded {
             Err(_) => ke.problem(
+                Code::BadKey,
                 "is not a PKCS#8 DER private key hapki can read (truncated, or of another kind)",
                 fix,
             ),
@@ -381,7 +409,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     .as_ref()
                     .is_some_and(|d| check::key_matches(d, k).is_err())
                 {
-                    ke.problem(another_key(&name), fix);
+                    ke.problem(Code::KeyMismatch, another_key(&name), fix);
                 }
             }
         }
@@ -399,24 +427,26 @@ impl<'a, 't> OrgCheck<'a, 't> {
         restore: &str,
     ) {
         if !self.exists(path) {
-            return e.problem("is missing", restore);
+            return e.problem(Code::Missing, "is missing", restore);
         }
         match read_sections(path) {
-            Err(m) => e.problem(m, fix),
+            Err(m) => e.fault(m, fix),
             Ok(s) => match s.first() {
                 Some((SectionKind::PublicKey, spki)) => {
                     if cert.is_some_and(|c| c.public_key().raw != spki.as_slice()) {
                         e.problem(
+                            Code::NotInStep,
                             format!("is not the public key of {}", file_name(&f.cert)),
                             fix,
                         );
                     }
                 }
                 Some((k, _)) => e.problem(
+                    Code::WrongBlock,
                     format!("holds {} where a public key is expected", section_word(*k)),
                     fix,
                 ),
-                None => e.problem("holds no PEM block", fix),
+                None => e.problem(Code::NotPem, "holds no PEM block", fix),
             },
         }
     }
@@ -435,6 +465,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         match KeyPair::try_from(&der) {
             Err(_) => {
                 e.problem(
+                    Code::BadKey,
                     "holds a private key hapki cannot read (corrupt, or of an unsupported type)",
                     fix,
                 );
@@ -442,7 +473,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             }
             Ok(k) => {
                 if cert.is_some_and(|c| check::key_matches(c, &k).is_err()) {
-                    e.problem(another_key(cert_name), fix);
+                    e.problem(Code::KeyMismatch, another_key(cert_name), fix);
                 }
                 Some((pkcs8, k))
             }
@@ -460,7 +491,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let sections = match read_sections(path) {
             Ok(s) => s,
             Err(m) => {
-                e.problem(m, fix);
+                e.fault(m, fix);
                 return None;
             }
         };
@@ -471,6 +502,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             SectionKind::EcPrivateKey => PrivateKeyDer::Sec1(d.clone().into()),
             k => {
                 e.problem(
+                    Code::WrongBlock,
                     format!("holds {} where a private key is expected", section_word(k)),
                     fix,
                 );
@@ -490,7 +522,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         fix: &str,
     ) {
         if !self.exists(path) {
-            return e.warn(
+            return e.warn(Code::Missing,
                 "is missing; nothing needs it at run time, and hapki writes it whenever it issues the cert",
                 "",
             );
@@ -498,20 +530,25 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let remove = format!("delete it, or {fix}");
         let sections = match read_sections(path) {
             Ok(s) => s,
-            Err(m) => return e.problem(m, &remove),
+            Err(m) => return e.fault(m, &remove),
         };
         let Some((SectionKind::Csr, der)) = sections.first() else {
             let what = sections
                 .first()
                 .map_or("nothing", |(k, _)| section_word(*k));
             return e.problem(
+                Code::WrongBlock,
                 format!("holds {what} where a certificate request is expected"),
                 &remove,
             );
         };
         use x509_parser::certification_request::X509CertificationRequest;
         match X509CertificationRequest::from_der(der) {
-            Err(_) => e.problem("is not a valid certificate request", &remove),
+            Err(_) => e.problem(
+                Code::Malformed,
+                "is not a valid certificate request",
+                &remove,
+            ),
             Ok((_, req)) => {
                 let spki = req.certification_request_info.subject_pki.raw;
                 let stale = cert
@@ -519,6 +556,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     .is_some_and(|c| c.public_key().raw != spki);
                 if stale {
                     e.warn(
+                        Code::StaleCsr,
                         "asks for another key than its certificate's (left from an earlier issue?)",
                         fix,
                     );
@@ -533,6 +571,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let left = end - self.o.now;
         if left >= Duration::ZERO && left <= self.o.within {
             e.warn(
+                Code::Expiring,
                 format!(
                     "expires at {} (in {} days)",
                     fmt_time(end),
@@ -550,6 +589,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 let mut e = Entry::new(d, "private folder");
                 if let Some(m) = mode(d).filter(|m| m & 0o077 != 0) {
                     e.problem(
+                        Code::WrongMode,
                         format!(
                             "is open to group or others (mode {:04o}), and it holds private keys",
                             m & 0o7777
@@ -569,11 +609,16 @@ impl<'a, 't> OrgCheck<'a, 't> {
             let mut e = Entry::new(f, "unknown file");
             if name.starts_with('.') && name.contains(".hapki-") && name.ends_with(".tmp") {
                 e.warn(
+                    Code::TempFile,
                     "is a temporary file left by an interrupted hapki run",
                     &format!("delete it with `rm {}`", shell(f)),
                 );
             } else {
-                e.warn("is not a file of hapki's layout, so it was not checked", "");
+                e.warn(
+                    Code::UnknownFile,
+                    "is not a file of hapki's layout, so it was not checked",
+                    "",
+                );
             }
             self.entries.push(e);
         }

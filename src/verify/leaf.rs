@@ -27,7 +27,7 @@ pub(super) struct Unit<'t> {
 /// A leaf's cert as read: the DER when it parses, else why not.
 pub(super) struct LeafCert {
     pub(super) der: Option<CertificateDer<'static>>,
-    pub(super) error: Option<String>,
+    pub(super) error: Option<Fault>,
 }
 
 /// What checking a leaf hands on: the signing cert feeds the JWKS check.
@@ -148,6 +148,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 None => String::new(),
             };
             e.problem(
+                Code::Missing,
                 format!("is missing, with its key{declared}"),
                 &self.issue(&u.name, kind, false),
             );
@@ -160,9 +161,9 @@ impl<'a, 't> OrgCheck<'a, 't> {
 
         let mut e = Entry::new(&f.cert, format!("{} cert", kind.name()));
         if let Some(m) = &cert.error {
-            e.problem(m.clone(), &fix);
+            e.fault(m.clone(), &fix);
         } else if cert.der.is_none() {
-            e.problem("is missing", &fix);
+            e.problem(Code::Missing, "is missing", &fix);
         }
         if let (Some(der), Some(c)) = (&cert.der, &parsed) {
             match ca {
@@ -170,10 +171,10 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     if let Err(m) =
                         check::chain(der, kind, &ca.intermediates(), ca.root(), self.o.now)
                     {
-                        e.problem(m, &fix);
+                        e.fault(m, &fix);
                     }
                 }
-                _ => e.problem(self.ca_broken(), ""),
+                _ => e.problem(Code::CaBroken, self.ca_broken(), ""),
             }
             if kind == Kind::Server {
                 let (sans, whose) = match u.spec {
@@ -184,7 +185,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     None => (vec![San::Dns(format!("{}.{dns}", u.name))], String::new()),
                 };
                 if let Err(m) = check::names(der, &sans) {
-                    e.problem(format!("{m}{whose}"), &fix);
+                    e.problem(Code::from(&m), format!("{m}{whose}"), &fix);
                 }
             }
             self.expiry(&mut e, c, &fix);
@@ -194,7 +195,11 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let mut e = Entry::new(&f.key, format!("{} key", kind.name()));
         let mut pem_key = None;
         if !self.exists(&f.key) {
-            e.problem("is missing, so its cert cannot be used", &fix);
+            e.problem(
+                Code::Missing,
+                "is missing, so its cert cannot be used",
+                &fix,
+            );
         } else {
             pem_key =
                 self.private_key(&mut e, &f.key, cert.der.as_ref(), &file_name(&f.cert), &fix);

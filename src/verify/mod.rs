@@ -24,7 +24,7 @@ mod tokens;
 use discover::*;
 use fix::*;
 use leaf::*;
-pub use report::{Entry, Note, Status};
+pub use report::{Code, Entry, Finding, Status};
 
 /// What a run checks against.
 pub struct Options<'a> {
@@ -102,7 +102,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let spec = match (self.site.spec, &cn_domain) {
             (Some(s), Some(d)) if *d != s.dns => {
                 if let Some(e) = self.entries.iter_mut().find(|e| e.file == root) {
-                    e.problem(
+                    e.problem(Code::DomainMismatch,
                         format!(
                             "names the DNS domain `{d}`, but the profile {} gives org `{}` the domain `{}`",
                             self.o.topo.source, self.site.name, s.dns
@@ -117,7 +117,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let Some(dns) = spec.map(|s| s.dns.clone()).or(cn_domain) else {
             if self.exists(&root) {
                 let mut e = Entry::new(&root, "root CA cert");
-                e.problem(
+                e.problem(Code::NoDomain,
                     format!(
                         "does not name the DNS domain of org `{}` (its CN is not `{}-root-ca.DOMAIN`), so the org's leaves cannot be found",
                         self.site.name, self.site.name
@@ -174,7 +174,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             self.claimed.insert(p.clone());
             if self.exists(p) {
                 let mut e = Entry::new(p, *k);
-                e.problem(self.ca_broken(), "");
+                e.problem(Code::CaBroken, self.ca_broken(), "");
                 self.entries.push(e);
             }
         }

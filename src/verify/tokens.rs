@@ -59,10 +59,14 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let mut e = Entry::new(&jwks_path, "JWKS");
         let mut on_disk = None;
         if !self.exists(&jwks_path) {
-            e.problem("is missing, so no token can be verified", &rewrite);
+            e.problem(
+                Code::Missing,
+                "is missing, so no token can be verified",
+                &rewrite,
+            );
         } else {
             match fs::read(&jwks_path) {
-                Err(err) => e.problem(unreadable(&err), READ_FIX),
+                Err(err) => e.fault(unreadable(&err), READ_FIX),
                 Ok(bytes) => match (
                     jwt::parse_jwks(&bytes),
                     serde_json::from_slice::<Value>(&bytes),
@@ -79,8 +83,10 @@ impl<'a, 't> OrgCheck<'a, 't> {
                         );
                         on_disk = Some(set);
                     }
-                    (Err(m), _) => e.problem(m, &rewrite),
-                    (_, Err(err)) => e.problem(format!("is not JSON ({err})"), &rewrite),
+                    (Err(m), _) => e.problem(Code::JwksInvalid, m, &rewrite),
+                    (_, Err(err)) => {
+                        e.problem(Code::NotJson, format!("is not JSON ({err})"), &rewrite)
+                    }
                 },
             }
         }
@@ -119,6 +125,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         let mut e = Entry::new(path, "token");
         if !self.exists(path) {
             e.problem(
+                Code::Missing,
                 format!(
                     "is missing (the profile {} lists user `{user}`)",
                     self.o.topo.source
@@ -128,7 +135,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             return e;
         }
         if let Some(m) = mode(path).filter(|m| m & 0o077 != 0) {
-            e.warn(
+            e.warn(Code::WrongMode,
                 format!(
                     "is readable by group or others (mode {:04o}), and a token is a bearer credential",
                     m & 0o7777
@@ -138,13 +145,14 @@ impl<'a, 't> OrgCheck<'a, 't> {
         }
         let text = match fs::read(path) {
             Err(err) => {
-                e.problem(unreadable(&err), READ_FIX);
+                e.fault(unreadable(&err), READ_FIX);
                 return e;
             }
             Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
         };
         match set {
             None => e.problem(
+                Code::NoJwks,
                 format!(
                     "cannot be checked, since org `{org}` has no readable JWKS or signing cert"
                 ),
@@ -153,7 +161,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             Some(set) => {
                 let now = self.o.now.unix_timestamp();
                 if let Err(m) = jwt::verify_token(&text, set, None, now) {
-                    e.problem(m, &format!("re-mint it with {mint}"));
+                    e.problem(Code::TokenInvalid, m, &format!("re-mint it with {mint}"));
                 }
             }
         }
@@ -174,13 +182,13 @@ impl<'a, 't> OrgCheck<'a, 't> {
         rewrite: &str,
     ) {
         if set.keys.is_empty() {
-            return e.problem("holds no key", rewrite);
+            return e.problem(Code::JwksEmpty, "holds no key", rewrite);
         }
         let root = ca.filter(|c| c.sound).map(|c| c.root());
         let mut broken = BTreeSet::new();
         for jwk in &set.keys {
             if let Err(m) = jwt::check_jwk(jwk, root, self.o.now) {
-                e.problem(m, rewrite);
+                e.problem(Code::JwkInvalid, m, rewrite);
                 broken.insert(jwk.common.key_id.clone().unwrap_or_default());
             }
         }
@@ -194,7 +202,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             .map(Vec::as_slice)
             .unwrap_or_default();
         match keys.iter().find(|k| k["kid"].as_str() == Some(want_kid)) {
-            None => e.problem(
+            None => e.problem(Code::JwksMissingKey,
                 format!(
                     "has no key of the signing cert {} (its kid would be {want_kid}), so the tokens it signs do not verify",
                     layout.jwt_signing().cert.display()
@@ -212,7 +220,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 if fields.is_empty() {
                     fields.push("members");
                 }
-                e.problem(
+                e.problem(Code::JwksStaleKey,
                     format!(
                         "has key `{want_kid}` with {} other than the signing cert and its chain give",
                         fields.join(", ")
@@ -225,7 +233,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
         for k in keys {
             let kid = k["kid"].as_str().unwrap_or("");
             if kid != want_kid && !broken.contains(kid) {
-                e.warn(
+                e.warn(Code::JwksExtraKey,
                     format!("also holds key `{kid}`, which is not the signing cert's (left from a key rotation?)"),
                     "remove it once no token signed by it is in use",
                 );
