@@ -624,3 +624,99 @@ impl<'a, 't> OrgCheck<'a, 't> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CaLevel;
+    use rcgen::{CertificateParams, KeyPair};
+
+    fn cert() -> (CertificateDer<'static>, String, KeyPair) {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["a.example".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.der().clone(), cert.pem(), key)
+    }
+
+    fn codes(e: &Entry) -> Vec<Code> {
+        e.problems.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn pem_readers_say_why_a_file_is_not_what_it_should_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.pem");
+        let gone = read_sections(&dir.path().join("gone.pem")).unwrap_err();
+        assert_eq!(gone.code, Code::Unreadable);
+        assert_eq!(gone.what, "cannot be read (no such file or directory)");
+
+        fs::write(&p, "").unwrap();
+        assert_eq!(read_sections(&p), Err(Fault::new(Code::NotPem, "is empty")));
+        let (der, pem, key) = cert();
+        fs::write(&p, &pem[..pem.len() - 20]).unwrap();
+        assert_eq!(read_sections(&p).unwrap_err().code, Code::NotPem);
+
+        fs::write(&p, &pem).unwrap();
+        assert_eq!(read_cert(&p), Ok(der));
+        fs::write(&p, key.serialize_pem()).unwrap();
+        let f = read_cert(&p).unwrap_err();
+        assert_eq!(f.code, Code::WrongBlock);
+        assert!(f.what.contains("treat that key as exposed"), "{}", f.what);
+        // A CERTIFICATE block whose DER is not a certificate.
+        fs::write(
+            &p,
+            "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert_eq!(read_cert(&p).unwrap_err().code, Code::Malformed);
+    }
+
+    #[test]
+    fn a_key_open_to_others_is_wrong_mode_with_its_chmod() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.pem");
+        fs::write(&p, "x").unwrap();
+        let mut e = Entry::new(&p, "key");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        secret_mode(&mut e, &p);
+        assert!(e.problems.is_empty());
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        secret_mode(&mut e, &p);
+        assert_eq!(codes(&e), vec![Code::WrongMode]);
+        assert!(e.problems[0].what.contains("(mode 0644)"));
+        assert_eq!(
+            e.problems[0].fix,
+            format!("restrict it with `chmod 600 {}`", shell(&p))
+        );
+    }
+
+    #[test]
+    fn cert_lists_out_of_order_say_what_they_hold() {
+        let (root, _, _) = cert();
+        let (leaf, _, _) = cert();
+        let ca = CaChain {
+            levels: vec![(
+                CaLevel::Root,
+                std::path::PathBuf::from("ca.cert.pem"),
+                root.clone(),
+            )],
+            complete: true,
+            sound: true,
+        };
+        let want = [leaf.clone(), root.clone()];
+        let mut e = Entry::new(Path::new("chain.pem"), "chain");
+        let right: Vec<&[u8]> = vec![leaf.as_ref(), root.as_ref()];
+        compare_certs(&mut e, &right, &want, &ca, Some(&leaf), "leaf, root", "fix");
+        assert!(e.problems.is_empty());
+        let wrong: Vec<&[u8]> = vec![root.as_ref(), leaf.as_ref()];
+        compare_certs(&mut e, &wrong, &want, &ca, Some(&leaf), "leaf, root", "fix");
+        assert_eq!(codes(&e), vec![Code::ChainOrder]);
+        assert_eq!(
+            e.problems[0].what,
+            "must be leaf, root, in that order, but holds root, leaf"
+        );
+    }
+}

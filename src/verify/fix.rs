@@ -97,3 +97,33 @@ pub(super) fn shell(p: &Path) -> String {
         Err(_) => s.into_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_paths_stay_as_they_are_and_others_are_quoted_to_one_word() {
+        for plain in ["certs", "/tmp/a-b_c/x.key.pem", "out/p1.acme.com"] {
+            assert_eq!(shell(Path::new(plain)), plain);
+        }
+        for odd in ["my certs", "it's", "a$b", "x;rm -rf y", ""] {
+            let q = shell(Path::new(odd));
+            assert_ne!(q, odd);
+            assert_eq!(shlex::split(&q), Some(vec![odd.to_string()]), "{q}");
+        }
+    }
+
+    #[test]
+    fn fix_commands_repeat_the_profile_and_out_of_the_run() {
+        let f = Fix::new(Path::new("certs"), None);
+        assert_eq!(f.hapki("init"), "`hapki init`");
+        assert!(!f.other_profile_hint().is_empty());
+        let f = Fix::new(Path::new("my certs"), Some(Path::new("p.toml")));
+        assert_eq!(
+            f.hapki("init"),
+            "`hapki init --profile p.toml --out 'my certs'`"
+        );
+        assert_eq!(f.other_profile_hint(), "");
+    }
+}
