@@ -7,7 +7,7 @@ use crate::cli::VerifyArgs;
 use crate::error::Result;
 use crate::model::{At, Span};
 use crate::profile::Topology;
-use crate::verify::{verify_tree, Entry, Note, Options, Status};
+use crate::verify::{verify_tree, Entry, Finding, Options, Status};
 use time::{Duration, OffsetDateTime};
 
 /// The default of `--within`.
@@ -67,8 +67,8 @@ fn human(entries: &[Entry]) -> String {
 
 /// The notes of one file on one line. Notes in a row with the same fix share it, so a cert that
 /// fails two ways says "re-issue it" once.
-fn sentence(first: &[Note], then: &[Note]) -> String {
-    let notes: Vec<&Note> = first.iter().chain(then).collect();
+fn sentence(first: &[Finding], then: &[Finding]) -> String {
+    let notes: Vec<&Finding> = first.iter().chain(then).collect();
     let mut s = String::new();
     for (i, n) in notes.iter().enumerate() {
         s += &n.what;
@@ -88,23 +88,39 @@ fn sentence(first: &[Note], then: &[Note]) -> String {
     s
 }
 
-/// `[{file, kind, status, problems}]`; `problems` holds the warnings of a `warning` entry, and
-/// of a `problem` entry its problems and then its warnings.
+/// `[{file, kind, status, problems, codes, findings}]`. `problems` holds the sentences: the
+/// warnings of a `warning` entry, and of a `problem` entry its problems and then its warnings.
+/// `codes` holds their stable codes in the same order (docs/verify-codes.md), and `findings`
+/// the same again as objects `{code, severity, what, fix, message}`, `message` being the
+/// sentence of `problems`.
 fn json(entries: &[Entry]) -> String {
     let list: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
-            let said: Vec<String> = e
+            let all = e
                 .problems
                 .iter()
-                .chain(&e.warnings)
-                .map(Note::to_string)
-                .collect();
+                .map(|f| ("problem", f))
+                .chain(e.warnings.iter().map(|f| ("warning", f)));
+            let (mut said, mut codes, mut findings) = (Vec::new(), Vec::new(), Vec::new());
+            for (severity, f) in all {
+                said.push(f.to_string());
+                codes.push(f.code.as_str());
+                findings.push(serde_json::json!({
+                    "code": f.code,
+                    "severity": severity,
+                    "what": f.what,
+                    "fix": f.fix,
+                    "message": f.to_string(),
+                }));
+            }
             serde_json::json!({
                 "file": e.file.display().to_string(),
                 "kind": e.kind,
                 "status": e.status(),
                 "problems": said,
+                "codes": codes,
+                "findings": findings,
             })
         })
         .collect();

@@ -4,7 +4,7 @@
 
 mod triage;
 
-pub use triage::{leaf_state, LeafState};
+pub use triage::{leaf_state, LeafState, Reason};
 
 use crate::error::Result;
 use crate::keys;

@@ -124,12 +124,7 @@ pub fn detect_tier(layout: &OrgLayout) -> Option<u8> {
 
 /// What a CA of `level` in a hierarchy of `tier` levels asks for: its name, key usages and
 /// path length (a CSR holds no more; the issuer adds serial and validity).
-fn ca_request(
-    org: &OrgSpec,
-    tier: u8,
-    level: CaLevel,
-    key: &KeyPair,
-) -> Result<CertificateParams> {
+fn ca_request(org: &OrgSpec, tier: u8, level: CaLevel, key: &KeyPair) -> Result<CertificateParams> {
     let all = CaLevel::for_tier(tier);
     let below = all.len() - 1 - all.iter().position(|l| *l == level).unwrap_or(0);
     let mut params = CertificateParams::default();

@@ -60,10 +60,21 @@ pub(crate) fn key_id(key: &KeyPair) -> KeyIdMethod {
 }
 
 pub fn ca_common_name(org: &OrgSpec, level: CaLevel) -> String {
+    format!("{}{}", ca_name_prefix(org.name.as_str(), level), org.dns)
+}
+
+/// The org's DNS domain, read back from the CN of one of its CA certs (`ca_common_name`'s
+/// inverse): `None` when the CN is not one hapki writes for `org` at `level`.
+pub fn ca_domain<'a>(org: &str, level: CaLevel, cn: &'a str) -> Option<&'a str> {
+    cn.strip_prefix(&ca_name_prefix(org, level))
+}
+
+/// What a CA's CN says before the org's domain.
+fn ca_name_prefix(org: &str, level: CaLevel) -> String {
     match level {
-        CaLevel::Root => format!("{}-root-ca.{}", org.name, org.dns),
-        CaLevel::Policy => format!("policy-ca.{}", org.dns),
-        CaLevel::Intermediate => format!("intermediate-ca.{}", org.dns),
+        CaLevel::Root => format!("{org}-root-ca."),
+        CaLevel::Policy => "policy-ca.".into(),
+        CaLevel::Intermediate => "intermediate-ca.".into(),
     }
 }
 

@@ -9,7 +9,7 @@ mod ext;
 mod leaf;
 
 pub use ca::{build_ca, ca_plan, ca_repair_plan, detect_tier, Ca, OrgCa};
-pub use ext::{ca_common_name, BACKDATE};
+pub use ext::{ca_common_name, ca_domain, BACKDATE};
 pub use leaf::{adhoc_spec, issue_leaf, leaf_from_disk, leaf_plan, Leaf};
 
 use crate::error::{Error, Result};

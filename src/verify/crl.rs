@@ -3,7 +3,8 @@
 //! when less than a quarter of a CRL's window is left, and a problem when a cert the index marks
 //! revoked is still deployed at the layout's paths.
 
-use super::{shell, Entry};
+use super::fix::shell;
+use super::report::{Code, Entry};
 use crate::cadb::{self, Index, Status as RecStatus};
 use crate::model::{fmt_time, CaLevel};
 use crate::store::OrgLayout;
@@ -37,19 +38,18 @@ pub(super) fn check_crls(
         let mut e = Entry::new(&idx_path, format!("{} index", level.name()));
         claimed.push(idx_path.clone());
         if !files.contains(&idx_path) {
-            e.problem("is missing", &init);
+            e.problem(Code::Missing, "is missing", &init);
         } else {
             match Index::load(&idx_path) {
                 Ok(i) => {
                     if i.torn {
-                        e.warn(
-                            "ends in an incomplete line (a run was killed while writing it); the next issue or revoke cuts it off",
+                        e.warn(Code::TornLine, "ends in an incomplete line (a run was killed while writing it); the next issue or revoke cuts it off",
                             "",
                         );
                     }
                     indexes.push((level, i));
                 }
-                Err(err) => e.problem(err.to_string(), ""),
+                Err(err) => e.problem(Code::Malformed, err.to_string(), ""),
             }
         }
         entries.push(e);
@@ -60,7 +60,7 @@ pub(super) fn check_crls(
             claimed.push(p.clone());
             let mut e = Entry::new(&p, format!("{} {kind}", level.name()));
             if !files.contains(&p) {
-                e.problem("is missing", &init);
+                e.problem(Code::Missing, "is missing", &init);
             }
             entries.push(e);
         }
@@ -77,18 +77,18 @@ pub(super) fn check_crls(
         let mut e = Entry::new(&p, "CRL bundle");
         if !files.contains(&p) {
             e.problem(
+                Code::Missing,
                 "is missing (servers that check client certs against it refuse every client)",
                 &resign,
             );
         } else {
-            let bytes = std::fs::read(&p).unwrap_or_default();
+            let bytes = crate::store::read_io(&p, crate::store::CAP).unwrap_or_default();
             let found = rustls_pki_types::CertificateRevocationListDer::pem_slice_iter(&bytes)
                 .filter_map(|c| c.ok())
                 .count();
             use rustls_pki_types::pem::PemObject;
             if found != levels.len() {
-                e.problem(
-                    format!(
+                e.problem(Code::CrlBundleIncomplete, format!(
                         "holds {found} CRLs, but the chain has {} CAs (each needs its CRL, or servers refuse every client)",
                         levels.len()
                     ),
@@ -109,8 +109,7 @@ pub(super) fn check_crls(
                 .filter(|r| r.status == RecStatus::Revoked)
             {
                 let mut e = Entry::new(&u.path, "revoked cert in use");
-                e.problem(
-                    format!(
+                e.problem(Code::RevokedInUse, format!(
                         "is revoked in {} (serial {}, since {}) but still deployed here",
                         layout.index(*level).display(),
                         r.serial,
@@ -138,13 +137,13 @@ fn check_one(
     resign: &str,
 ) {
     if !files.contains(p) {
-        e.problem("is missing", resign);
+        e.problem(Code::Missing, "is missing", resign);
         return;
     }
     let info = match crate::crl::read(p) {
         Ok(i) => i,
         Err(err) => {
-            e.problem(err.to_string(), "");
+            e.problem(Code::Malformed, err.to_string(), "");
             return;
         }
     };
@@ -157,17 +156,19 @@ fn check_one(
     };
     if !subject_ok || matches!((&info.aki, &ski), (Some(a), Some(s)) if a != s) {
         e.problem(
+            Code::WrongIssuer,
             "is not signed by this CA (left from a replaced CA?)",
             resign,
         );
         return;
     }
     let Some(next) = info.next_update else {
-        e.problem("has no nextUpdate", resign);
+        e.problem(Code::Malformed, "has no nextUpdate", resign);
         return;
     };
     if next <= now {
         e.problem(
+            Code::CrlExpired,
             format!(
                 "expired at {} (servers that check client certs against it refuse every client)",
                 fmt_time(next)
@@ -176,6 +177,7 @@ fn check_one(
         );
     } else if (next - now) * 4 < (next - info.this_update) {
         e.warn(
+            Code::CrlExpiring,
             format!(
                 "expires at {}, with less than a quarter of its window left",
                 fmt_time(next)

@@ -1,0 +1,278 @@
+//! An org's CA: each level's cert, key and CSR, the org's DNS domain read from the CA names,
+//! the trust bundle and the root copy.
+
+use super::files::*;
+use super::report::*;
+use super::OrgCheck;
+use crate::keys;
+use crate::model::CaLevel;
+use crate::pki::{self, check};
+use crate::store::OrgLayout;
+use rayon::prelude::*;
+use rustls_pki_types::CertificateDer;
+use std::path::{Path, PathBuf};
+
+/// An org's CA certs as read, root first.
+pub(super) struct CaChain {
+    pub(super) levels: Vec<(CaLevel, PathBuf, CertificateDer<'static>)>,
+    /// Every level the layout shows was begun is here and parses, so chain files and bundles
+    /// can be compared with it.
+    pub(super) complete: bool,
+    /// And every level checks out, so leaves can be checked against it.
+    pub(super) sound: bool,
+}
+
+impl CaChain {
+    pub(super) fn root(&self) -> &CertificateDer<'static> {
+        &self.levels[0].2
+    }
+
+    /// Below the root, issuing CA first: what sits between a leaf and the root.
+    pub(super) fn intermediates(&self) -> Vec<CertificateDer<'static>> {
+        self.levels[1..]
+            .iter()
+            .rev()
+            .map(|(_, _, d)| d.clone())
+            .collect()
+    }
+
+    /// Issuing CA first, root last: the tail of chain files, trust bundles and x5c.
+    pub(super) fn upward(&self) -> Vec<CertificateDer<'static>> {
+        self.levels
+            .iter()
+            .rev()
+            .map(|(_, _, d)| d.clone())
+            .collect()
+    }
+
+    pub(super) fn upward_paths(&self) -> Vec<&Path> {
+        self.levels
+            .iter()
+            .rev()
+            .map(|(_, p, _)| p.as_path())
+            .collect()
+    }
+
+    pub(super) fn upward_words(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.levels.iter().rev().map(|(l, _, _)| level_word(*l))
+    }
+
+    /// Which of the org's CA certs `der` is.
+    pub(super) fn which(&self, der: &[u8]) -> Option<&'static str> {
+        self.levels
+            .iter()
+            .find(|(_, _, d)| d.as_ref() == der)
+            .map(|(l, _, _)| level_word(*l))
+    }
+}
+
+pub(super) fn level_word(l: CaLevel) -> &'static str {
+    match l {
+        CaLevel::Root => "root",
+        CaLevel::Policy => "policy CA",
+        CaLevel::Intermediate => "intermediate",
+    }
+}
+
+pub(super) fn level_kind(l: CaLevel) -> &'static str {
+    match l {
+        CaLevel::Root => "root CA",
+        CaLevel::Policy => "policy CA",
+        CaLevel::Intermediate => "intermediate CA",
+    }
+}
+
+impl<'a, 't> OrgCheck<'a, 't> {
+    /// Checks every CA level present (or begun: its folder exists), and reads the org's DNS
+    /// domain from the CN of the root (`NS-root-ca.D`) or of a CA below it.
+    pub(super) fn check_ca(&mut self) -> (Option<CaChain>, Option<String>) {
+        let layout = OrgLayout {
+            dir: self.site.dir.clone(),
+            dns: String::new(),
+        };
+        let recreate = self.recreate_ca();
+        let mut levels: Vec<(CaLevel, PathBuf, CertificateDer<'static>)> = Vec::new();
+        let (mut sound, mut complete) = (true, true);
+        let mut domain = None;
+        for &level in &[CaLevel::Root, CaLevel::Policy, CaLevel::Intermediate] {
+            let files = layout.ca(level);
+            let begun = level == CaLevel::Root
+                || self.exists(&files.cert)
+                || self.site.dir.join(level.name()).is_dir();
+            if !begun {
+                continue;
+            }
+            self.claimed.extend(
+                [&files.cert, &files.key]
+                    .into_iter()
+                    .chain(&files.csr)
+                    .cloned(),
+            );
+            let mut e = Entry::new(&files.cert, format!("{} cert", level_kind(level)));
+            let der = if !self.exists(&files.cert) {
+                // `init` keeps the levels above and creates this one (and the leaves under it).
+                e.problem(
+                    Code::Missing,
+                    format!(
+                        "is missing, so no leaf of org `{}` can chain to its root",
+                        self.site.name
+                    ),
+                    &format!(
+                        "create it and re-issue the leaves under it with {}",
+                        self.fix.hapki("init")
+                    ),
+                );
+                None
+            } else {
+                match read_cert(&files.cert) {
+                    Ok(d) => Some(d),
+                    Err(m) => {
+                        e.fault(m, &format!("restore it, or {recreate}"));
+                        None
+                    }
+                }
+            };
+            let Some(der) = der else {
+                self.entries.push(e);
+                (sound, complete) = (false, false);
+                continue;
+            };
+            let parent = levels.last().map(|(_, _, d)| d);
+            if !complete {
+                e.problem(
+                    Code::CaBroken,
+                    "cannot be checked, since a CA above it is missing or broken (see its line)",
+                    "",
+                );
+            } else if let Err(m) = check::ca_cert(&der, parent, None, self.o.now) {
+                e.fault(m, &recreate);
+                sound = false;
+            }
+            if let Ok(c) = check::parse(&der) {
+                let cn = c
+                    .subject()
+                    .iter_common_name()
+                    .next()
+                    .and_then(|a| a.as_str().ok())
+                    .unwrap_or("");
+                domain = domain.or(pki::ca_domain(&self.site.name, level, cn).map(str::to_string));
+                self.expiry(&mut e, &c, &recreate);
+            }
+            self.entries.push(e);
+            if let Some(csr) = &files.csr {
+                self.claimed.insert(csr.clone());
+                let mut e = Entry::new(csr, format!("{} CSR", level_kind(level)));
+                self.csr(&mut e, csr, Some(&der), &recreate);
+                self.entries.push(e);
+            }
+            levels.push((level, files.cert, der));
+        }
+        // The CA keys (RSA 4096 by default) are the slowest files to parse: do them together.
+        let keys: Vec<Entry> = levels
+            .par_iter()
+            .map(|(level, cert, der)| {
+                let path = layout.ca(*level).key;
+                let mut e = Entry::new(&path, format!("{} key", level_kind(*level)));
+                if !self.exists(&path) {
+                    e.warn(Code::KeyOffline,
+                        format!(
+                            "is not here: fine if it is kept offline, but hapki cannot issue under this CA without it (and {} would replace the CA)",
+                            self.fix.hapki("init")
+                        ),
+                        "put it back before issuing",
+                    );
+                } else {
+                    let fix = format!("restore the CA's own key, or {recreate}");
+                    self.ca_key(&mut e, &path, der, &file_name(cert), &fix);
+                }
+                e
+            })
+            .collect();
+        self.entries.extend(keys);
+        let has_root = levels.first().is_some_and(|(l, _, _)| *l == CaLevel::Root);
+        let chain = has_root.then_some(CaChain {
+            levels,
+            complete,
+            sound,
+        });
+        (chain, domain)
+    }
+
+    /// The trust bundle (issuing CA up to the root) and the copy of the root beside it.
+    pub(super) fn check_bundles(&mut self, layout: &OrgLayout, ca: &CaChain) {
+        let bundle = layout.trust_bundle();
+        self.claimed.insert(bundle.clone());
+        let mut e = Entry::new(&bundle, "trust bundle");
+        let order = ca.upward_words().collect::<Vec<_>>().join(" then ");
+        self.cert_list(
+            &mut e,
+            &bundle,
+            &ca.upward(),
+            &ca.upward_paths(),
+            ca,
+            None,
+            &order,
+        );
+        self.entries.push(e);
+
+        let copy = layout.root_copy();
+        self.claimed.insert(copy.clone());
+        let mut e = Entry::new(&copy, "root CA copy");
+        let root = [ca.root().clone()];
+        self.cert_list(
+            &mut e,
+            &copy,
+            &root,
+            &[&ca.levels[0].1],
+            ca,
+            None,
+            "the root",
+        );
+        self.entries.push(e);
+    }
+
+    /// A CA's private key. Nothing loads it at run time (hapki does, fully, whenever it issues),
+    /// so an RSA key is matched by its public part without the costly validation of a load.
+    pub(super) fn ca_key(
+        &self,
+        e: &mut Entry,
+        path: &Path,
+        cert: &CertificateDer<'_>,
+        cert_name: &str,
+        fix: &str,
+    ) {
+        let rsa_cert =
+            check::parse(cert)
+                .ok()
+                .and_then(|c| match c.public_key().parsed().ok()? {
+                    x509_parser::public_key::PublicKey::RSA(k) => Some((
+                        k.modulus
+                            .iter()
+                            .copied()
+                            .skip_while(|b| *b == 0)
+                            .collect::<Vec<u8>>(),
+                        k.exponent
+                            .iter()
+                            .copied()
+                            .skip_while(|b| *b == 0)
+                            .collect::<Vec<u8>>(),
+                    )),
+                    _ => None,
+                });
+        if let Some(public) = rsa_cert {
+            let Some((_, pkcs8)) = self.key_der(e, path, fix) else {
+                return;
+            };
+            match keys::rsa_public_parts(&pkcs8) {
+                Some(parts) if parts == public => {}
+                Some(_) => e.problem(Code::KeyMismatch, another_key(cert_name), fix),
+                None => e.problem(Code::BadKey,
+                    "holds a private key that is not a well-formed RSA PKCS#8 key, while its certificate's is RSA",
+                    fix,
+                ),
+            }
+            return;
+        }
+        self.private_key(e, path, Some(cert), cert_name, fix);
+    }
+}
