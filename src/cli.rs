@@ -9,14 +9,17 @@ use std::path::PathBuf;
 #[command(
     name = "hapki",
     version,
+    // Our own `help` verb, so `hapki help --help` works like every other verb's `--help`.
+    disable_help_subcommand = true,
     about = "PKI and tokens for secure, highly available Canton deployments",
     long_about = "hapki builds and checks the whole PKI and token set of a Canton (Daml) deployment: root and \
 intermediate CAs per org, server, client and proxy-backend certs, JWT signing keys, a JWKS and tokens.",
     after_help = "EXAMPLES:\n  hapki init                      # the built-in Canton HA topology into ./certs\n  hapki verify certs              # check every file the way a TLS stack would\n\nEXIT CODES:\n  0  success\n  1  verify or jwt verify found a problem\n  2  bad input, or a file could not be read or written"
 )]
 pub struct Cli {
+    /// None: `hapki` alone, which prints the help on stdout and exits 0.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -45,6 +48,43 @@ pub enum Command {
     /// Show a certificate, CSR, key, JWKS or JWT for people (or as JSON).
     #[command(after_help = INSPECT_HELP)]
     Inspect(InspectArgs),
+    /// Shell completion script for bash, zsh, fish, elvish or powershell, on stdout.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// The manual page (roff) on stdout, or one page per command into a folder.
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
+    /// The help of hapki or of a command (the same as `hapki COMMAND --help`).
+    #[command(after_help = HELP_HELP)]
+    Help(HelpArgs),
+}
+
+const COMPLETIONS_HELP: &str = "EXAMPLES:\n  hapki completions bash > ~/.local/share/bash-completion/completions/hapki\n  hapki completions zsh > ~/.zfunc/_hapki          # with fpath+=(~/.zfunc) before compinit\n  hapki completions fish > ~/.config/fish/completions/hapki.fish\n\nEXIT CODES:\n  0  success\n  2  an unknown shell";
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+const MAN_HELP: &str = "EXAMPLES:\n  hapki man | man -l -\n  hapki man --out-dir /usr/local/share/man/man1     # hapki.1, hapki-init.1, ...\n\nEXIT CODES:\n  0  success\n  2  the folder could not be written";
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write one page per command (hapki.1, hapki-init.1, ...) into this folder instead of
+    /// printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+const HELP_HELP: &str = "EXAMPLES:\n  hapki help\n  hapki help jwt mint\n\nEXIT CODES:\n  0  success\n  2  an unknown command";
+
+#[derive(Args, Debug)]
+pub struct HelpArgs {
+    /// The command (and subcommand) whose help to print.
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 const INIT_HELP: &str = "EXAMPLES:\n  hapki init                          # the built-in Canton HA topology into ./certs\n  hapki init --profile profiles/canton-ha-ecdsa.toml --out pki\n\nA second run fills in only what is missing (a deleted file, a killed run) and keeps the rest.\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be written (nothing was changed)";

@@ -6,7 +6,21 @@ use hapki::cmd;
 
 fn main() {
     let cli = Cli::parse();
-    let result = match &cli.command {
+    let Some(command) = &cli.command else {
+        // `hapki` alone: the help, on stdout, as success (asking for help is not an error).
+        let code = match cmd::help::help_of(&[]) {
+            Ok(text) => {
+                hapki::out::print(&text);
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        };
+        std::process::exit(code);
+    };
+    let result = match command {
         Command::Ca(CaCommand::Init(a)) => cmd::ca::run(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Issue(a) => cmd::issue::run(a),
@@ -15,6 +29,9 @@ fn main() {
         Command::Jwt(JwtCommand::Verify(a)) => cmd::jwt::verify(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Completions(a) => cmd::completions::run(a),
+        Command::Man(a) => cmd::man::run(a),
+        Command::Help(a) => cmd::help::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

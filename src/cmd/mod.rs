@@ -3,10 +3,13 @@
 //! flags into domain types, calls them and prints the result.
 
 pub mod ca;
+pub mod completions;
+pub mod help;
 pub mod init;
 pub mod inspect;
 pub mod issue;
 pub mod jwt;
+pub mod man;
 pub mod verify;
 
 use crate::error::{Error, Result};
