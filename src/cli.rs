@@ -87,13 +87,16 @@ pub struct HelpArgs {
     pub command: Vec<String>,
 }
 
-const INIT_HELP: &str = "EXAMPLES:\n  hapki init                          # the built-in Canton HA topology into ./certs\n  hapki init --profile profiles/canton-ha-ecdsa.toml --out pki\n\nA second run fills in only what is missing (a deleted file, a killed run) and keeps the rest.\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be written (nothing was changed)";
+const INIT_HELP: &str = "EXAMPLES:\n  hapki init                          # the built-in Canton HA topology into ./certs\n  hapki init --profile profiles/canton-ha-ecdsa.toml --out pki\n  hapki init --json                   # the summary as JSON\n\nA second run fills in only what is missing (a deleted file, a killed run) and keeps the rest.\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be written (nothing was changed)";
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
     /// Re-create everything, CAs included.
     #[arg(long)]
     pub force: bool,
+    /// Report what was written as JSON (per org: CA, leaves by kind, JWKS, tokens).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub common: Common,
 }
