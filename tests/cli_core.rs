@@ -415,10 +415,12 @@ fn node_files(h: &str, d: &str) -> Vec<String> {
 }
 
 fn client_files(c: &str, d: &str) -> Vec<String> {
-    ["cert.der", "cert.pem", "csr.pem", "key.der", "key.pem"]
+    let mut v: Vec<String> = ["cert.der", "cert.pem", "csr.pem", "key.der", "key.pem"]
         .iter()
         .map(|ext| format!("client/{c}.{d}.{ext}"))
-        .collect()
+        .collect();
+    v.push(format!("client/{c}-chain.{d}.cert.pem"));
+    v
 }
 
 fn ca_files() -> Vec<String> {

@@ -29,6 +29,11 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
         ));
     }
     let (org, specs) = resolve(&topo, args, kind, &sans, days, key)?;
+    for s in specs.iter().filter(|s| s.kind == Kind::Client) {
+        if let Some(m) = crate::store::layout::client_name_error(s.name.as_str()) {
+            return Err(Error::input(m));
+        }
+    }
 
     let out = &args.common.out;
     let mut w = OrgWork::new(org, out);

@@ -25,7 +25,8 @@ pub struct LeafFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub csr: Option<PathBuf>,
-    /// leaf, intermediate(s), root
+    /// Servers and proxy-backends: leaf, intermediate(s), root. Clients: leaf, intermediate(s),
+    /// no root, what a client sends to a server that trusts only the root.
     pub chain: Option<PathBuf>,
     pub cert_der: Option<PathBuf>,
     pub key_der: Option<PathBuf>,
@@ -113,7 +114,7 @@ impl OrgLayout {
                     cert: c.join(format!("{name}.{d}.cert.pem")),
                     key: c.join(format!("{name}.{d}.key.pem")),
                     csr: Some(c.join(format!("{name}.{d}.csr.pem"))),
-                    chain: None,
+                    chain: Some(c.join(format!("{name}-chain.{d}.cert.pem"))),
                     cert_der: Some(c.join(format!("{name}.{d}.cert.der"))),
                     key_der: Some(c.join(format!("{name}.{d}.key.der"))),
                     public_key: None,
@@ -153,6 +154,16 @@ impl OrgLayout {
     pub fn tokens(&self, user: &str) -> PathBuf {
         self.dir.join(format!("jwt/{user}.tokens"))
     }
+}
+
+/// Whether `name` may be a client's: a client `X-chain` would have its cert at the path of
+/// client X's chain file (`NS/client/X-chain.D.cert.pem`), so such names are refused.
+pub fn client_name_error(name: &str) -> Option<String> {
+    name.ends_with("-chain").then(|| {
+        format!(
+            "the client name `{name}` ends in `-chain`, which names client chain files (C-chain.D.cert.pem); choose another name"
+        )
+    })
 }
 
 /// The file-name stem of the JWT signing key.

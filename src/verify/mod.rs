@@ -732,7 +732,11 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 let ours = ["cert.pem", "key.pem", "csr.pem", "cert.der", "key.der"]
                     .iter()
                     .any(|ext| rest == format!("{}.{ext}", layout.dns));
-                if ours && !known(&units, c, &[Kind::Client]) {
+                // `C-chain.D.cert.pem` is client C's chain file, not a client of its own.
+                let chain_of = c
+                    .strip_suffix("-chain")
+                    .filter(|_| rest.ends_with("cert.pem"));
+                if ours && chain_of.is_none() && !known(&units, c, &[Kind::Client]) {
                     clients.insert(c.to_string());
                 }
             }
@@ -866,7 +870,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
 
         if let Some(p) = &f.chain {
             let mut e = Entry::new(p, format!("{} chain", kind.name()));
-            self.chain_file(&mut e, p, f, &cert, ca, &restore);
+            self.chain_file(&mut e, p, f, &cert, ca, kind != Kind::Client, &restore);
             out.push(e);
         }
         if let Some(p) = &f.haproxy_pem {
@@ -891,7 +895,9 @@ impl<'a, 't> OrgCheck<'a, 't> {
         }
     }
 
-    /// `H-chain.D.cert.pem`: the leaf, then the issuing CA up to the root.
+    /// `H-chain.D.cert.pem`: the leaf, then the issuing CA up to the root (`with_root`), or
+    /// up to the CA below the root (a client's `C-chain.D.cert.pem`).
+    #[allow(clippy::too_many_arguments)]
     fn chain_file(
         &self,
         e: &mut Entry,
@@ -899,18 +905,23 @@ impl<'a, 't> OrgCheck<'a, 't> {
         f: &LeafFiles,
         cert: &LeafCert,
         ca: Option<&CaChain>,
+        with_root: bool,
         fix: &str,
     ) {
         match (ca.filter(|c| c.complete), &cert.der) {
             (Some(ca), Some(der)) => {
+                let n = ca.upward().len() - usize::from(!with_root);
                 let mut want = vec![der.clone()];
-                want.extend(ca.upward());
+                want.extend(ca.upward().into_iter().take(n));
                 let mut parts = vec![f.cert.as_path()];
-                parts.extend(ca.upward_paths());
-                let order = std::iter::once("leaf")
-                    .chain(ca.upward_words())
+                parts.extend(ca.upward_paths().into_iter().take(n));
+                let mut order = std::iter::once("leaf")
+                    .chain(ca.upward_words().take(n))
                     .collect::<Vec<_>>()
                     .join(", ");
+                if !with_root {
+                    order += ", no root";
+                }
                 self.cert_list(e, path, &want, &parts, ca, Some(der), &order);
             }
             _ if !self.exists(path) => e.problem("is missing", fix),
