@@ -48,6 +48,12 @@ pub enum Command {
     /// Show a certificate, CSR, key, JWKS or JWT for people (or as JSON).
     #[command(after_help = INSPECT_HELP)]
     Inspect(InspectArgs),
+    /// Files of the tree in other forms: PKCS#12 for Java, per-node bundles (tar, Kubernetes).
+    #[command(
+        subcommand,
+        after_help = "EXAMPLES:\n  hapki export p12 participant1b --password-file pw.txt --to participant1b.p12\n  hapki export bundle participant1b --to participant1b.tar\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be read or written"
+    )]
+    Export(ExportCommand),
     /// Shell completion script for bash, zsh, fish, elvish or powershell, on stdout.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -304,4 +310,44 @@ pub struct IssueArgs {
     pub force: bool,
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// A PKCS#12 keystore of one leaf: its key, cert and chain (Java keytool, KeyStore, openssl).
+    #[command(after_help = EXPORT_P12_HELP)]
+    P12(ExportP12Args),
+}
+
+const EXPORT_P12_HELP: &str = "EXAMPLES:\n  hapki export p12 participant1b --password-file pw.txt --to participant1b.p12\n  hapki export p12 participant1 --kind client --org participant1 --password-file pw.txt --to client.p12\n  keytool -list -storetype PKCS12 -keystore participant1b.p12 -storepass \"$(cat pw.txt)\"\n\nThe store password is the first line of --password-file (never on the command line); the key\nentry's alias is NAME and its password the store's. Encryption: PBKDF2-HMAC-SHA256 with\nAES-256-CBC, MAC HMAC-SHA256 (what Java writes by default). The file is written with mode 0600.\nEach org's CA certs are also in NS/intermediate/certs/truststore.p12 (password changeit), written\nby hapki init.\n\nEXIT CODES:\n  0  success\n  2  bad input (unknown leaf, an empty password), or a file could not be read or written";
+
+#[derive(Args, Debug)]
+pub struct ExportP12Args {
+    /// The leaf: a server, replica, proxy or client of the profile.
+    pub name: String,
+    /// The org of the leaf (default: the one org that has it).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// server, client or proxy-backend, when NAME is several (participant1 is a server and a client).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// A file whose first line is the store password.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: PathBuf,
+    /// The PKCS#12 file to write.
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub tree: Tree,
+}
+
+/// Where an existing tree is and which profile made it (commands that read a tree).
+#[derive(Args, Debug, Clone)]
+pub struct Tree {
+    /// Topology profile (TOML); the built-in profiles/canton-ha.toml when left out.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// The folder hapki init wrote.
+    #[arg(long, value_name = "DIR", default_value = "certs")]
+    pub out: PathBuf,
 }

@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod error;
+pub mod export;
 pub mod inspect;
 pub mod issue;
 pub mod keys;

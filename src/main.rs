@@ -1,7 +1,7 @@
 //! The `hapki` binary: parse the command line, run the command, print the error once.
 
 use clap::Parser;
-use hapki::cli::{CaCommand, Cli, Command, JwtCommand};
+use hapki::cli::{CaCommand, Cli, Command, ExportCommand, JwtCommand};
 use hapki::cmd;
 
 fn main() {
@@ -29,6 +29,7 @@ fn main() {
         Command::Jwt(JwtCommand::Verify(a)) => cmd::jwt::verify(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Export(ExportCommand::P12(a)) => cmd::export::p12(a),
         Command::Completions(a) => cmd::completions::run(a),
         Command::Man(a) => cmd::man::run(a),
         Command::Help(a) => cmd::help::run(a),

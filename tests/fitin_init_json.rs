@@ -46,6 +46,7 @@ fn fresh_tree_reports_every_org_and_what_it_got() {
     // participants (participant_admin, alice, navigator; participant_admin, bob, bank, george).
     assert_eq!(v["written"]["ca_certs"], 6);
     assert_eq!(v["written"]["jwks"], 2);
+    assert_eq!(v["written"]["truststores"], 3);
     assert_eq!(v["written"]["tokens"], 7);
     assert_eq!(v["written"]["leaves_repaired"], 0);
     let p1 = org(&v, "participant1");
@@ -58,6 +59,7 @@ fn fresh_tree_reports_every_org_and_what_it_got() {
     assert_eq!(p1["leaves_written"]["proxy_backend"], 1);
     assert_eq!(p1["leaves_written"]["jwt_signing"], 1);
     assert_eq!(p1["jwks_written"], true);
+    assert_eq!(p1["truststore_written"], true);
     assert_eq!(p1["tokens_written"], 3);
     let domain = org(&v, "domain");
     assert_eq!(domain["jwks_written"], false);

@@ -73,6 +73,13 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let layouts: Vec<_> = work.iter().map(|w| w.layout.clone()).collect();
     let (done, mut plan) = execute(work, now)?;
     plan.extend(repairs);
+    let mut truststore_of = vec![false; topo.orgs.len()];
+    for (o, (d, layout)) in done.iter().zip(&layouts).enumerate() {
+        if let Some(bytes) = crate::export::p12::truststore_update(layout, &d.ca)? {
+            plan.add(layout.truststore(), bytes, Mode::Public);
+            truststore_of[o] = true;
+        }
+    }
 
     // JWKS and tokens need the signing cert on disk, so they follow the certs, org by org.
     let mut jwks_of = vec![false; topo.orgs.len()];
@@ -144,6 +151,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
                 leaves: &d.leaves,
                 repaired: repaired_of[o],
                 jwks: jwks_of[o],
+                truststore: truststore_of[o],
                 tokens: tokens_of[o],
             })
             .collect(),
@@ -182,12 +190,15 @@ struct OrgSummary<'a> {
     /// Leaves whose derived files were written again from their kept cert and key.
     repaired: usize,
     jwks: bool,
+    truststore: bool,
     tokens: usize,
 }
 
 impl OrgSummary<'_> {
     fn changed(&self) -> bool {
-        self.ca_new + self.leaves.len() + self.repaired + self.tokens > 0 || self.jwks
+        self.ca_new + self.leaves.len() + self.repaired + self.tokens > 0
+            || self.jwks
+            || self.truststore
     }
 }
 
@@ -233,6 +244,16 @@ impl Summary<'_> {
                 );
             }
         }
+        let stores: Vec<&str> = (self.orgs.iter().filter(|o| o.truststore))
+            .map(|o| o.name)
+            .collect();
+        if !stores.is_empty() {
+            s += &format!(
+                "  Java truststores (intermediate/certs/truststore.p12, password {}): {}\n",
+                crate::export::TRUSTSTORE_PASSWORD,
+                stores.join(", ")
+            );
+        }
         s += &format!("Next: hapki verify {}\n", self.out.display());
         s
     }
@@ -254,6 +275,7 @@ impl Summary<'_> {
                     },
                     "leaves_repaired": o.repaired,
                     "jwks_written": o.jwks,
+                    "truststore_written": o.truststore,
                     "tokens_written": o.tokens,
                 })
             })
@@ -266,6 +288,7 @@ impl Summary<'_> {
                 "leaf_certs": self.total(|o| o.leaves.len()),
                 "leaves_repaired": self.total(|o| o.repaired),
                 "jwks": self.total(|o| usize::from(o.jwks)),
+                "truststores": self.total(|o| usize::from(o.truststore)),
                 "tokens": self.total(|o| o.tokens),
             },
             "seconds": self.seconds,

@@ -4,6 +4,7 @@
 
 pub mod ca;
 pub mod completions;
+pub mod export;
 pub mod help;
 pub mod init;
 pub mod inspect;

@@ -87,6 +87,12 @@ impl OrgLayout {
         self.dir.join("intermediate/certs/ca-chain.cert.pem")
     }
 
+    /// The org's CA certs as a PKCS#12 truststore (password `changeit`) for the JVM's
+    /// `-Djavax.net.ssl.trustStore`.
+    pub fn truststore(&self) -> PathBuf {
+        self.dir.join("intermediate/certs/truststore.p12")
+    }
+
     /// A copy of the root beside the bundle.
     pub fn root_copy(&self) -> PathBuf {
         self.dir.join("intermediate/certs/root-ca.cert.pem")
