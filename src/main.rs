@@ -30,6 +30,7 @@ fn main() {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Export(ExportCommand::P12(a)) => cmd::export::p12(a),
+        Command::Export(ExportCommand::Bundle(a)) => cmd::export::bundle(a),
         Command::Completions(a) => cmd::completions::run(a),
         Command::Man(a) => cmd::man::run(a),
         Command::Help(a) => cmd::help::run(a),

@@ -2,6 +2,7 @@
 //! (a leaf's key with its chain) and truststores (an org's CA certs) for Java; `bundle` picks
 //! exactly the files one node's configs name, as a tar or as Kubernetes manifests.
 
+pub mod bundle;
 pub mod p12;
 
 /// The password of every truststore hapki writes: the JDK's own for its `cacerts`. A
