@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in openssl:openssl nginx:nginx haproxy:haproxy curl:curl xxd:xxd; do
+for pair in openssl:openssl nginx:nginx haproxy:haproxy curl:curl xxd:xxd man:man-db; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

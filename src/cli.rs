@@ -9,14 +9,17 @@ use std::path::PathBuf;
 #[command(
     name = "hapki",
     version,
+    // Our own `help` verb, so `hapki help --help` works like every other verb's `--help`.
+    disable_help_subcommand = true,
     about = "PKI and tokens for secure, highly available Canton deployments",
     long_about = "hapki builds and checks the whole PKI and token set of a Canton (Daml) deployment: root and \
 intermediate CAs per org, server, client and proxy-backend certs, JWT signing keys, a JWKS and tokens.",
     after_help = "EXAMPLES:\n  hapki init                      # the built-in Canton HA topology into ./certs\n  hapki verify certs              # check every file the way a TLS stack would\n\nEXIT CODES:\n  0  success\n  1  verify, jwt verify or lint found a problem\n  2  bad input, or a file could not be read or written"
 )]
 pub struct Cli {
+    /// None: `hapki` alone, which prints the help on stdout and exits 0.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,6 +63,21 @@ pub enum Command {
     /// Re-issue leaves near the end of their life at the same paths.
     #[command(after_help = RENEW_HELP)]
     Renew(RenewArgs),
+    /// Files of the tree in other forms: PKCS#12 for Java, per-node bundles (tar, Kubernetes).
+    #[command(
+        subcommand,
+        after_help = "EXAMPLES:\n  hapki export p12 participant1b --password-file pw.txt --to participant1b.p12\n  hapki export bundle participant1b --to participant1b.tar\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be read or written"
+    )]
+    Export(ExportCommand),
+    /// Shell completion script for bash, zsh, fish, elvish or powershell, on stdout.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// The manual page (roff) on stdout, or one page per command into a folder.
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
+    /// The help of hapki or of a command (the same as `hapki COMMAND --help`).
+    #[command(after_help = HELP_HELP)]
+    Help(HelpArgs),
 }
 
 const LINT_HELP: &str = "Prints one line per finding, `FILE: SEVERITY code: sentence` (FILE[N] for certificate \
@@ -163,13 +181,44 @@ pub struct RenewArgs {
     pub common: Common,
 }
 
-const INIT_HELP: &str = "EXAMPLES:\n  hapki init                          # the built-in Canton HA topology into ./certs\n  hapki init --profile profiles/canton-ha-ecdsa.toml --out pki\n\nA second run fills in only what is missing (a deleted file, a killed run) and keeps the rest.\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be written (nothing was changed)";
+const COMPLETIONS_HELP: &str = "EXAMPLES:\n  hapki completions bash > ~/.local/share/bash-completion/completions/hapki\n  hapki completions zsh > ~/.zfunc/_hapki          # with fpath+=(~/.zfunc) before compinit\n  hapki completions fish > ~/.config/fish/completions/hapki.fish\n\nEXIT CODES:\n  0  success\n  2  an unknown shell";
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+const MAN_HELP: &str = "EXAMPLES:\n  hapki man | man -l -\n  hapki man --out-dir /usr/local/share/man/man1     # hapki.1, hapki-init.1, ...\n\nEXIT CODES:\n  0  success\n  2  the folder could not be written";
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write one page per command (hapki.1, hapki-init.1, ...) into this folder instead of
+    /// printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+const HELP_HELP: &str = "EXAMPLES:\n  hapki help\n  hapki help jwt mint\n\nEXIT CODES:\n  0  success\n  2  an unknown command";
+
+#[derive(Args, Debug)]
+pub struct HelpArgs {
+    /// The command (and subcommand) whose help to print.
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+const INIT_HELP: &str = "EXAMPLES:\n  hapki init                          # the built-in Canton HA topology into ./certs\n  hapki init --profile profiles/canton-ha-ecdsa.toml --out pki\n  hapki init --json                   # the summary as JSON\n\nA second run fills in only what is missing (a deleted file, a killed run) and keeps the rest.\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be written (nothing was changed)";
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
     /// Re-create everything, CAs included.
     #[arg(long)]
     pub force: bool,
+    /// Report what was written as JSON (per org: CA, leaves by kind, JWKS, tokens).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -393,4 +442,67 @@ pub struct IssueArgs {
     pub force: bool,
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// A PKCS#12 keystore of one leaf: its key, cert and chain (Java keytool, KeyStore, openssl).
+    #[command(after_help = EXPORT_P12_HELP)]
+    P12(ExportP12Args),
+    /// Exactly the files one node's configs name (its key and chain, the trust bundle, the
+    /// client certs it uses, the JWKS), as a tar or as Kubernetes manifests.
+    #[command(after_help = EXPORT_BUNDLE_HELP)]
+    Bundle(ExportBundleArgs),
+}
+
+const EXPORT_BUNDLE_HELP: &str = "EXAMPLES:\n  hapki export bundle participant1b --to participant1b.tar\n  tar -xpf participant1b.tar -C /etc/canton/certs        # the tree's paths and modes\n  hapki export bundle lb-participant1 --format k8s --to lb.yaml && kubectl apply -f lb.yaml\n\nA server gets its cert, chain and key, the org's trust bundle, the client certs named after its\nservice (and admin-api), and, for the participant of a JWT section, the JWKS and signing cert; a\nproxy gets its backend cert and the fronted primary's chain and key. No other key is in it.\n\nEXIT CODES:\n  0  success\n  2  bad input (not a node of the profile), a missing file, or a file could not be written";
+
+#[derive(Args, Debug)]
+pub struct ExportBundleArgs {
+    /// The node: a server, replica or proxy (with a backend cert) of the profile.
+    pub node: String,
+    /// The org of the node (default: the one org that has it).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// tar (default) or k8s (Secret and ConfigMap manifests).
+    #[arg(long, value_name = "FORMAT", default_value = "tar")]
+    pub format: String,
+    /// The file to write (a tar, or a YAML manifest file).
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub tree: Tree,
+}
+
+const EXPORT_P12_HELP: &str = "EXAMPLES:\n  hapki export p12 participant1b --password-file pw.txt --to participant1b.p12\n  hapki export p12 participant1 --kind client --org participant1 --password-file pw.txt --to client.p12\n  keytool -list -storetype PKCS12 -keystore participant1b.p12 -storepass \"$(cat pw.txt)\"\n\nThe store password is the first line of --password-file (never on the command line); the key\nentry's alias is NAME and its password the store's. Encryption: PBKDF2-HMAC-SHA256 with\nAES-256-CBC, MAC HMAC-SHA256 (what Java writes by default). The file is written with mode 0600.\nEach org's CA certs are also in NS/intermediate/certs/truststore.p12 (password changeit), written\nby hapki init.\n\nEXIT CODES:\n  0  success\n  2  bad input (unknown leaf, an empty password), or a file could not be read or written";
+
+#[derive(Args, Debug)]
+pub struct ExportP12Args {
+    /// The leaf: a server, replica, proxy or client of the profile.
+    pub name: String,
+    /// The org of the leaf (default: the one org that has it).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// server, client or proxy-backend, when NAME is several (participant1 is a server and a client).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// A file whose first line is the store password.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: PathBuf,
+    /// The PKCS#12 file to write.
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub tree: Tree,
+}
+
+/// Where an existing tree is and which profile made it (commands that read a tree).
+#[derive(Args, Debug, Clone)]
+pub struct Tree {
+    /// Topology profile (TOML); the built-in profiles/canton-ha.toml when left out.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// The folder hapki init wrote.
+    #[arg(long, value_name = "DIR", default_value = "certs")]
+    pub out: PathBuf,
 }

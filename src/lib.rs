@@ -24,6 +24,7 @@ pub mod cli;
 pub mod cmd;
 pub mod crl;
 pub mod error;
+pub mod export;
 pub mod inspect;
 pub mod issue;
 pub mod keys;

@@ -1,12 +1,26 @@
 //! The `hapki` binary: parse the command line, run the command, print the error once.
 
 use clap::Parser;
-use hapki::cli::{CaCommand, Cli, Command, JwtCommand};
+use hapki::cli::{CaCommand, Cli, Command, ExportCommand, JwtCommand};
 use hapki::cmd;
 
 fn main() {
     let cli = Cli::parse();
-    let result = match &cli.command {
+    let Some(command) = &cli.command else {
+        // `hapki` alone: the help, on stdout, as success (asking for help is not an error).
+        let code = match cmd::help::help_of(&[]) {
+            Ok(text) => {
+                hapki::out::print(&text);
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        };
+        std::process::exit(code);
+    };
+    let result = match command {
         Command::Ca(CaCommand::Init(a)) => cmd::ca::run(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Issue(a) => cmd::issue::run(a),
@@ -20,6 +34,11 @@ fn main() {
         Command::Crl(a) => cmd::crl::run(a),
         Command::List(a) => cmd::list::run(a),
         Command::Renew(a) => cmd::renew::run(a),
+        Command::Export(ExportCommand::P12(a)) => cmd::export::p12(a),
+        Command::Export(ExportCommand::Bundle(a)) => cmd::export::bundle(a),
+        Command::Completions(a) => cmd::completions::run(a),
+        Command::Man(a) => cmd::man::run(a),
+        Command::Help(a) => cmd::help::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

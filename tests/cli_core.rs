@@ -43,6 +43,7 @@ fn ca_init_tier2_writes_root_intermediate_bundle_and_root_copy_for_every_org() {
                 "intermediate/certs/ca-chain.cert.pem",
                 "intermediate/certs/intermediate.cert.pem",
                 "intermediate/certs/root-ca.cert.pem",
+                "intermediate/certs/truststore.p12",
                 "intermediate/csr/intermediate.csr.pem",
                 "intermediate/private/intermediate.key.pem",
                 "root/certs/ca.cert.pem",
@@ -420,10 +421,12 @@ fn node_files(h: &str, d: &str) -> Vec<String> {
 }
 
 fn client_files(c: &str, d: &str) -> Vec<String> {
-    ["cert.der", "cert.pem", "csr.pem", "key.der", "key.pem"]
+    let mut v: Vec<String> = ["cert.der", "cert.pem", "csr.pem", "key.der", "key.pem"]
         .iter()
         .map(|ext| format!("client/{c}.{d}.{ext}"))
-        .collect()
+        .collect();
+    v.push(format!("client/{c}-chain.{d}.cert.pem"));
+    v
 }
 
 fn ca_files() -> Vec<String> {
@@ -431,6 +434,7 @@ fn ca_files() -> Vec<String> {
         "intermediate/certs/ca-chain.cert.pem",
         "intermediate/certs/intermediate.cert.pem",
         "intermediate/certs/root-ca.cert.pem",
+        "intermediate/certs/truststore.p12",
         "intermediate/csr/intermediate.csr.pem",
         "intermediate/private/intermediate.key.pem",
         "root/certs/ca.cert.pem",

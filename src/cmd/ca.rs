@@ -41,7 +41,13 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
         work.push(w);
     }
     preflight(out)?;
-    let (done, plan) = execute(work, args.common.now()?)?;
+    let (done, mut plan) = execute(work, args.common.now()?)?;
+    for (d, org) in done.iter().zip(topo.select(args.org.as_deref())?) {
+        let layout = crate::store::OrgLayout::new(out, org.name.as_str(), &org.dns);
+        if let Some(bytes) = crate::export::p12::truststore_update(&layout, &d.ca)? {
+            plan.add(layout.truststore(), bytes, crate::store::Mode::Public);
+        }
+    }
     plan.commit(&lock)?;
     for (d, org) in done.iter().zip(topo.select(args.org.as_deref())?) {
         let names =

@@ -6,7 +6,7 @@ use super::{preflight, EXIT_OK};
 use crate::cli::InitArgs;
 use crate::error::Result;
 use crate::issue::{execute, leaf_state, LeafState, OrgWork};
-use crate::model::CaLevel;
+use crate::model::{CaLevel, Kind};
 use crate::pki::{self, detect_tier, OrgCa};
 use crate::profile::Topology;
 use crate::store::{Mode, Plan};
@@ -23,9 +23,9 @@ pub fn run(args: &InitArgs) -> Result<i32> {
 
     let mut work = Vec::new();
     let mut repairs = Plan::new();
-    let mut repaired = 0;
+    let mut repaired_of = vec![0usize; topo.orgs.len()];
     let mut ca_repaired = 0;
-    for org in &topo.orgs {
+    for (o, org) in topo.orgs.iter().enumerate() {
         let mut w = OrgWork::new(org, out);
         let mut specs = org.leaves.clone();
         if org.jwt.is_some() {
@@ -52,7 +52,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
                 Some((_, LeafState::Current)) => {}
                 Some((_, LeafState::Repair(plan))) => {
                     repairs.extend(plan);
-                    repaired += 1;
+                    repaired_of[o] += 1;
                 }
                 _ => needed.push(spec),
             }
@@ -84,11 +84,19 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let layouts: Vec<_> = work.iter().map(|w| w.layout.clone()).collect();
     let (done, mut plan) = execute(work, now)?;
     plan.extend(repairs);
+    let mut truststore_of = vec![false; topo.orgs.len()];
+    for (o, (d, layout)) in done.iter().zip(&layouts).enumerate() {
+        if let Some(bytes) = crate::export::p12::truststore_update(layout, &d.ca)? {
+            plan.add(layout.truststore(), bytes, Mode::Public);
+            truststore_of[o] = true;
+        }
+    }
 
     // JWKS and tokens need the signing cert on disk, so they follow the certs, org by org.
-    let mut jwks_written = 0;
+    let mut jwks_of = vec![false; topo.orgs.len()];
+    let mut tokens_of = vec![0usize; topo.orgs.len()];
     let mut tokens = Plan::new();
-    for ((org, d), layout) in topo.orgs.iter().zip(&done).zip(&layouts) {
+    for (o, ((org, d), layout)) in topo.orgs.iter().zip(&done).zip(&layouts).enumerate() {
         let Some(jwt_spec) = &org.jwt else { continue };
         let new_signer = d
             .leaves
@@ -103,7 +111,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         let jwks_ok = crate::store::read_text(&jwks_path).is_ok_and(|s| s == jwks);
         if !jwks_ok {
             plan.add(&jwks_path, jwks.clone(), Mode::Public);
-            jwks_written += 1;
+            jwks_of[o] = true;
         }
         let signer = match new_signer {
             Some(l) => token::Signer::from_der(
@@ -127,85 +135,206 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             if !keep {
                 let t = signer.sign(&claims).map_err(crate::error::Error::bug)?;
                 tokens.add(path, format!("{t}\n"), Mode::Secret);
+                tokens_of[o] += 1;
             }
         }
     }
-    let n_tokens = tokens.len();
-    if plan.is_empty() && tokens.is_empty() {
-        let closed = close_secrets(&lock)?;
-        if !closed.is_empty() {
-            crate::outln!(
-                "hapki init: repaired {}: {}. Next: hapki verify {}",
-                out.display(),
-                closed_sentence(&closed),
-                out.display()
-            );
-            return Ok(EXIT_OK);
+    let nothing = plan.is_empty() && tokens.is_empty();
+    if !nothing {
+        if !checked {
+            preflight(out)?;
         }
+        plan.extend(tokens);
+        plan.commit(&lock)?;
+    }
+    // Keys, tokens and their folders open to others are closed whether or not files changed:
+    // init never calls a tree complete that verify rejects for a mode.
+    let closed = close_secrets(&lock)?;
+    let nothing = nothing && closed.is_empty();
+    let summary = Summary {
+        out,
+        orgs: (topo.orgs.iter().zip(&done).enumerate())
+            .map(|(o, (org, d))| OrgSummary {
+                name: org.name.as_str(),
+                tier: d.ca.levels.len(),
+                ca_new: d.ca.levels.len() - d.new_from,
+                ca: match d.new_from {
+                    0 => "new",
+                    n if n < d.ca.levels.len() => "completed",
+                    _ => "kept",
+                },
+                leaves: &d.leaves,
+                repaired: repaired_of[o],
+                jwks: jwks_of[o],
+                truststore: truststore_of[o],
+                tokens: tokens_of[o],
+            })
+            .collect(),
+        ca_repaired,
+        closed: &closed,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if args.json {
+        crate::out::print(&summary.json());
+    } else if nothing {
         crate::outln!(
             "{} is complete: nothing to do ({} orgs checked). Next: hapki verify {}",
             out.display(),
             topo.orgs.len(),
             out.display()
         );
-        return Ok(EXIT_OK);
+    } else {
+        crate::out::print(&summary.human());
     }
-    if !checked {
-        preflight(out)?;
-    }
-    plan.extend(tokens);
-    plan.commit(&lock)?;
-    let closed = close_secrets(&lock)?;
+    Ok(EXIT_OK)
+}
 
-    let certs: usize = done.iter().map(|d| d.leaves.len()).sum();
-    crate::outln!(
-        "hapki init: {} orgs, {} CA certs, {} leaf certs{}{}, {} JWKS, {} tokens written to {} in {:.1}s",
-        topo.orgs.len(),
-        new_cas,
-        certs,
-        if repaired > 0 {
-            format!(" (and repaired the missing or broken files of {repaired} more, from their cert and key)")
-        } else {
-            String::new()
-        },
-        if ca_repaired > 0 {
-            format!(
-                ", {ca_repaired} CA file{} repaired (trust bundle, root copy or CSR)",
-                if ca_repaired == 1 { "" } else { "s" }
-            )
-        } else {
-            String::new()
-        },
-        jwks_written,
-        n_tokens,
-        out.display(),
-        started.elapsed().as_secs_f64()
-    );
-    for (org, d) in topo.orgs.iter().zip(&done) {
-        if !d.leaves.is_empty() || d.new_from < d.ca.levels.len() {
-            let kinds = super::kind_counts(&d.leaves);
-            crate::outln!(
-                "  {:<14} {}-tier CA{}{}",
-                org.name.as_str(),
-                d.ca.levels.len(),
-                match d.new_from {
-                    0 => " (new)",
-                    n if n < d.ca.levels.len() => " (completed under the kept root)",
-                    _ => " (kept)",
-                },
-                if kinds.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {kinds}")
-                }
+/// What one run of `init` did, per org: the one source of both reports (text and `--json`).
+struct Summary<'a> {
+    out: &'a std::path::Path,
+    orgs: Vec<OrgSummary<'a>>,
+    /// CA files (trust bundle, root copy, CA CSRs) written again from the kept CA certs.
+    ca_repaired: usize,
+    /// Secret files and folders closed to group and others.
+    closed: &'a [std::path::PathBuf],
+    seconds: f64,
+}
+
+struct OrgSummary<'a> {
+    name: &'a str,
+    tier: usize,
+    /// CA certs created in this run.
+    ca_new: usize,
+    /// `new`, `completed` (missing levels under a kept root) or `kept`.
+    ca: &'static str,
+    leaves: &'a [pki::Leaf],
+    /// Leaves whose derived files were written again from their kept cert and key.
+    repaired: usize,
+    jwks: bool,
+    truststore: bool,
+    tokens: usize,
+}
+
+impl OrgSummary<'_> {
+    fn changed(&self) -> bool {
+        self.ca_new + self.leaves.len() + self.repaired + self.tokens > 0
+            || self.jwks
+            || self.truststore
+    }
+}
+
+impl Summary<'_> {
+    fn total(&self, f: impl Fn(&OrgSummary) -> usize) -> usize {
+        self.orgs.iter().map(f).sum()
+    }
+
+    fn human(&self) -> String {
+        let repaired = self.total(|o| o.repaired);
+        let mut s = format!(
+            "hapki init: {} orgs, {} CA certs, {} leaf certs{}{}, {} JWKS, {} tokens written to {} in {:.1}s\n",
+            self.orgs.len(),
+            self.total(|o| o.ca_new),
+            self.total(|o| o.leaves.len()),
+            if repaired > 0 {
+                format!(" (and repaired the missing or broken files of {repaired} more, from their cert and key)")
+            } else {
+                String::new()
+            },
+            if self.ca_repaired > 0 {
+                format!(
+                    ", {} CA file{} repaired (trust bundle, root copy or CSR)",
+                    self.ca_repaired,
+                    if self.ca_repaired == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            },
+            self.total(|o| usize::from(o.jwks)),
+            self.total(|o| o.tokens),
+            self.out.display(),
+            self.seconds
+        );
+        for o in &self.orgs {
+            if !o.leaves.is_empty() || o.ca_new > 0 {
+                let kinds = super::kind_counts(o.leaves);
+                s += &format!(
+                    "  {:<14} {}-tier CA{}{}\n",
+                    o.name,
+                    o.tier,
+                    match o.ca {
+                        "new" => " (new)",
+                        "completed" => " (completed under the kept root)",
+                        _ => " (kept)",
+                    },
+                    if kinds.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {kinds}")
+                    }
+                );
+            }
+        }
+        let stores: Vec<&str> = (self.orgs.iter().filter(|o| o.truststore))
+            .map(|o| o.name)
+            .collect();
+        if !stores.is_empty() {
+            s += &format!(
+                "  Java truststores (intermediate/certs/truststore.p12, password {}): {}\n",
+                crate::export::TRUSTSTORE_PASSWORD,
+                stores.join(", ")
             );
         }
+        if !self.closed.is_empty() {
+            s += &format!("  repaired: {}\n", closed_sentence(self.closed));
+        }
+        s += &format!("Next: hapki verify {}\n", self.out.display());
+        s
     }
-    if !closed.is_empty() {
-        crate::outln!("  repaired: {}", closed_sentence(&closed));
+
+    fn json(&self) -> String {
+        let count =
+            |leaves: &[pki::Leaf], k: Kind| leaves.iter().filter(|l| l.spec.kind == k).count();
+        let orgs: Vec<serde_json::Value> = (self.orgs.iter())
+            .map(|o| {
+                serde_json::json!({
+                    "name": o.name,
+                    "changed": o.changed(),
+                    "ca": {"tier": o.tier, "status": o.ca, "certs_written": o.ca_new},
+                    "leaves_written": {
+                        "server": count(o.leaves, Kind::Server),
+                        "client": count(o.leaves, Kind::Client),
+                        "proxy_backend": count(o.leaves, Kind::ProxyBackend),
+                        "jwt_signing": count(o.leaves, Kind::JwtSigning),
+                    },
+                    "leaves_repaired": o.repaired,
+                    "jwks_written": o.jwks,
+                    "truststore_written": o.truststore,
+                    "tokens_written": o.tokens,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "out": self.out.display().to_string(),
+            "nothing_to_do": !self.orgs.iter().any(OrgSummary::changed)
+                && self.ca_repaired == 0
+                && self.closed.is_empty(),
+            "written": {
+                "ca_certs": self.total(|o| o.ca_new),
+                "leaf_certs": self.total(|o| o.leaves.len()),
+                "leaves_repaired": self.total(|o| o.repaired),
+                "jwks": self.total(|o| usize::from(o.jwks)),
+                "truststores": self.total(|o| usize::from(o.truststore)),
+                "tokens": self.total(|o| o.tokens),
+                "ca_files_repaired": self.ca_repaired,
+                "modes_closed": self.closed.len(),
+            },
+            "seconds": self.seconds,
+            "orgs": orgs,
+        });
+        let mut s = serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into());
+        s.push('\n');
+        s
     }
-    crate::outln!("Next: hapki verify {}", out.display());
-    Ok(EXIT_OK)
 }
 
 /// Secret files and their folders back to 0600 / 0700 (see `store::modes`).

@@ -40,6 +40,11 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
             org.name, topo.source, args.name
         )));
     }
+    for s in specs.iter().filter(|s| s.kind == Kind::Client) {
+        if let Some(m) = crate::store::layout::client_name_error(s.name.as_str()) {
+            return Err(Error::input(m));
+        }
+    }
 
     let out = &args.common.out;
     let now = args.common.now()?;

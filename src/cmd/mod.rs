@@ -3,13 +3,17 @@
 //! flags into domain types, calls them and prints the result.
 
 pub mod ca;
+pub mod completions;
 pub mod crl;
+pub mod export;
+pub mod help;
 pub mod init;
 pub mod inspect;
 pub mod issue;
 pub mod jwt;
 pub mod lint;
 pub mod list;
+pub mod man;
 pub mod renew;
 pub mod revoke;
 pub mod verify;

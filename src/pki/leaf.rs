@@ -140,11 +140,15 @@ pub fn leaf_plan(files: &LeafFiles, leaf: &Leaf, ca: &OrgCa) -> Plan {
         plan.add(p, leaf.csr_pem.as_bytes(), Mode::Public);
     }
     if let Some(p) = &files.chain {
-        plan.add(
-            p,
-            format!("{}{}", leaf.pem, ca.chain_pem()).into_bytes(),
-            Mode::Public,
-        );
+        // A client sends its chain to a server, which holds the root already (RFC 8446 4.4.2
+        // lets the sender leave it out); a server's chain file keeps the root, as NGINX and
+        // Canton configs written for the openssl procedure expect.
+        let tail: String = if leaf.spec.kind == Kind::Client {
+            ca.below_root().map(|c| c.pem.as_str()).collect()
+        } else {
+            ca.chain_pem()
+        };
+        plan.add(p, format!("{}{tail}", leaf.pem).into_bytes(), Mode::Public);
     }
     if let Some(p) = &files.cert_der {
         plan.add(p, leaf.der.to_vec(), Mode::Public);

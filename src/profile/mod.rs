@@ -638,6 +638,9 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
     let mut clients: Vec<Label> = Vec::new();
     for c in &ro.clients {
         let l = label(c, "client name")?;
+        if let Some(m) = crate::store::layout::client_name_error(c) {
+            return Err(Error::input(m));
+        }
         if clients.contains(&l) {
             return Err(Error::input(format!("client `{c}` is listed twice")));
         }

@@ -25,7 +25,8 @@ pub struct LeafFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub csr: Option<PathBuf>,
-    /// leaf, intermediate(s), root
+    /// Servers and proxy-backends: leaf, intermediate(s), root. Clients: leaf, intermediate(s),
+    /// no root, what a client sends to a server that trusts only the root.
     pub chain: Option<PathBuf>,
     pub cert_der: Option<PathBuf>,
     pub key_der: Option<PathBuf>,
@@ -84,6 +85,12 @@ impl OrgLayout {
     /// Intermediate(s) then root: what a peer trusts to verify this org's leaves.
     pub fn trust_bundle(&self) -> PathBuf {
         self.dir.join("intermediate/certs/ca-chain.cert.pem")
+    }
+
+    /// The org's CA certs as a PKCS#12 truststore (password `changeit`) for the JVM's
+    /// `-Djavax.net.ssl.trustStore`.
+    pub fn truststore(&self) -> PathBuf {
+        self.dir.join("intermediate/certs/truststore.p12")
     }
 
     /// A copy of the root beside the bundle.
@@ -158,7 +165,7 @@ impl OrgLayout {
                     cert: c.join(format!("{name}.{d}.cert.pem")),
                     key: c.join(format!("{name}.{d}.key.pem")),
                     csr: Some(c.join(format!("{name}.{d}.csr.pem"))),
-                    chain: None,
+                    chain: Some(c.join(format!("{name}-chain.{d}.cert.pem"))),
                     cert_der: Some(c.join(format!("{name}.{d}.cert.der"))),
                     key_der: Some(c.join(format!("{name}.{d}.key.der"))),
                     public_key: None,
@@ -206,6 +213,16 @@ fn crl_stem(level: CaLevel) -> &'static str {
         CaLevel::Policy => "policy",
         CaLevel::Intermediate => "intermediate",
     }
+}
+
+/// Whether `name` may be a client's: a client `X-chain` would have its cert at the path of
+/// client X's chain file (`NS/client/X-chain.D.cert.pem`), so such names are refused.
+pub fn client_name_error(name: &str) -> Option<String> {
+    name.ends_with("-chain").then(|| {
+        format!(
+            "the client name `{name}` ends in `-chain`, which names client chain files (C-chain.D.cert.pem); choose another name"
+        )
+    })
 }
 
 /// The file-name stem of the JWT signing key.

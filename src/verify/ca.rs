@@ -215,6 +215,40 @@ impl<'a, 't> OrgCheck<'a, 't> {
         );
         self.entries.push(e);
 
+        // The JVM's truststore: it must open with `changeit` and hold exactly the CA's certs.
+        let store = layout.truststore();
+        self.claimed.insert(store.clone());
+        let mut e = Entry::new(&store, "truststore (PKCS#12)");
+        let fix = format!("write it again with {}", self.fix.hapki("init"));
+        if !self.exists(&store) {
+            e.problem(Code::Missing, "is missing", &fix);
+        } else {
+            let pw = crate::export::TRUSTSTORE_PASSWORD;
+            let held = crate::store::read_io(&store, crate::store::CAP)
+                .ok()
+                .and_then(|b| crate::export::p12::trusted_certs(&b, pw));
+            let mut want: Vec<Vec<u8>> = ca.upward().iter().map(|c| c.to_vec()).collect();
+            want.sort();
+            match held.map(|h| h.into_iter().map(|(_, d)| d).collect::<Vec<_>>()) {
+                None => e.problem(
+                    Code::Malformed,
+                    format!("does not open as PKCS#12 with the password `{pw}`"),
+                    &fix,
+                ),
+                Some(mut h) => {
+                    h.sort();
+                    if h != want {
+                        e.problem(
+                            Code::ChainOrder,
+                            "holds other certificates than the org's CA certs",
+                            &fix,
+                        );
+                    }
+                }
+            }
+        }
+        self.entries.push(e);
+
         let copy = layout.root_copy();
         self.claimed.insert(copy.clone());
         let mut e = Entry::new(&copy, "root CA copy");

@@ -205,7 +205,9 @@ impl<'a, 't> OrgCheck<'a, 't> {
         compare_certs(e, &got, want, ca, leaf, order, &rebuild);
     }
 
-    /// `H-chain.D.cert.pem`: the leaf, then the issuing CA up to the root.
+    /// `H-chain.D.cert.pem`: the leaf, then the issuing CA up to the root (`with_root`), or
+    /// up to the CA below the root (a client's `C-chain.D.cert.pem`).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn chain_file(
         &self,
         e: &mut Entry,
@@ -213,18 +215,23 @@ impl<'a, 't> OrgCheck<'a, 't> {
         f: &LeafFiles,
         cert: &LeafCert,
         ca: Option<&CaChain>,
+        with_root: bool,
         fix: &str,
     ) {
         match (ca.filter(|c| c.complete), &cert.der) {
             (Some(ca), Some(der)) => {
+                let n = ca.upward().len() - usize::from(!with_root);
                 let mut want = vec![der.clone()];
-                want.extend(ca.upward());
+                want.extend(ca.upward().into_iter().take(n));
                 let mut parts = vec![f.cert.as_path()];
-                parts.extend(ca.upward_paths());
-                let order = std::iter::once("leaf")
-                    .chain(ca.upward_words())
+                parts.extend(ca.upward_paths().into_iter().take(n));
+                let mut order = std::iter::once("leaf")
+                    .chain(ca.upward_words().take(n))
                     .collect::<Vec<_>>()
                     .join(", ");
+                if !with_root {
+                    order += ", no root";
+                }
                 self.cert_list(e, path, &want, &parts, ca, Some(der), &order);
             }
             _ if !self.exists(path) => e.problem(Code::Missing, "is missing", fix),

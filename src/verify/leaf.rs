@@ -103,7 +103,9 @@ impl<'a, 't> OrgCheck<'a, 't> {
             if let Some((c, _)) = n.split_once('.') {
                 // One of the files the layout gives client `c`, not a look-alike.
                 let ours = layout.leaf(Kind::Client, c).all().any(|p| p == f);
-                if ours && !known(&units, c, &[Kind::Client]) {
+                // `C-chain.D.cert.pem` is client C's chain file, not a client of its own.
+                let chain_of = c.strip_suffix("-chain").filter(|_| n.ends_with("cert.pem"));
+                if ours && chain_of.is_none() && !known(&units, c, &[Kind::Client]) {
                     clients.insert(c.to_string());
                 }
             }
@@ -208,7 +210,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
 
         if let Some(p) = &f.chain {
             let mut e = Entry::new(p, format!("{} chain", kind.name()));
-            self.chain_file(&mut e, p, f, &cert, ca, &restore);
+            self.chain_file(&mut e, p, f, &cert, ca, kind != Kind::Client, &restore);
             out.push(e);
         }
         if let Some(p) = &f.haproxy_pem {
