@@ -15,6 +15,7 @@ fn main() {
         Command::Jwt(JwtCommand::Verify(a)) => cmd::jwt::verify(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -73,6 +73,10 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let layouts: Vec<_> = work.iter().map(|w| w.layout.clone()).collect();
     let (done, mut plan) = execute(work, now)?;
     plan.extend(repairs);
+    // Each CA's delegated OCSP responder (for `hapki serve`), when missing or not the CA's.
+    for ((org, d), layout) in topo.orgs.iter().zip(&done).zip(&layouts) {
+        plan.extend(pki::responder::plan_for(org, layout, &d.ca, now)?);
+    }
 
     // JWKS and tokens need the signing cert on disk, so they follow the certs, org by org.
     let mut jwks_written = 0;

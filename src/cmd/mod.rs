@@ -7,6 +7,7 @@ pub mod init;
 pub mod inspect;
 pub mod issue;
 pub mod jwt;
+pub mod serve;
 pub mod verify;
 
 use crate::error::{Error, Result};

@@ -6,6 +6,7 @@ mod ca;
 pub mod check;
 mod ext;
 mod leaf;
+pub mod responder;
 
 pub use ca::{build_ca, ca_plan, detect_tier, Ca, OrgCa};
 pub use ext::{ca_common_name, BACKDATE};

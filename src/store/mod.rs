@@ -4,5 +4,7 @@
 pub mod layout;
 pub mod plan;
 
-pub use layout::{root_cert_in, CaFiles, LeafFiles, OrgLayout, JWT_SIGNING_NAME, ORG_FOLDERS};
+pub use layout::{
+    root_cert_in, CaFiles, LeafFiles, OrgLayout, ResponderFiles, JWT_SIGNING_NAME, ORG_FOLDERS,
+};
 pub use plan::{check_writable, read, Mode, Plan};
