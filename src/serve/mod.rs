@@ -94,6 +94,8 @@ async fn serve(
     tls: Arc<rustls::ServerConfig>,
     state: Arc<routes::State>,
 ) -> Result<i32> {
+    // Before the first connection is taken: a SIGTERM from then on is a clean stop.
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let to_tokio = |l: std::net::TcpListener| {
         TcpListener::from_std(l).map_err(|e| Error::input(format!("cannot listen: {e}")))
     };
@@ -122,7 +124,7 @@ async fn serve(
             stop_rx,
         )));
     }
-    wait_for_signal().await;
+    wait_for_signal(term).await;
     log_line("hapki serve: stopping (no new connections; finishing requests in flight)");
     let _ = stop_tx.send(true);
     for t in tasks {
@@ -141,16 +143,15 @@ async fn serve(
     Ok(0)
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
+async fn wait_for_signal(term: Option<tokio::signal::unix::Signal>) {
+    match term {
+        Some(mut term) => {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}
             }
         }
-        Err(_) => {
+        None => {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
