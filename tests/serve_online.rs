@@ -329,27 +329,23 @@ print("OK", key.key_id)
     assert!(String::from_utf8_lossy(&out.stderr).contains("CERTIFICATE_VERIFY_FAILED"));
 }
 
-#[test]
-fn a_jdk_only_java_client_fetches_the_jwks_and_verifies_a_token() {
+/// Compiles `tests/java/CLASS.java` into `classes` and makes a PKCS#12 truststore of the org
+/// root there; `None` (after a SKIPPED note) without a JDK.
+fn java_setup(classes: &Path, class: &str, dir: &Path) -> Option<PathBuf> {
     let have = |c: &str| Command::new(c).arg("-version").output().is_ok();
     if !have("javac") || !have("java") || !have("keytool") {
         skip("a JDK (javac, java, keytool) is not installed");
-        return;
+        return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let s = Server::start(dir.path());
-    let token = mint(dir.path(), "alice");
-    let classes = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/JwksClient.java");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/java/{class}.java"));
     let out = Command::new("javac")
         .arg("-d")
-        .arg(classes.path())
+        .arg(classes)
         .arg(&src)
         .output()
         .unwrap();
     ok(out, "javac");
-    let store = classes.path().join("trust.p12");
+    let store = classes.join("trust.p12");
     let out = Command::new("keytool")
         .args([
             "-importcert",
@@ -362,10 +358,23 @@ fn a_jdk_only_java_client_fetches_the_jwks_and_verifies_a_token() {
         .arg("-keystore")
         .arg(&store)
         .args(["-storepass", "changeit", "-file"])
-        .arg(root(dir.path()))
+        .arg(root(dir))
         .output()
         .unwrap();
     ok(out, "keytool -importcert");
+    Some(store)
+}
+
+#[test]
+fn a_jdk_only_java_client_fetches_the_jwks_and_verifies_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes = tempfile::tempdir().unwrap();
+    init(dir.path());
+    let Some(store) = java_setup(classes.path(), "JwksClient", dir.path()) else {
+        return;
+    };
+    let s = Server::start(dir.path());
+    let token = mint(dir.path(), "alice");
     let out = Command::new("java")
         .arg("-cp")
         .arg(classes.path())
@@ -560,6 +569,60 @@ fn ocsp_good_then_revoked_without_restart_post_and_get() {
     assert!(
         !e.contains("WARNING: no nonce") && !e.contains("Nonce Verify error"),
         "{e}"
+    );
+}
+
+fn index_line(status: char, serial: &str, revoked: &str) -> String {
+    format!("{status}\t271231235959Z\t{revoked}\t{serial}\tunknown\t/C=US/CN=x\n")
+}
+
+#[test]
+fn java_checks_the_servers_chain_over_ocsp_in_a_tls_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes = tempfile::tempdir().unwrap();
+    init(dir.path());
+    let Some(store) = java_setup(classes.path(), "OcspClient", dir.path()) else {
+        return;
+    };
+    let s = Server::start(dir.path());
+    let o = org(dir.path());
+    // The chain Java checks: the server's auth cert (in the intermediate's index) and the
+    // intermediate (in the root's index).
+    let auth = o.join(format!("auth/certs/auth.{DNS}.cert.pem"));
+    let auth_serial = serial_hex(auth.to_str().unwrap());
+    let inter = o.join("intermediate/certs/intermediate.cert.pem");
+    let inter_serial = serial_hex(inter.to_str().unwrap());
+    std::fs::write(o.join("root/index.txt"), index_line('V', &inter_serial, "")).unwrap();
+    let leaf_index = o.join("intermediate/index.txt");
+    let java = || {
+        let out = Command::new("java")
+            .arg("-cp")
+            .arg(classes.path())
+            .arg("OcspClient")
+            .arg(s.url("/healthz"))
+            .arg(&store)
+            .arg("changeit")
+            .arg(s.http_url("/ocsp"))
+            .output()
+            .unwrap();
+        ok(out, "java OcspClient").trim().to_string()
+    };
+    std::fs::write(&leaf_index, index_line('V', &auth_serial, "")).unwrap();
+    assert_eq!(java(), "OK");
+    std::fs::write(
+        &leaf_index,
+        index_line('R', &auth_serial, "261201100000Z,keyCompromise"),
+    )
+    .unwrap();
+    let refused = java();
+    assert!(refused.starts_with("REFUSED: "), "{refused}");
+    assert!(refused.contains("revoked"), "{refused}");
+    let log = s.log_text();
+    // The JDK asks with the GET form (RFC 6960 A.1).
+    assert!(
+        log.lines()
+            .any(|l| l.contains(" GET /ocsp/") && l.contains(" 200 revoked ")),
+        "{log}"
     );
 }
 
