@@ -122,3 +122,51 @@ pub fn plan_for(
     }
     Ok(plan)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::KeyAlg;
+    use crate::pki::build_ca;
+    use crate::profile::Topology;
+
+    #[test]
+    fn one_responder_per_level_kept_while_it_fits_and_replaced_for_a_new_ca() {
+        let topo = Topology::parse(
+            "[defaults]\nca_key = \"ecdsa-p256\"\nleaf_key = \"ecdsa-p256\"\ntier = 3\n[[org]]\nname = \"p\"\ndns = \"p.com\"\norganization = \"P\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        let org = &topo.orgs[0];
+        let now = OffsetDateTime::now_utc();
+        let new_ca = || {
+            let keys = (0..3)
+                .map(|_| keys::generate(KeyAlg::EcdsaP256).unwrap())
+                .collect();
+            build_ca(org, 3, None, keys, now).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OrgLayout::new(dir.path(), "p", "p.com");
+        let ca = new_ca();
+        let plan = plan_for(org, &layout, &ca, now).unwrap();
+        let paths: Vec<_> = plan.paths().map(|p| p.to_path_buf()).collect();
+        for level in [CaLevel::Root, CaLevel::Policy, CaLevel::Intermediate] {
+            let f = layout.ocsp_responder(level);
+            assert!(
+                paths.contains(&f.cert) && paths.contains(&f.key),
+                "{level:?}"
+            );
+        }
+        assert!(paths
+            .iter()
+            .any(|p| p.ends_with("policy/certs/policy-ocsp.p.com.cert.pem")));
+        plan.commit().unwrap();
+        assert!(plan_for(org, &layout, &ca, now).unwrap().is_empty());
+        // A re-created CA (same names, new keys) gets new responders.
+        let other = new_ca();
+        assert_eq!(plan_for(org, &layout, &other, now).unwrap().len(), 6);
+        // So does one whose responder has expired.
+        let later = now + time::Duration::days(org.leaf_days as i64 + 1);
+        assert_eq!(plan_for(org, &layout, &ca, later).unwrap().len(), 6);
+    }
+}
