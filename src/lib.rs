@@ -13,6 +13,7 @@
 //! - `token`: JWKs, the JWKS, claims, signing and verifying tokens;
 //! - `verify`: the whole-tree check behind `hapki verify`;
 //! - `inspect`: the report behind `hapki inspect`;
+//! - `serve`: the HTTPS/HTTP server behind `hapki serve` (JWKS, CRLs, OCSP);
 //! - `cmd` and `cli`: one thin verb per subcommand and its flags.
 //!
 //! The `hapki` binary only parses the command line and prints the error.
@@ -33,6 +34,7 @@ pub mod model;
 pub mod out;
 pub mod pki;
 pub mod profile;
+pub mod serve;
 pub mod store;
 pub mod token;
 pub mod verify;

@@ -91,6 +91,10 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             truststore_of[o] = true;
         }
     }
+    // Each CA's delegated OCSP responder (for `hapki serve`), when missing or not the CA's.
+    for ((org, d), layout) in topo.orgs.iter().zip(&done).zip(&layouts) {
+        plan.extend(pki::responder::plan_for(org, layout, &d.ca, now)?);
+    }
 
     // JWKS and tokens need the signing cert on disk, so they follow the certs, org by org.
     let mut jwks_of = vec![false; topo.orgs.len()];

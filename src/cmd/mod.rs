@@ -16,6 +16,7 @@ pub mod list;
 pub mod man;
 pub mod renew;
 pub mod revoke;
+pub mod serve;
 pub mod verify;
 
 use crate::error::{Error, Result};

@@ -7,6 +7,7 @@ mod ca;
 pub mod check;
 mod ext;
 mod leaf;
+pub mod responder;
 
 pub use ca::{build_ca, ca_plan, ca_repair_plan, detect_tier, Ca, OrgCa};
 pub use ext::{ca_common_name, ca_domain, BACKDATE};

@@ -19,6 +19,13 @@ pub struct CaFiles {
     pub csr: Option<PathBuf>,
 }
 
+/// A delegated OCSP responder's cert and key.
+#[derive(Clone, Debug)]
+pub struct ResponderFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// The files of one leaf; which are present depends on the kind.
 #[derive(Clone, Debug)]
 pub struct LeafFiles {
@@ -191,6 +198,24 @@ impl OrgLayout {
     /// The JWT signing key's files (`NS/signing/jwt-sign.D.*`).
     pub fn jwt_signing(&self) -> LeafFiles {
         self.leaf(Kind::JwtSigning, JWT_SIGNING_NAME)
+    }
+
+    /// The delegated OCSP responder of a CA (EKU OCSPSigning, id-pkix-ocsp-nocheck), which
+    /// signs `hapki serve`'s OCSP answers about the certs that CA issued:
+    /// `NS/intermediate/certs/ocsp.D.cert.pem`, `NS/root/certs/root-ocsp.D.cert.pem`,
+    /// `NS/policy/certs/policy-ocsp.D.cert.pem`, each key under the CA's `private/`.
+    pub fn ocsp_responder(&self, level: CaLevel) -> ResponderFiles {
+        let d = &self.dns;
+        let stem = match level {
+            CaLevel::Root => "root-ocsp",
+            CaLevel::Policy => "policy-ocsp",
+            CaLevel::Intermediate => "ocsp",
+        };
+        let ca = self.dir.join(level.name());
+        ResponderFiles {
+            cert: ca.join(format!("certs/{stem}.{d}.cert.pem")),
+            key: ca.join(format!("private/{stem}.{d}.key.pem")),
+        }
     }
 
     pub fn jwks(&self) -> PathBuf {

@@ -9,7 +9,9 @@ pub mod modes;
 pub mod plan;
 pub mod read;
 
-pub use layout::{root_cert_in, CaFiles, LeafFiles, OrgLayout, JWT_SIGNING_NAME, ORG_FOLDERS};
+pub use layout::{
+    root_cert_in, CaFiles, LeafFiles, OrgLayout, ResponderFiles, JWT_SIGNING_NAME, ORG_FOLDERS,
+};
 pub use lock::Lock;
 pub use plan::{check_writable, Mode, Plan};
 pub use read::{read, read_capped, read_io, read_text, CAP, PROFILE_CAP};

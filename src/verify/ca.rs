@@ -83,6 +83,45 @@ pub(super) fn level_kind(l: CaLevel) -> &'static str {
 }
 
 impl<'a, 't> OrgCheck<'a, 't> {
+    /// The delegated OCSP responders `init` makes for `hapki serve`: each cert readable, issued
+    /// by its CA and not expired, its key private and matching; `init` replaces one that is not.
+    pub(super) fn check_responders(&mut self, layout: &OrgLayout, ca: Option<&CaChain>) {
+        for level in [CaLevel::Root, CaLevel::Policy, CaLevel::Intermediate] {
+            let f = layout.ocsp_responder(level);
+            self.claimed.insert(f.cert.clone());
+            self.claimed.insert(f.key.clone());
+            if !self.exists(&f.cert) && !self.exists(&f.key) {
+                continue;
+            }
+            let fix = format!("make a new one with {}", self.fix.hapki("init"));
+            let mut e = Entry::new(&f.cert, "OCSP responder cert");
+            let mut k = Entry::new(&f.key, "OCSP responder key");
+            match read_cert(&f.cert) {
+                Err(m) => e.fault(m, &fix),
+                Ok(der) => {
+                    if let Ok(c) = check::parse(&der) {
+                        let issuer = ca
+                            .and_then(|ca| ca.levels.iter().find(|(l, _, _)| *l == level))
+                            .and_then(|(_, _, d)| check::parse(d).ok());
+                        if issuer.is_some_and(|i| i.subject().as_raw() != c.issuer().as_raw()) {
+                            e.problem(
+                                Code::WrongIssuer,
+                                format!("was not issued by the {} CA", level_word(level)),
+                                &fix,
+                            );
+                        }
+                        if c.validity().not_after.to_datetime() < self.o.now {
+                            e.problem(Code::Expired, "has expired", &fix);
+                        }
+                    }
+                    self.private_key(&mut k, &f.key, Some(&der), "the OCSP responder cert", &fix);
+                }
+            }
+            self.entries.push(e);
+            self.entries.push(k);
+        }
+    }
+
     /// Checks every CA level present (or begun: its folder exists), and reads the org's DNS
     /// domain from the CN of the root (`NS-root-ca.D`) or of a CA below it.
     pub(super) fn check_ca(&mut self) -> (Option<CaChain>, Option<String>) {

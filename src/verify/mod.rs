@@ -162,6 +162,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
             ),
         }
 
+        self.check_responders(&layout, ca.as_ref());
         let units = self.units(&layout, spec);
         for u in &units {
             self.claimed.extend(u.files.all().cloned());

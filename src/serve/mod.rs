@@ -1,0 +1,266 @@
+//! `hapki serve`: one org's online half. HTTPS with the org's `auth` server cert (the JWKS, the
+//! CRLs, OCSP, a health check) and plain HTTP for the revocation data alone (signed, and fetched
+//! over HTTP by convention). Everything served is read from the tree and re-read when it
+//! changes, so a revocation, a new CRL or a new JWKS shows without a restart.
+//!
+//! The stack: tokio, hyper 1 through hyper-util's auto (HTTP/1.1 with keep-alive, HTTP/2 by ALPN
+//! or prior knowledge), tokio-rustls on aws-lc-rs. The limits that keep it up under abuse live
+//! here: connections (a semaphore), request bodies, the TLS handshake and header read times.
+
+mod ocsp;
+mod routes;
+pub mod status;
+mod tls;
+mod watch;
+
+use crate::error::{Error, Result};
+use crate::model::CaLevel;
+use crate::store::OrgLayout;
+use hyper::body::Incoming;
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{watch as tokio_watch, Semaphore};
+
+pub use status::{CertStatus, IndexStatus, Reason, StatusSource};
+
+/// Connections served at once; more wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// The largest request body (an OCSP request is a few hundred bytes).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Time a client has to finish the TLS handshake, and to send a request's headers.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time in-flight requests get to finish after SIGTERM.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `hapki serve` serves and where.
+pub struct Options {
+    pub org: String,
+    pub layout: OrgLayout,
+    pub listen: SocketAddr,
+    pub http: Option<SocketAddr>,
+}
+
+/// Runs until SIGTERM or SIGINT; startup problems (no auth cert, an address in use) are errors.
+pub fn run(opts: Options) -> Result<i32> {
+    let tls = tls::server_config(&opts.org, &opts.layout)?;
+    let https = bind(opts.listen, "--listen")?;
+    let http = opts.http.map(|a| bind(a, "--http")).transpose()?;
+    let state = Arc::new(routes::State::new(&opts.layout));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::input(format!("cannot start the server runtime: {e}")))?;
+    let code = rt.block_on(async move {
+        let mut note = format!("hapki serve: org {}, https://{}", opts.org, opts.listen);
+        if let Some(a) = opts.http {
+            note.push_str(&format!(", http://{a} (CRLs and OCSP)"));
+        }
+        log_line(&note);
+        serve(https, http, tls, state).await
+    });
+    rt.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+fn bind(addr: SocketAddr, flag: &str) -> Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::AddrInUse => "it is in use by another process".to_string(),
+            std::io::ErrorKind::PermissionDenied => {
+                "binding it needs privileges (use a port above 1023)".to_string()
+            }
+            _ => e.to_string(),
+        };
+        Error::input(format!(
+            "cannot listen on {addr} ({flag}): {why}; pick another address with {flag}"
+        ))
+    })?;
+    l.set_nonblocking(true)
+        .map_err(|e| Error::input(format!("cannot listen on {addr}: {e}")))?;
+    Ok(l)
+}
+
+async fn serve(
+    https: std::net::TcpListener,
+    http: Option<std::net::TcpListener>,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<routes::State>,
+) -> Result<i32> {
+    // Before the first connection is taken: a SIGTERM from then on is a clean stop.
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let to_tokio = |l: std::net::TcpListener| {
+        TcpListener::from_std(l).map_err(|e| Error::input(format!("cannot listen: {e}")))
+    };
+    let https = to_tokio(https)?;
+    let http = http.map(to_tokio).transpose()?;
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = Arc::new(GracefulShutdown::new());
+    let (stop_tx, stop_rx) = tokio_watch::channel(false);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+
+    let mut tasks = vec![tokio::spawn(accept_loop(
+        https,
+        Some(acceptor),
+        state.clone(),
+        limit.clone(),
+        graceful.clone(),
+        stop_rx.clone(),
+    ))];
+    if let Some(h) = http {
+        tasks.push(tokio::spawn(accept_loop(
+            h,
+            None,
+            state,
+            limit,
+            graceful.clone(),
+            stop_rx,
+        )));
+    }
+    wait_for_signal(term).await;
+    log_line("hapki serve: stopping (no new connections; finishing requests in flight)");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    // Every accept loop has ended, so this holds the only reference left.
+    if let Ok(g) = Arc::try_unwrap(graceful) {
+        if tokio::time::timeout(DRAIN_TIMEOUT, g.shutdown())
+            .await
+            .is_err()
+        {
+            log_line("hapki serve: some connections did not finish in time; closing them");
+        }
+    }
+    log_line("hapki serve: stopped");
+    Ok(0)
+}
+
+async fn wait_for_signal(term: Option<tokio::signal::unix::Signal>) {
+    match term {
+        Some(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<routes::State>,
+    limit: Arc<Semaphore>,
+    graceful: Arc<GracefulShutdown>,
+    mut stop: tokio_watch::Receiver<bool>,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true)
+        .max_buf_size(MAX_BODY.max(16 * 1024));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .max_header_list_size(64 * 1024);
+    let builder = Arc::new(builder);
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                // Out of file descriptors and the like: wait a little rather than spin.
+                Err(_) => { tokio::time::sleep(Duration::from_millis(50)).await; continue }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let builder = builder.clone();
+        let graceful = graceful.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let secure = tls.is_some();
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let state = state.clone();
+                async move {
+                    let started = Instant::now();
+                    let method = req.method().clone();
+                    let path = req.uri().path().to_string();
+                    let (resp, outcome) = routes::handle(req, &state, secure).await;
+                    let bytes = hyper::body::Body::size_hint(resp.body())
+                        .exact()
+                        .unwrap_or(0);
+                    log_line(&format!(
+                        "{} {} {} {} {} {} {}B {:.1}ms",
+                        if secure { "https" } else { "http" },
+                        peer,
+                        method,
+                        log_safe(&path),
+                        resp.status().as_u16(),
+                        outcome,
+                        bytes,
+                        started.elapsed().as_secs_f64() * 1000.0
+                    ));
+                    Ok::<_, std::convert::Infallible>(resp)
+                }
+            });
+            match tls {
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = graceful.watch(conn.into_owned()).await;
+                }
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = graceful.watch(conn.into_owned()).await;
+                }
+            }
+        });
+    }
+}
+
+/// A path as the log shows it: at most 200 characters, control characters escaped, so a
+/// request cannot forge or flood log lines.
+fn log_safe(path: &str) -> String {
+    let mut s: String = path
+        .chars()
+        .take(200)
+        .flat_map(char::escape_default)
+        .collect();
+    if path.chars().count() > 200 {
+        s.push('…');
+    }
+    s
+}
+
+/// One line on stderr with the time in front; a closed stderr is no reason to stop serving.
+fn log_line(msg: &str) {
+    let now = crate::model::fmt_time(time::OffsetDateTime::now_utc());
+    let _ = writeln!(std::io::stderr().lock(), "{now} {msg}");
+}
+
+/// The CA levels of an org's folder that a server may find files of (any tier).
+const LEVELS: [CaLevel; 3] = [CaLevel::Root, CaLevel::Policy, CaLevel::Intermediate];
