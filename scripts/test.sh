@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's: installs what the tests
-# drive (openssl, NGINX, HAProxy, PostgreSQL, curl, and a Python venv with PyJWT and jwcrypto
-# for JWT interop), then runs every Rust test.
+# drive (openssl, NGINX, HAProxy, PostgreSQL, curl, libfaketime for fixtures pinned to a time,
+# and a Python venv with PyJWT and jwcrypto for JWT interop), then runs every Rust test (the
+# integration tests are one binary, tests/it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in openssl:openssl nginx:nginx haproxy:haproxy curl:curl xxd:xxd; do
+for pair in openssl:openssl nginx:nginx haproxy:haproxy curl:curl xxd:xxd faketime:faketime; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

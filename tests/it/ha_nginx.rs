@@ -3,14 +3,16 @@
 //! proxy's own cert, all with the files `hapki init` wrote, through `tests/ha/nginx-proxy.conf.tmpl`
 //! (the config docs/ha-deployment.md shows).
 
-mod common;
-
-use common::ha::{curl, free_port, nginx, nginx_backend, render, template, Backend, Pki, Server};
+use crate::support::fixture::Fixture;
+use crate::support::ha::{
+    curl, ha_fixture, nginx, nginx_backend, render, template, Backend, Server,
+};
+use crate::support::proc::free_port;
 
 const SERVICE: &str = "participant1.customer1.com";
 
 /// The proxy config of the docs, rendered for this test's ports and output dir.
-fn start_proxy(pki: &Pki, proxy: u16, primary: u16, backup: u16) -> Server {
+fn start_proxy(pki: &Fixture, proxy: u16, primary: u16, backup: u16) -> Server {
     let site = render(
         &template("nginx-proxy.conf.tmpl"),
         &[
@@ -21,7 +23,7 @@ fn start_proxy(pki: &Pki, proxy: u16, primary: u16, backup: u16) -> Server {
         ],
     );
     nginx(
-        &pki.dir("lb-participant1"),
+        &pki.scratch("lb-participant1"),
         "lb-participant1",
         &site,
         &[proxy],
@@ -39,7 +41,7 @@ fn participant(name: &str, port: u16) -> Backend<'_> {
 
 #[test]
 fn admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p, b, lb) = (free_port(), free_port(), free_port());
     let primary = nginx_backend(&pki, &participant("participant1", p));
     let _backup = nginx_backend(&pki, &participant("participant1b", b));
@@ -70,7 +72,7 @@ fn admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops(
 
 #[test]
 fn proxy_refuses_callers_without_a_participant1_client_cert() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p, b, lb) = (free_port(), free_port(), free_port());
     let _primary = nginx_backend(&pki, &participant("participant1", p));
     let _backup = nginx_backend(&pki, &participant("participant1b", b));
@@ -95,7 +97,7 @@ fn proxy_refuses_callers_without_a_participant1_client_cert() {
 
 #[test]
 fn proxy_refuses_a_backend_that_presents_another_orgs_cert() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p, b, lb) = (free_port(), free_port(), free_port());
     // participant2's server cert chains to another CA and names another host.
     let _impostor = nginx_backend(
@@ -122,7 +124,7 @@ fn proxy_refuses_a_backend_that_presents_another_orgs_cert() {
 
 #[test]
 fn proxy_refuses_a_backend_whose_cert_lacks_the_service_name() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p, b, lb) = (free_port(), free_port(), free_port());
     // Same CA, but the json server's cert does not name participant1.customer1.com.
     let _wrong_name = nginx_backend(
@@ -147,7 +149,7 @@ fn proxy_refuses_a_backend_whose_cert_lacks_the_service_name() {
 
 #[test]
 fn caller_refuses_a_proxy_that_presents_another_orgs_cert() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p, b, lb) = (free_port(), free_port(), free_port());
     let _primary = nginx_backend(&pki, &participant("participant1", p));
     // The proxy config with participant2's chain swapped in for participant1's.
@@ -168,7 +170,7 @@ fn caller_refuses_a_proxy_that_presents_another_orgs_cert() {
             ("BACKUP_PORT", b.to_string()),
         ],
     );
-    let _proxy = nginx(&pki.dir("lb-swapped"), "lb-swapped", &site, &[lb]);
+    let _proxy = nginx(&pki.scratch("lb-swapped"), "lb-swapped", &site, &[lb]);
     let r = curl(
         SERVICE,
         lb,

@@ -1,22 +1,22 @@
-//! Shared harness of the HA end-to-end tests: one `hapki init` per test into its own temp dir
-//! (an ECDSA copy of the built-in profile, so it takes a second), the config templates under
-//! `tests/ha/` and their rendering, free loopback ports, and servers (NGINX, HAProxy, PostgreSQL,
-//! in-process TLS backends) that are bounded in time and stopped by their own pid in `Drop`, so a
-//! failing test never leaks one.
+//! Harness of the HA end-to-end tests: one `hapki init` per test into its own temp folder (the
+//! ECDSA fixture, so it takes a second), the config templates under `tests/ha/` and their
+//! rendering, and servers (NGINX, HAProxy, PostgreSQL) that are bounded in time and stopped by
+//! their own pid in `Drop`, so a failing test never leaks one.
 //!
 //! Every server listens on 127.0.0.1 only, on a port of its own, with its config and logs in a
-//! temp folder of its test: the tests of a file run in parallel threads and share nothing.
+//! temp folder of its test: the tests run in parallel threads and share nothing.
+//!
+//! The HA fixtures use the real clock: NGINX, HAProxy, PostgreSQL and curl judge certs by it.
 
-use std::collections::HashSet;
 use std::fs;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+use super::fixture::Fixture;
 
 /// How long any server may live, whatever happens to the test that started it: `timeout`
 /// ends it (and its process group) even if the test process is killed before `Drop` runs.
@@ -51,92 +51,23 @@ pub fn render(text: &str, vars: &[(&str, String)]) -> String {
     out
 }
 
-/// The built-in profile with ECDSA P-256 CA and leaf keys (the JWT key stays RSA 2048, which is
-/// what Canton's `jwt-rs-256-*` auth takes): the same orgs, nodes and file names, made fast.
-pub fn ecdsa_profile() -> String {
-    let builtin =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha.toml"))
-            .expect("profiles/canton-ha.toml");
-    let mut n = 0;
-    let text: String = builtin
-        .lines()
-        .map(|l| {
-            let t = l.trim_start();
-            if t.starts_with("ca_key =") {
-                n += 1;
-                "ca_key = \"ecdsa-p256\"\n".to_string()
-            } else if t.starts_with("leaf_key =") {
-                n += 1;
-                "leaf_key = \"ecdsa-p256\"\njwt_key = \"rsa2048\"\n".to_string()
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    assert_eq!(
-        n, 2,
-        "profiles/canton-ha.toml no longer sets ca_key and leaf_key once each"
-    );
-    text
+/// One test's PKI: `hapki init` of the ECDSA fixture, readable by the `postgres` user.
+pub fn ha_fixture() -> Fixture {
+    Fixture::ecdsa().readable_by_others().init()
 }
 
-/// One test's PKI: `hapki init` of the ECDSA profile into a temp dir of the test's own.
-pub struct Pki {
-    pub tmp: tempfile::TempDir,
-    /// The `--out` folder.
-    pub certs: PathBuf,
-}
-
-impl Pki {
-    pub fn init() -> Pki {
-        let tmp = tempfile::Builder::new()
-            .prefix("hapki-ha-")
-            .tempdir()
-            .unwrap();
-        // Other users (the postgres server) must reach the public certs; private/ stays 0700.
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let profile = tmp.path().join("canton-ha-ecdsa.toml");
-        fs::write(&profile, ecdsa_profile()).unwrap();
-        let certs = tmp.path().join("certs");
-        let out = bounded(120, env!("CARGO_BIN_EXE_hapki"))
-            .args(["init", "--profile"])
-            .arg(&profile)
-            .arg("--out")
-            .arg(&certs)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "hapki init failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Pki { tmp, certs }
-    }
-
-    /// A path under the output dir, as SPEC.md spells it (`participant1/participant1/certs/...`).
-    pub fn path(&self, rel: &str) -> PathBuf {
-        let p = self.certs.join(rel);
-        assert!(p.exists(), "hapki init did not write {}", p.display());
-        p
-    }
-
-    /// A fresh folder for one server's config, logs and temp files.
-    pub fn dir(&self, name: &str) -> PathBuf {
-        let d = self.tmp.path().join(name);
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
-
+/// What the HA tests take from a fixture, by the paths SPEC.md gives.
+impl Fixture {
     pub fn certs_var(&self) -> (&'static str, String) {
-        ("CERTS", self.certs.display().to_string())
+        ("CERTS", self.out.display().to_string())
     }
 
     /// A server's chain and key (`NS/H/certs/H-chain.D.cert.pem`, `NS/H/private/H.D.key.pem`).
     pub fn server(&self, org: &str, node: &str) -> (PathBuf, PathBuf) {
         let d = dns(org);
         (
-            self.path(&format!("{org}/{node}/certs/{node}-chain.{d}.cert.pem")),
-            self.path(&format!("{org}/{node}/private/{node}.{d}.key.pem")),
+            self.file(&format!("{org}/{node}/certs/{node}-chain.{d}.cert.pem")),
+            self.file(&format!("{org}/{node}/private/{node}.{d}.key.pem")),
         )
     }
 
@@ -144,18 +75,19 @@ impl Pki {
     pub fn client(&self, org: &str, name: &str) -> (PathBuf, PathBuf) {
         let d = dns(org);
         (
-            self.path(&format!("{org}/client/{name}.{d}.cert.pem")),
-            self.path(&format!("{org}/client/{name}.{d}.key.pem")),
+            self.file(&format!("{org}/client/{name}.{d}.cert.pem")),
+            self.file(&format!("{org}/client/{name}.{d}.key.pem")),
         )
     }
 
     /// An org's trust bundle (intermediate then root).
     pub fn bundle(&self, org: &str) -> PathBuf {
-        self.path(&format!("{org}/intermediate/certs/ca-chain.cert.pem"))
+        self.file(&format!("{org}/intermediate/certs/ca-chain.cert.pem"))
     }
 
+    /// A token `hapki init` minted.
     pub fn token(&self, org: &str, user: &str) -> String {
-        fs::read_to_string(self.path(&format!("{org}/jwt/{user}.token")))
+        fs::read_to_string(self.file(&format!("{org}/jwt/{user}.token")))
             .unwrap()
             .trim()
             .to_string()
@@ -169,22 +101,6 @@ pub fn dns(org: &str) -> &'static str {
         "participant1" => "customer1.com",
         "participant2" => "customer2.com",
         _ => panic!("no org {org} in the profile"),
-    }
-}
-
-/// Ports handed out in this test process, so parallel tests never get the same one.
-static PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-
-/// A loopback port nothing listens on right now (the kernel picks it: bind 127.0.0.1:0).
-pub fn free_port() -> u16 {
-    loop {
-        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = l.local_addr().unwrap().port();
-        drop(l);
-        let mut seen = PORTS.lock().unwrap();
-        if seen.get_or_insert_with(HashSet::new).insert(port) {
-            return port;
-        }
     }
 }
 
@@ -290,10 +206,6 @@ impl Server {
         self
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -393,11 +305,11 @@ pub struct Backend<'a> {
 /// An NGINX stand-in for a Canton node: TLS with the given server cert, optionally requiring a
 /// client cert, answering every request with the client cert's subject and an `X-Backend`
 /// header naming itself.
-pub fn nginx_backend(pki: &Pki, b: &Backend<'_>) -> Server {
-    let (chain, key) = pki.server(b.cert.0, b.cert.1);
+pub fn nginx_backend(fx: &Fixture, b: &Backend<'_>) -> Server {
+    let (chain, key) = fx.server(b.cert.0, b.cert.1);
     let (ca, verify) = match b.client_ca {
-        Some(org) => (pki.bundle(org), "on"),
-        None => (pki.bundle(b.cert.0), "off"),
+        Some(org) => (fx.bundle(org), "on"),
+        None => (fx.bundle(b.cert.0), "off"),
     };
     let site = render(
         &template("nginx-backend.conf.tmpl"),
@@ -410,7 +322,7 @@ pub fn nginx_backend(pki: &Pki, b: &Backend<'_>) -> Server {
             ("VERIFY_CLIENT", verify.to_string()),
         ],
     );
-    let dir = pki.dir(b.name);
+    let dir = fx.scratch(b.name);
     nginx(&dir, b.name, &site, &[b.port])
 }
 

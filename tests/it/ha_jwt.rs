@@ -5,9 +5,9 @@
 //! signature, kid, times and audience against participant1's JWKS, and the JWKS key's x5c chain
 //! to participant1's root.
 
-mod common;
-
-use common::ha::{curl, free_port, nginx, render, template, Pki, Server};
+use crate::support::fixture::Fixture;
+use crate::support::ha::{curl, ha_fixture, nginx, render, template, Server};
+use crate::support::proc::free_port;
 use hapki::jwt;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
@@ -38,7 +38,7 @@ struct JwtBackend {
 impl JwtBackend {
     /// Presents participant1's chain, requires a client cert of participant1's CA, and checks
     /// tokens against `jwks` with its keys rooted at `root`.
-    fn start(pki: &Pki, jwks: &Path, root: &Path) -> JwtBackend {
+    fn start(pki: &Fixture, jwks: &Path, root: &Path) -> JwtBackend {
         let (chain, key) = pki.server("participant1", "participant1");
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&chain)
             .unwrap()
@@ -166,7 +166,7 @@ fn serve(
 }
 
 /// The documented proxy in front of `backend`; its backup port has nothing listening.
-fn proxy(pki: &Pki, backend: u16) -> (Server, u16) {
+fn proxy(pki: &Fixture, backend: u16) -> (Server, u16) {
     let lb = free_port();
     let site = render(
         &template("nginx-proxy.conf.tmpl"),
@@ -178,7 +178,12 @@ fn proxy(pki: &Pki, backend: u16) -> (Server, u16) {
         ],
     );
     (
-        nginx(&pki.dir("lb-participant1"), "lb-participant1", &site, &[lb]),
+        nginx(
+            &pki.scratch("lb-participant1"),
+            "lb-participant1",
+            &site,
+            &[lb],
+        ),
         lb,
     )
 }
@@ -189,11 +194,11 @@ fn bearer(token: &str) -> Vec<String> {
 
 #[test]
 fn alice_passes_through_the_proxy_and_a_participant2_token_is_refused() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let backend = JwtBackend::start(
         &pki,
-        &pki.path("participant1/jwt/jwks.json"),
-        &pki.path("participant1/root/certs/ca.cert.pem"),
+        &pki.file("participant1/jwt/jwks.json"),
+        &pki.file("participant1/root/certs/ca.cert.pem"),
     );
     let (_proxy, lb) = proxy(&pki, backend.port);
     let ca = pki.bundle("participant1");
@@ -241,11 +246,11 @@ fn alice_passes_through_the_proxy_and_a_participant2_token_is_refused() {
 
 #[test]
 fn backend_with_participant2s_jwks_refuses_alice() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let backend = JwtBackend::start(
         &pki,
-        &pki.path("participant2/jwt/jwks.json"),
-        &pki.path("participant2/root/certs/ca.cert.pem"),
+        &pki.file("participant2/jwt/jwks.json"),
+        &pki.file("participant2/root/certs/ca.cert.pem"),
     );
     let (_proxy, lb) = proxy(&pki, backend.port);
     let r = curl(
@@ -261,12 +266,12 @@ fn backend_with_participant2s_jwks_refuses_alice() {
 
 #[test]
 fn backend_refuses_alice_when_the_jwks_does_not_chain_to_its_trusted_root() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     // participant1's JWKS, but the backend trusts participant2's root for signing keys.
     let backend = JwtBackend::start(
         &pki,
-        &pki.path("participant1/jwt/jwks.json"),
-        &pki.path("participant2/root/certs/ca.cert.pem"),
+        &pki.file("participant1/jwt/jwks.json"),
+        &pki.file("participant2/root/certs/ca.cert.pem"),
     );
     let (_proxy, lb) = proxy(&pki, backend.port);
     let r = curl(

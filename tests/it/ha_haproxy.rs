@@ -2,17 +2,19 @@
 //! proxy, through `tests/ha/haproxy.cfg.tmpl` (the config docs/ha-deployment.md shows), with the
 //! combined chain + key PEMs hapki writes for HAProxy's `crt`.
 
-mod common;
-
-use common::ha::{curl, free_port, nginx_backend, render, template, tool, Backend, Pki, Server};
+use crate::support::fixture::Fixture;
+use crate::support::ha::{
+    curl, ha_fixture, nginx_backend, render, template, tool, Backend, Server,
+};
+use crate::support::proc::free_port;
 use std::fs;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 const SERVICE: &str = "participant1.customer1.com";
 
-fn start_haproxy(pki: &Pki, cfg: &str, proxy: u16, primary: u16, backup: u16) -> Server {
-    let dir = pki.dir("haproxy");
+fn start_haproxy(pki: &Fixture, cfg: &str, proxy: u16, primary: u16, backup: u16) -> Server {
+    let dir = pki.scratch("haproxy");
     let conf = dir.join("haproxy.cfg");
     fs::write(
         &conf,
@@ -49,7 +51,7 @@ fn participant(name: &str, port: u16) -> Backend<'_> {
 
 #[test]
 fn admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p, b, lb) = (free_port(), free_port(), free_port());
     let primary = nginx_backend(&pki, &participant("participant1", p));
     let _backup = nginx_backend(&pki, &participant("participant1b", b));
@@ -88,7 +90,7 @@ fn admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops(
 
 #[test]
 fn proxy_refuses_callers_without_a_participant1_client_cert() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p, b, lb) = (free_port(), free_port(), free_port());
     let _primary = nginx_backend(&pki, &participant("participant1", p));
     let _proxy = start_haproxy(&pki, &template("haproxy.cfg.tmpl"), lb, p, b);
@@ -117,7 +119,7 @@ fn proxy_refuses_callers_without_a_participant1_client_cert() {
 
 #[test]
 fn proxy_refuses_a_backend_that_presents_another_orgs_cert() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p, b, lb) = (free_port(), free_port(), free_port());
     let _impostor = nginx_backend(
         &pki,
@@ -143,7 +145,7 @@ fn proxy_refuses_a_backend_that_presents_another_orgs_cert() {
 
 #[test]
 fn backend_refuses_a_proxy_that_presents_another_orgs_client_cert() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p, b, lb) = (free_port(), free_port(), free_port());
     let _primary = nginx_backend(&pki, &participant("participant1", p));
     // The proxy's backend cert swapped for a combined PEM of participant2's CA.
