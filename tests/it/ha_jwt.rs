@@ -6,7 +6,7 @@
 //! to participant1's root.
 
 use crate::support::fixture::Fixture;
-use crate::support::ha::{curl, ha_fixture, nginx, render, template, Server};
+use crate::support::ha::{curl, ha_fixture, Proxy, Server};
 use crate::support::proc::free_port;
 use hapki::jwt;
 use rustls::server::WebPkiClientVerifier;
@@ -165,27 +165,11 @@ fn serve(
     s.flush()
 }
 
-/// The documented proxy in front of `backend`; its backup port has nothing listening.
+/// The documented NGINX proxy in front of `backend`; its backup port has nothing listening.
 fn proxy(pki: &Fixture, backend: u16) -> (Server, u16) {
     let lb = free_port();
-    let site = render(
-        &template("nginx-proxy.conf.tmpl"),
-        &[
-            pki.certs_var(),
-            ("PROXY_PORT", lb.to_string()),
-            ("PRIMARY_PORT", backend.to_string()),
-            ("BACKUP_PORT", free_port().to_string()),
-        ],
-    );
-    (
-        nginx(
-            &pki.scratch("lb-participant1"),
-            "lb-participant1",
-            &site,
-            &[lb],
-        ),
-        lb,
-    )
+    let p = Proxy::Nginx;
+    (p.start(pki, &p.template(), lb, backend, free_port()), lb)
 }
 
 fn bearer(token: &str) -> Vec<String> {

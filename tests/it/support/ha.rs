@@ -1,7 +1,9 @@
 //! Harness of the HA end-to-end tests: one `hapki init` per test into its own temp folder (the
 //! ECDSA fixture, so it takes a second), the config templates under `tests/ha/` and their
 //! rendering, and servers (NGINX, HAProxy, PostgreSQL) that are bounded in time and stopped by
-//! their own pid in `Drop`, so a failing test never leaks one.
+//! their own pid in `Drop`, so a failing test never leaks one. `Proxy` is the load balancer in
+//! front of a participant pair, NGINX or HAProxy: each proxy scenario is written once and run
+//! for both.
 //!
 //! Every server listens on 127.0.0.1 only, on a port of its own, with its config and logs in a
 //! temp folder of its test: the tests run in parallel threads and share nothing.
@@ -425,4 +427,146 @@ pub fn user_ids(name: &str) -> (u32, u32) {
 /// Runs `cmd` as the user `(uid, gid)`.
 pub fn as_user(cmd: &mut Command, ids: (u32, u32)) -> &mut Command {
     cmd.uid(ids.0).gid(ids.1)
+}
+
+/// The load balancer in front of participant1's pair (the seed's lb-participant1), configured
+/// by the template docs/ha-deployment.md shows for it. Every proxy scenario runs for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proxy {
+    /// `tests/ha/nginx-proxy.conf.tmpl`: chain and key files.
+    Nginx,
+    /// `tests/ha/haproxy.cfg.tmpl`: the combined chain + key PEMs hapki writes for `crt`.
+    Haproxy,
+}
+
+impl Proxy {
+    /// The documented config of this proxy (not yet rendered).
+    pub fn template(self) -> String {
+        template(match self {
+            Proxy::Nginx => "nginx-proxy.conf.tmpl",
+            Proxy::Haproxy => "haproxy.cfg.tmpl",
+        })
+    }
+
+    /// Starts the proxy with `config` (a template's text, maybe edited) rendered for this
+    /// fixture and these ports; returns once it listens on `proxy`.
+    pub fn start(
+        self,
+        fx: &Fixture,
+        config: &str,
+        proxy: u16,
+        primary: u16,
+        backup: u16,
+    ) -> Server {
+        let text = render(
+            config,
+            &[
+                fx.certs_var(),
+                ("PROXY_PORT", proxy.to_string()),
+                ("PRIMARY_PORT", primary.to_string()),
+                ("BACKUP_PORT", backup.to_string()),
+            ],
+        );
+        match self {
+            Proxy::Nginx => nginx(
+                &fx.scratch("lb-participant1"),
+                "lb-participant1",
+                &text,
+                &[proxy],
+            ),
+            Proxy::Haproxy => {
+                let dir = fx.scratch("haproxy");
+                let conf = dir.join("haproxy.cfg");
+                fs::write(&conf, text).unwrap();
+                // -db: foreground, one process, so the test's pid is the whole proxy.
+                let mut s = Server::spawn(
+                    "haproxy",
+                    &dir,
+                    &tool("haproxy"),
+                    &["-db", "-f", conf.to_str().unwrap()],
+                );
+                s.wait_listening(proxy);
+                s
+            }
+        }
+    }
+
+    /// What a caller gets once the primary stopped: NGINX passes the very next request to the
+    /// backup (`proxy_next_upstream`); HAProxy turns to it once its health check (every 500 ms)
+    /// has seen the primary down, and may answer 503 until then.
+    pub fn after_primary_stops(self, request: impl Fn() -> Reply) -> Reply {
+        match self {
+            Proxy::Nginx => request(),
+            Proxy::Haproxy => {
+                let deadline = Instant::now() + Duration::from_secs(15);
+                loop {
+                    let r = request();
+                    if r.status == 200 || Instant::now() > deadline {
+                        break r;
+                    }
+                    sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    /// Asserts the proxy refused a caller's missing or wrong client cert before any backend
+    /// saw the request. NGINX finishes the handshake and answers 400 itself with `nginx_says`
+    /// in the body; HAProxy (`verify required`) aborts the handshake: no HTTP answer at all.
+    pub fn assert_refused_caller(self, r: &Reply, nginx_says: &str) {
+        match self {
+            Proxy::Nginx => {
+                assert_eq!(r.status, 400, "{r:?}");
+                assert!(r.body.contains(nginx_says), "{r:?}");
+            }
+            Proxy::Haproxy => {
+                assert_ne!(r.exit, 0, "{r:?}");
+                assert_eq!(r.status, 0, "{r:?}");
+            }
+        }
+        assert_eq!(r.header("X-Backend"), None, "{r:?}");
+    }
+
+    /// The status of a request no backend would take: NGINX 502 (the upstream's TLS failed),
+    /// HAProxy 503 (no server it would talk to is up).
+    pub fn no_backend_status(self) -> u16 {
+        match self {
+            Proxy::Nginx => 502,
+            Proxy::Haproxy => 503,
+        }
+    }
+}
+
+/// `config` with the cert and key of `node` (participant1's) swapped for those of `other`
+/// (org, node): every file of it, chain, key or HAProxy PEM. Panics when the config names no
+/// such file, so a template change cannot make a negative test pass for nothing.
+pub fn swap_cert(config: &str, node: &str, other: (&str, &str)) -> String {
+    let (org, n) = other;
+    let d = dns(org);
+    let out = config
+        .replace(
+            &format!("participant1/{node}/certs/{node}-chain.customer1.com"),
+            &format!("{org}/{n}/certs/{n}-chain.{d}"),
+        )
+        .replace(
+            &format!("participant1/{node}/private/{node}.customer1.com"),
+            &format!("{org}/{n}/private/{n}.{d}"),
+        );
+    assert_ne!(out, config, "the config names no file of {node}");
+    assert!(
+        !out.contains(&format!("participant1/{node}/")),
+        "a file of {node} is left in the config:\n{out}"
+    );
+    out
+}
+
+/// A stand-in for a participant1 node `name` presenting its own cert and requiring a client
+/// cert of participant1's CA.
+pub fn participant(name: &str, port: u16) -> Backend<'_> {
+    Backend {
+        name,
+        port,
+        cert: ("participant1", name),
+        client_ca: Some("participant1"),
+    }
 }

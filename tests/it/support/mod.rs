@@ -8,7 +8,7 @@
 //! - `jwt`: compact JWTs taken apart and signed here; the JWT signing key files of an org;
 //! - `interop`: tokens and JWKS judged by PyJWT and jwcrypto;
 //! - `proc`: bounded child processes and free loopback ports;
-//! - `ha`: NGINX, HAProxy, PostgreSQL and curl for the HA tests.
+//! - `ha`: NGINX, HAProxy, PostgreSQL and curl for the HA tests, and the `Proxy` they run for.
 
 pub mod fixture;
 pub mod ha;
