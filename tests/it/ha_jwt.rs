@@ -3,10 +3,12 @@
 //! here is a small TLS server on rustls (another TLS stack than the OpenSSL of NGINX and curl)
 //! that requires the proxy's client cert and checks the token the way `hapki jwt verify` does:
 //! signature, kid, times and audience against participant1's JWKS, and the JWKS key's x5c chain
-//! to participant1's root.
+//! to participant1's root. Every token the backend judges is also judged by PyJWT and jwcrypto
+//! with the same JWKS (at the real clock, as the backend: `hapki init` minted the tokens now).
 
 use crate::support::fixture::Fixture;
 use crate::support::ha::{curl, ha_fixture, Proxy, Server};
+use crate::support::interop::Interop;
 use crate::support::proc::free_port;
 use hapki::jwt;
 use rustls::server::WebPkiClientVerifier;
@@ -226,6 +228,12 @@ fn alice_passes_through_the_proxy_and_a_participant2_token_is_refused() {
     );
     assert_eq!(r.status, 401, "{r:?}");
     assert!(r.body.contains("has no audience"), "{r:?}");
+
+    Interop::org(&pki, "participant1")
+        .accept(&pki.token("participant1", "alice"), AUD)
+        .refuse(&pki.token("participant2", "bob"), AUD)
+        .refuse(&pki.token("participant1", "participant_admin"), AUD)
+        .run();
 }
 
 #[test]
@@ -246,6 +254,9 @@ fn backend_with_participant2s_jwks_refuses_alice() {
     );
     assert_eq!(r.status, 401, "{r:?}");
     assert!(r.body.contains("which is not in the JWKS"), "{r:?}");
+    Interop::org(&pki, "participant2")
+        .refuse(&pki.token("participant1", "alice"), AUD)
+        .run();
 }
 
 #[test]
@@ -267,4 +278,9 @@ fn backend_refuses_alice_when_the_jwks_does_not_chain_to_its_trusted_root() {
     );
     assert_eq!(r.status, 401, "{r:?}");
     assert!(r.body.contains("is signed by a JWKS key"), "{r:?}");
+    // PyJWT and jwcrypto pin no root: with that JWKS alone they accept the token, so it is the
+    // JWKS key's chain, not the token, that the backend refused.
+    Interop::org(&pki, "participant1")
+        .accept(&pki.token("participant1", "alice"), AUD)
+        .run();
 }

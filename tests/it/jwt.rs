@@ -3,12 +3,19 @@
 //! signatures. Every mint and verify pins the clock with `--at`.
 
 use crate::support::fixture::{ecdsa_profile, hapki, Fixture, AT, AT_UNIX};
+use crate::support::interop::Interop;
 use crate::support::jwt::{b64url, sign_rs256, signing, split, unb64url, INTERMEDIATE, ROOT};
 use crate::support::openssl::{der, digest, openssl_ok as openssl, openssl_raw};
 use crate::support::tree::{assert_same_tree as assert_unchanged, mode, snapshot, Entry};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
+
+/// PyJWT and jwcrypto, judging with `org`'s JWKS at AT (or `at`): every token these tests judge
+/// with hapki's checks, they also judge with these.
+fn judged(pki: &Fixture, org: &str) -> Interop {
+    Interop::org(pki, org).at(AT_UNIX)
+}
 
 fn stdout(a: &assert_cmd::assert::Assert) -> String {
     String::from_utf8(a.get_output().stdout.clone()).unwrap()
@@ -205,6 +212,9 @@ fn keygen_force_replaces_the_key_and_old_tokens_stop_verifying() {
             token.display()
         )
     );
+    judged(&pki, "participant1")
+        .refuse(token.to_str().unwrap(), "participant1")
+        .run();
 }
 
 // ---- the JWKS ----
@@ -610,6 +620,11 @@ fn verify_accepts_a_fresh_token() {
     assert_eq!(v["valid"], true);
     assert_eq!(v["kid"], kid.as_str());
     assert_eq!(v["claims"]["sub"], "alice");
+    // PyJWT refuses a token with an audience when it is asked for none, so the other
+    // implementations are asked for participant1's; PyJWT has no leeway after exp.
+    judged(&pki, "participant1")
+        .accept(token.trim(), "participant1")
+        .run();
 }
 
 #[test]
@@ -633,6 +648,10 @@ fn verify_refuses_a_tampered_payload() {
             pki.kid("participant1")
         ),
     );
+    judged(&pki, "participant1")
+        .refuse(&tampered, "participant1")
+        .accept(token.trim(), "participant1")
+        .run();
 }
 
 #[test]
@@ -670,12 +689,19 @@ fn verify_refuses_a_token_of_participant2_against_participant1_jwks() {
     );
     // Against its own JWKS it is fine.
     verify(token.trim(), &pki.p2("jwt/jwks.json"), &["--at", AT]).success();
+    judged(&pki, "participant1")
+        .refuse(token.trim(), "participant2")
+        .refuse(&forged, "participant2")
+        .run();
+    judged(&pki, "participant2")
+        .accept(token.trim(), "participant2")
+        .run();
 }
 
 #[test]
 fn verify_refuses_an_expired_token() {
     let pki = Fixture::ecdsa().at(AT).keys();
-    pki.mint(&["--user", "alice"]);
+    let day = pki.mint(&["--user", "alice"]);
     let file = pki.p1("jwt/alice.token");
     // A day and a minute after iat: past exp and past the 60 s leeway.
     refused(
@@ -686,7 +712,7 @@ fn verify_refuses_an_expired_token() {
         "expired at 2026-11-27T12:00:00Z",
     );
     // A 30-minute token, an hour later.
-    pki.mint(&["--user", "alice", "--ttl", "30m"]);
+    let half_hour = pki.mint(&["--user", "alice", "--ttl", "30m"]);
     refused(
         file.to_str().unwrap(),
         &pki.p1("jwt/jwks.json"),
@@ -694,6 +720,14 @@ fn verify_refuses_an_expired_token() {
         &file.display().to_string(),
         "expired at 2026-11-26T12:30:00Z",
     );
+    judged(&pki, "participant1")
+        .at(AT_UNIX + 86400 + 120)
+        .refuse(day.trim(), "participant1")
+        .run();
+    judged(&pki, "participant1")
+        .at(AT_UNIX + 3600)
+        .refuse(half_hour.trim(), "participant1")
+        .run();
 }
 
 #[test]
@@ -708,6 +742,12 @@ fn verify_refuses_a_token_issued_in_the_future() {
         &file.display().to_string(),
         "was issued in the future, at 2026-11-26T12:00:00Z",
     );
+    // jwcrypto does not check iat, so PyJWT alone is asked.
+    judged(&pki, "participant1")
+        .at(AT_UNIX - 120)
+        .pyjwt_only()
+        .refuse(file.to_str().unwrap(), "participant1")
+        .run();
 }
 
 #[test]
@@ -732,6 +772,12 @@ fn verify_refuses_a_wrong_audience() {
         &admin.display().to_string(),
         "has no audience, so audience `participant1` is not accepted",
     );
+    judged(&pki, "participant1")
+        .refuse(file.to_str().unwrap(), "participant2")
+        .refuse(admin.to_str().unwrap(), "participant1")
+        .accept(file.to_str().unwrap(), "participant1")
+        .accept(admin.to_str().unwrap(), "-")
+        .run();
 }
 
 /// Writes participant1's JWKS, edited by `edit`, next to the real one (so the org root is the
@@ -1060,6 +1106,8 @@ fn init_mints_every_profile_user_and_keeps_them_on_a_rerun() {
     // init mints on the fixture's clock, which starts at AT when init starts; checked half a
     // minute later, whatever the minting took.
     let check_at = "2026-11-26T12:00:30Z";
+    let mut p1 = judged(&fx, "participant1").at(AT_UNIX + 30);
+    let mut p2 = judged(&fx, "participant2").at(AT_UNIX + 30);
     for (org, user, aud) in users {
         let token = out.join(org).join(format!("jwt/{user}.token"));
         let jwks = out.join(org).join("jwt/jwks.json");
@@ -1079,7 +1127,15 @@ fn init_mints_every_profile_user_and_keeps_them_on_a_rerun() {
             extra.extend(["--aud", a]);
         }
         verify(token.to_str().unwrap(), &jwks, &extra).success();
+        let t = token.to_str().unwrap();
+        if org == "participant1" {
+            p1 = p1.accept(t, aud.unwrap_or("-"));
+        } else {
+            p2 = p2.accept(t, aud.unwrap_or("-"));
+        }
     }
+    p1.run();
+    p2.run();
     let before = snapshot(out);
     std::thread::sleep(std::time::Duration::from_millis(20));
     let a = init();
@@ -1196,6 +1252,10 @@ fn keygen_ecdsa_p256_gives_an_es256_jwks_and_tokens() {
     assert_eq!(sig.len(), 64, "ES256 signs with R || S, 32 octets each");
     let a = verify(token, &pki.p1("jwt/jwks.json"), &["--at", AT]).success();
     assert!(stdout(&a).contains("(ES256)"), "{}", stdout(&a));
+    judged(&pki, "participant1")
+        .accept(token, "participant1")
+        .refuse(token, "participant2")
+        .run();
 
     let dir = pki.dir.path();
     let (signed, _) = token.rsplit_once('.').unwrap();
@@ -1312,6 +1372,11 @@ fn verify_refuses_alg_none_and_hs256_keyed_with_the_public_key() {
         "the token",
         &format!("says alg HS256 but its JWKS key `{kid}` is for RS256"),
     );
+    // The other implementations take the algorithm from the JWKS key, never from the token.
+    judged(&pki, "participant1")
+        .refuse(&none, "-")
+        .refuse(&hs256, "-")
+        .run();
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! scripts/bench.sh, never asserted here.
 
 use crate::support::fixture::{hapki, shipped_profile, Fixture, AT, AT_UNIX};
+use crate::support::interop::Interop;
 use crate::support::jwt::unb64url;
 use crate::support::tree::mode;
 use serde_json::Value;
@@ -34,7 +35,8 @@ fn mint(fx: &Fixture, org: &str, user: &str, n: usize) -> Vec<String> {
 }
 
 /// Every token is for `user`, issued at AT, with a jti no other token has, and verifies with
-/// the library; a sample also verifies with `hapki jwt verify`, the way a user checks one.
+/// the library, and with PyJWT and jwcrypto; a sample also verifies with `hapki jwt verify`,
+/// the way a user checks one.
 fn check(fx: &Fixture, org: &str, user: &str, aud: &str, tokens: &[String]) {
     let jwks_path = fx.path(org, "jwt/jwks.json");
     let jwks = hapki::jwt::parse_jwks(&std::fs::read(&jwks_path).unwrap()).unwrap();
@@ -62,6 +64,11 @@ fn check(fx: &Fixture, org: &str, user: &str, aud: &str, tokens: &[String]) {
             .assert()
             .success();
     }
+    // The same tokens, judged by other implementations at the same time.
+    Interop::org(fx, org)
+        .at(CHECK_AT_UNIX)
+        .accept_lines(&fx.path(org, &format!("jwt/{user}.tokens")), aud)
+        .run();
 }
 
 #[test]

@@ -37,7 +37,7 @@ pub struct Interop {
     cert: PathBuf,
     now: Option<i64>,
     libs: Vec<&'static str>,
-    /// (flag, file, audience), flag --accept or --refuse.
+    /// (flag, file, audience), flag one of --accept, --refuse, --accept-lines.
     cases: Vec<(&'static str, PathBuf, String)>,
     /// Tokens written to files here, so the script can read them.
     scratch: tempfile::TempDir,
@@ -70,6 +70,12 @@ impl Interop {
         self
     }
 
+    /// Only PyJWT judges (jwcrypto does not check that iat is not in the future).
+    pub fn pyjwt_only(mut self) -> Interop {
+        self.libs = vec!["PyJWT"];
+        self
+    }
+
     /// A token (its text, or a file holding it) both libraries must accept for `aud` ("-": no
     /// audience asked).
     pub fn accept(self, token: &str, aud: &str) -> Interop {
@@ -79,6 +85,19 @@ impl Interop {
     /// A token both libraries must refuse for `aud`.
     pub fn refuse(self, token: &str, aud: &str) -> Interop {
         self.case("--refuse", token, aud)
+    }
+
+    /// Every token of `file` (one per line) both libraries must accept for `aud`.
+    pub fn accept_lines(mut self, file: &Path, aud: &str) -> Interop {
+        let n = std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count();
+        self.judged += n;
+        self.cases
+            .push(("--accept-lines", file.to_path_buf(), aud.to_string()));
+        self
     }
 
     fn case(mut self, flag: &'static str, token: &str, aud: &str) -> Interop {
