@@ -9,6 +9,7 @@
 use crate::support::fixture::{canton_ha_profile, ecdsa_profile, hapki, Fixture};
 use crate::support::openssl::{assert_openssl_verifies, openssl, openssl_verify};
 use crate::support::pem::{cert_der, chain_ders, parse_cert, pem_blocks};
+use crate::support::skip::{skipped, test_name};
 use crate::support::tree::{assert_same_tree, files_under, mode, snapshot, Entry};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -2004,28 +2005,28 @@ fn bad_tier_is_refused_by_the_parser() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// a read-only and a full disk (tmpfs mounts; skipped where mounting is not allowed)
+// a read-only and a full disk (tmpfs mounts, which need root; where mounting is not allowed
+// the tests say SKIPPED, and fail in CI unless HAPKI_ALLOW_SKIP lets them: see support::skip)
 // ---------------------------------------------------------------------------------------------
 
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    /// Mounts a tmpfs of `size` at `dir`, or `None` (with a note) where that is not allowed.
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+    /// Mounts a tmpfs of `size` at `dir`, or says why that is not allowed here.
+    fn mount(dir: &Path, size: &str) -> Result<Tmpfs, String> {
         std::fs::create_dir_all(dir).unwrap();
-        let ok = std::process::Command::new("mount")
+        let out = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if ok {
-            Some(Tmpfs(dir.to_path_buf()))
-        } else {
-            eprintln!("skipped: cannot mount a tmpfs here (not root, or no mount permission)");
-            None
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Ok(Tmpfs(dir.to_path_buf())),
+            Ok(o) => Err(format!(
+                "cannot mount a tmpfs here (mount needs root or CAP_SYS_ADMIN): {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => Err(format!("cannot run mount: {e}")),
         }
     }
 
@@ -2060,8 +2061,9 @@ impl Drop for Tmpfs {
 fn read_only_output_folder_is_refused_and_nothing_changes() {
     let fx = Fixture::ecdsa().bare();
     let mnt = fx.dir.path().join("ro");
-    let Some(fs) = Tmpfs::mount(&mnt, "4m") else {
-        return;
+    let fs = match Tmpfs::mount(&mnt, "4m") {
+        Ok(fs) => fs,
+        Err(why) => return skipped(test_name!(), &why),
     };
     let out = mnt.join("certs");
     let run = |args: &[&str]| {
@@ -2102,8 +2104,9 @@ fn read_only_output_folder_is_refused_and_nothing_changes() {
 fn full_disk_fails_cleanly_and_leaves_no_half_written_file() {
     let fx = Fixture::ecdsa().bare();
     let mnt = fx.dir.path().join("full");
-    let Some(_fs) = Tmpfs::mount(&mnt, "256k") else {
-        return;
+    let _fs = match Tmpfs::mount(&mnt, "256k") {
+        Ok(fs) => fs,
+        Err(why) => return skipped(test_name!(), &why),
     };
     let out = mnt.join("certs");
     let run = |args: &[&str]| {

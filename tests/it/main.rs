@@ -10,8 +10,9 @@
 //! To add a module: create `tests/it/NAME.rs`, add `mod NAME;` below (sorted), and take what it
 //! needs from `crate::support` (`use crate::support::fixture::{Fixture, AT};`). Build fixtures
 //! with `Fixture` (never a temp folder and profile of your own), pin every time (`--at AT`, and
-//! `.at(AT)` for a fixture whose certs must be valid at that time). An unused helper is a
-//! compile warning (and CI denies warnings): delete it.
+//! `.at(AT)` for a fixture whose certs must be valid at that time), and report a test that this
+//! machine cannot run with `support::skip::skipped`, never with a silent `return`. An unused
+//! helper is a compile warning (and CI denies warnings): delete it.
 
 mod support;
 

@@ -8,7 +8,8 @@
 //! - `jwt`: compact JWTs taken apart and signed here; the JWT signing key files of an org;
 //! - `interop`: tokens and JWKS judged by PyJWT and jwcrypto;
 //! - `proc`: bounded child processes and free loopback ports;
-//! - `ha`: NGINX, HAProxy, PostgreSQL and curl for the HA tests, and the `Proxy` they run for.
+//! - `ha`: NGINX, HAProxy, PostgreSQL and curl for the HA tests, and the `Proxy` they run for;
+//! - `skip`: what a test does when this machine cannot run its subject.
 
 pub mod fixture;
 pub mod ha;
@@ -17,4 +18,5 @@ pub mod jwt;
 pub mod openssl;
 pub mod pem;
 pub mod proc;
+pub mod skip;
 pub mod tree;
