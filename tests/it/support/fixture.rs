@@ -173,7 +173,7 @@ impl Fixture {
 
     /// Puts `c` (any hapki command) on the fixture's clock: for an `.at(T)` fixture, a clock
     /// that starts at T when the process starts; otherwise the real one.
-    pub fn on_clock<'c>(&self, c: &'c mut Command) -> &'c mut Command {
+    fn on_clock<'c>(&self, c: &'c mut Command) -> &'c mut Command {
         if let Some(at) = self.clock {
             let start = at
                 .strip_suffix('Z')
