@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Checks hapki's JWKS and tokens (RS256 or ES256) with PyJWT and jwcrypto.
 
-Run by tests/jwt_interop.rs (which makes the tokens with the real hapki binary):
+Run by the JWT tests of tests/it/ (tests/it/support/interop.rs; they make the tokens with the
+real hapki binary):
 
     jwt_interop.py --jwks NS/jwt/jwks.json --cert NS/signing/jwt-sign.D.cert.pem \
-        --issuer local-jwt-provider \
+        --issuer local-jwt-provider --now 1795694410 \
         --accept alice.token participant1 --refuse bad.token participant1
 
---accept TOKEN AUD  both libraries must accept TOKEN for audience AUD ("-": the token has no aud)
---refuse TOKEN AUD  both libraries must refuse it
+--accept TOKEN AUD        both libraries must accept TOKEN for audience AUD ("-": the token has
+                          no aud)
+--refuse TOKEN AUD        both libraries must refuse it
+--accept-lines FILE AUD   both libraries must accept every token of FILE, one per line
+--now UNIX                the clock both libraries check exp, nbf and iat against (default:
+                          the real one), so tokens minted at a pinned time are judged at it
+--libs NAME,...           judge with these libraries only (PyJWT, jwcrypto; default both)
 
 The JWKS is also checked on its own: kid = jwcrypto's RFC 7638 thumbprint, x5t / x5t#S256 =
 base64url of the SHA-1 / SHA-256 digest of x5c[0]'s DER (computed here with hashlib), x5c[0]
@@ -21,14 +27,31 @@ import base64
 import hashlib
 import json
 import sys
+import types
+from datetime import datetime, timezone
 
 import jwt  # PyJWT
+import jwt.api_jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from jwcrypto import jwk as jc_jwk
 from jwcrypto import jwt as jc_jwt
 
 failures = []
+
+
+def pin_clock(now):
+    """Both libraries read the clock at decode time: PyJWT with datetime.now in jwt.api_jwt,
+    jwcrypto with time.time in jwcrypto.jwt. Pins both to the Unix time `now`."""
+    pinned = datetime.fromtimestamp(now, tz=timezone.utc)
+
+    class PinnedDatetime(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return pinned if tz is not None else pinned.replace(tzinfo=None)
+
+    jwt.api_jwt.datetime = PinnedDatetime
+    jc_jwt.time = types.SimpleNamespace(time=lambda: float(now))
 
 
 def check(ok, what):
@@ -131,7 +154,19 @@ def main():
     ap.add_argument("--issuer", default="local-jwt-provider")
     ap.add_argument("--accept", nargs=2, action="append", default=[], metavar=("TOKEN", "AUD"))
     ap.add_argument("--refuse", nargs=2, action="append", default=[], metavar=("TOKEN", "AUD"))
+    ap.add_argument(
+        "--accept-lines", nargs=2, action="append", default=[], metavar=("FILE", "AUD")
+    )
+    ap.add_argument("--now", type=int, help="Unix time to judge the tokens at")
+    ap.add_argument("--libs", default="PyJWT,jwcrypto")
     a = ap.parse_args()
+    libs = a.libs.split(",")
+    unknown = set(libs) - {"PyJWT", "jwcrypto"}
+    if unknown:
+        ap.error(f"unknown libraries {sorted(unknown)}")
+    if a.now is not None:
+        pin_clock(a.now)
+        print(f"clock pinned at {a.now}")
 
     with open(a.jwks) as f:
         text = f.read()
@@ -142,15 +177,26 @@ def main():
     # The one algorithm a token may use is the JWKS key's, never the token header's.
     alg = json.loads(text)["keys"][0]["alg"]
 
-    for path, aud in a.accept + a.refuse:
-        want = [path, aud] in a.accept
-        aud = None if aud == "-" else aud
+    cases = [(path, aud, True) for path, aud in a.accept]
+    cases += [(path, aud, False) for path, aud in a.refuse]
+    for path, aud in a.accept_lines:
         with open(path) as f:
-            token = f.read().strip()
+            lines = [line.strip() for line in f if line.strip()]
+        cases += [((path, i + 1, t), aud, True) for i, t in enumerate(lines)]
+    for path, aud, want in cases:
+        aud = None if aud == "-" else aud
+        if isinstance(path, tuple):
+            path, line, token = path
+            path = f"{path}:{line}"
+        else:
+            with open(path) as f:
+                token = f.read().strip()
         for lib, decode, key_set in (
             ("PyJWT", pyjwt_decode, pyjwt_set),
             ("jwcrypto", jwcrypto_decode, jc_set),
         ):
+            if lib not in libs:
+                continue
             try:
                 claims = decode(token, key_set, aud, a.issuer, alg)
                 daml = claims.get("https://daml.com/ledger-api", {})

@@ -3,11 +3,13 @@
 //! here is a small TLS server on rustls (another TLS stack than the OpenSSL of NGINX and curl)
 //! that requires the proxy's client cert and checks the token the way `hapki jwt verify` does:
 //! signature, kid, times and audience against participant1's JWKS, and the JWKS key's x5c chain
-//! to participant1's root.
+//! to participant1's root. Every token the backend judges is also judged by PyJWT and jwcrypto
+//! with the same JWKS (at the real clock, as the backend: `hapki init` minted the tokens now).
 
-mod common;
-
-use common::ha::{curl, free_port, nginx, render, template, Pki, Server};
+use crate::support::fixture::Fixture;
+use crate::support::ha::{curl, ha_fixture, Proxy, Server};
+use crate::support::interop::Interop;
+use crate::support::proc::free_port;
 use hapki::token as jwt;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
@@ -38,7 +40,7 @@ struct JwtBackend {
 impl JwtBackend {
     /// Presents participant1's chain, requires a client cert of participant1's CA, and checks
     /// tokens against `jwks` with its keys rooted at `root`.
-    fn start(pki: &Pki, jwks: &Path, root: &Path) -> JwtBackend {
+    fn start(pki: &Fixture, jwks: &Path, root: &Path) -> JwtBackend {
         let (chain, key) = pki.server("participant1", "participant1");
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&chain)
             .unwrap()
@@ -165,22 +167,11 @@ fn serve(
     s.flush()
 }
 
-/// The documented proxy in front of `backend`; its backup port has nothing listening.
-fn proxy(pki: &Pki, backend: u16) -> (Server, u16) {
+/// The documented NGINX proxy in front of `backend`; its backup port has nothing listening.
+fn proxy(pki: &Fixture, backend: u16) -> (Server, u16) {
     let lb = free_port();
-    let site = render(
-        &template("nginx-proxy.conf.tmpl"),
-        &[
-            pki.certs_var(),
-            ("PROXY_PORT", lb.to_string()),
-            ("PRIMARY_PORT", backend.to_string()),
-            ("BACKUP_PORT", free_port().to_string()),
-        ],
-    );
-    (
-        nginx(&pki.dir("lb-participant1"), "lb-participant1", &site, &[lb]),
-        lb,
-    )
+    let p = Proxy::Nginx;
+    (p.start(pki, &p.template(), lb, backend, free_port()), lb)
 }
 
 fn bearer(token: &str) -> Vec<String> {
@@ -189,11 +180,11 @@ fn bearer(token: &str) -> Vec<String> {
 
 #[test]
 fn alice_passes_through_the_proxy_and_a_participant2_token_is_refused() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let backend = JwtBackend::start(
         &pki,
-        &pki.path("participant1/jwt/jwks.json"),
-        &pki.path("participant1/root/certs/ca.cert.pem"),
+        &pki.file("participant1/jwt/jwks.json"),
+        &pki.file("participant1/root/certs/ca.cert.pem"),
     );
     let (_proxy, lb) = proxy(&pki, backend.port);
     let ca = pki.bundle("participant1");
@@ -237,15 +228,21 @@ fn alice_passes_through_the_proxy_and_a_participant2_token_is_refused() {
     );
     assert_eq!(r.status, 401, "{r:?}");
     assert!(r.body.contains("has no audience"), "{r:?}");
+
+    Interop::org(&pki, "participant1")
+        .accept(&pki.token("participant1", "alice"), AUD)
+        .refuse(&pki.token("participant2", "bob"), AUD)
+        .refuse(&pki.token("participant1", "participant_admin"), AUD)
+        .run();
 }
 
 #[test]
 fn backend_with_participant2s_jwks_refuses_alice() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let backend = JwtBackend::start(
         &pki,
-        &pki.path("participant2/jwt/jwks.json"),
-        &pki.path("participant2/root/certs/ca.cert.pem"),
+        &pki.file("participant2/jwt/jwks.json"),
+        &pki.file("participant2/root/certs/ca.cert.pem"),
     );
     let (_proxy, lb) = proxy(&pki, backend.port);
     let r = curl(
@@ -257,16 +254,19 @@ fn backend_with_participant2s_jwks_refuses_alice() {
     );
     assert_eq!(r.status, 401, "{r:?}");
     assert!(r.body.contains("which is not in the JWKS"), "{r:?}");
+    Interop::org(&pki, "participant2")
+        .refuse(&pki.token("participant1", "alice"), AUD)
+        .run();
 }
 
 #[test]
 fn backend_refuses_alice_when_the_jwks_does_not_chain_to_its_trusted_root() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     // participant1's JWKS, but the backend trusts participant2's root for signing keys.
     let backend = JwtBackend::start(
         &pki,
-        &pki.path("participant1/jwt/jwks.json"),
-        &pki.path("participant2/root/certs/ca.cert.pem"),
+        &pki.file("participant1/jwt/jwks.json"),
+        &pki.file("participant2/root/certs/ca.cert.pem"),
     );
     let (_proxy, lb) = proxy(&pki, backend.port);
     let r = curl(
@@ -278,4 +278,9 @@ fn backend_refuses_alice_when_the_jwks_does_not_chain_to_its_trusted_root() {
     );
     assert_eq!(r.status, 401, "{r:?}");
     assert!(r.body.contains("is signed by a JWKS key"), "{r:?}");
+    // PyJWT and jwcrypto pin no root: with that JWKS alone they accept the token, so it is the
+    // JWKS key's chain, not the token, that the backend refused.
+    Interop::org(&pki, "participant1")
+        .accept(&pki.token("participant1", "alice"), AUD)
+        .run();
 }

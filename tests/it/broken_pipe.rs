@@ -1,7 +1,7 @@
 //! A closed stdout (`hapki init | head -1`) ends the output, never in a panic.
 
-use assert_cmd::cargo::CommandCargoExt;
-use std::process::{Command, Stdio};
+use crate::support::fixture::{hapki_std, Fixture};
+use std::process::Stdio;
 
 const PROFILE: &str = r#"
 [defaults]
@@ -23,8 +23,7 @@ users = [{ name = "alice" }]
 fn with_closed_stdout(args: &[&str]) -> std::process::Output {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    Command::cargo_bin("hapki")
-        .unwrap()
+    hapki_std()
         .args(args)
         .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
@@ -34,11 +33,11 @@ fn with_closed_stdout(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_closed_stdout_is_no_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("p.toml");
-    std::fs::write(&profile, PROFILE).unwrap();
-    let out = dir.path().join("out");
-    let (p, o) = (profile.to_str().unwrap(), out.to_str().unwrap());
+    let fx = Fixture::profile(PROFILE).bare();
+    let (p, o) = (
+        fx.profile_path().to_str().unwrap(),
+        fx.out.to_str().unwrap(),
+    );
     let cert = format!("{o}/participant1/participant1/certs/participant1.customer1.com.cert.pem");
     for args in [
         vec!["init", "--profile", p, "--out", o],

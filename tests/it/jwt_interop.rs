@@ -1,41 +1,20 @@
-//! Issue 3's proof by other implementations: PyJWT and jwcrypto (tests/interop/jwt_interop.py)
-//! accept hapki's tokens and JWKS (RS256, and ES256 on request) and refuse the bad ones, and
-//! openssl verifies the RS256 signature over `header.payload` with the signing key's public key.
-//!
-//! The Python interpreter is `$HAPKI_PYTHON`, else `.venv/bin/python` at the crate root, made by
-//!     python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt
-//! Without it the test fails (it does not skip): the issue requires this check in CI.
+//! Issue 3's proof by other implementations: PyJWT and jwcrypto (tests/interop/jwt_interop.py,
+//! driven by `support::interop`) accept hapki's tokens and JWKS (RS256, and ES256 on request) and
+//! refuse the bad ones, and openssl verifies the RS256 signature over `header.payload` with the
+//! signing key's public key. Tokens are minted at AT and judged at AT (the fixture's certs are
+//! made on a clock at AT).
 
-mod common;
+use crate::support::fixture::{Fixture, AT, AT_UNIX};
+use crate::support::interop::{python, Interop};
+use crate::support::jwt::{b64url, sign_rs256, signing, split, unb64url};
+use crate::support::openssl::{openssl_ok as openssl, openssl_raw};
+use std::path::PathBuf;
 
-use common::jwt::*;
-use std::path::{Path, PathBuf};
-
-const SETUP: &str =
-    "python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt";
-
-fn python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (p, from) = match std::env::var_os("HAPKI_PYTHON") {
-        Some(p) => (PathBuf::from(p), "HAPKI_PYTHON"),
-        None => (root.join(".venv/bin/python"), "the crate's venv"),
-    };
-    assert!(
-        p.is_file(),
-        "the JWT interop test needs a Python with PyJWT and jwcrypto, but {from} ({}) does not \
-         exist; in {} run: {SETUP} (or set HAPKI_PYTHON to such an interpreter)",
-        p.display(),
-        root.display()
-    );
-    p
-}
-
-/// Mints with the real clock (the Python libraries check exp and iat against it) and moves the
-/// token to `name` so later mints of the same user do not replace it.
-fn mint_now(pki: &Pki, org: &str, user: &str, extra: &[&str], name: &str) -> PathBuf {
-    let mut args = vec!["jwt", "mint", "--user", user, "--org", org];
+/// Mints at AT and moves the token to `name` so later mints of the same user do not replace it.
+fn mint_at(pki: &Fixture, org: &str, user: &str, extra: &[&str], name: &str) -> PathBuf {
+    let mut args = vec!["--user", user, "--org", org];
     args.extend_from_slice(extra);
-    pki.cmd(&args).assert().success();
+    pki.mint(&args);
     let to = pki.dir.path().join(name);
     std::fs::rename(pki.path(org, &format!("jwt/{user}.token")), &to).unwrap();
     to
@@ -44,19 +23,19 @@ fn mint_now(pki: &Pki, org: &str, user: &str, extra: &[&str], name: &str) -> Pat
 #[test]
 fn pyjwt_and_jwcrypto_accept_hapki_tokens_and_jwks() {
     python(); // fail first, and clearly, when there is no interpreter
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let p1 = "participant1";
-    let alice = mint_now(&pki, p1, "alice", &[], "alice.token");
-    let admin = mint_now(&pki, p1, "participant_admin", &[], "admin.token");
-    let navigator = mint_now(&pki, p1, "navigator", &[], "navigator.token");
-    let audience = mint_now(
+    let alice = mint_at(&pki, p1, "alice", &[], "alice.token");
+    let admin = mint_at(&pki, p1, "participant_admin", &[], "admin.token");
+    let navigator = mint_at(&pki, p1, "navigator", &[], "navigator.token");
+    let audience = mint_at(
         &pki,
         p1,
         "alice",
         &["--format", "audience"],
         "alice-audience.token",
     );
-    let custom = mint_now(
+    let custom = mint_at(
         &pki,
         p1,
         "carol",
@@ -88,7 +67,7 @@ fn pyjwt_and_jwcrypto_accept_hapki_tokens_and_jwks() {
         .output()
         .unwrap();
     std::fs::write(&expired, &old.stdout).unwrap();
-    let bob = mint_now(&pki, "participant2", "bob", &[], "bob.token");
+    let bob = mint_at(&pki, "participant2", "bob", &[], "bob.token");
     // participant2's key posing under participant1's kid.
     let (key2, _, _) = signing("participant2");
     let header = format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{}"}}"#, pki.kid(p1));
@@ -119,7 +98,7 @@ fn pyjwt_and_jwcrypto_accept_hapki_tokens_and_jwks() {
 #[test]
 fn pyjwt_and_jwcrypto_accept_es256_tokens_and_jwks() {
     python();
-    let pki = Pki::cas();
+    let pki = Fixture::ecdsa().at(AT).cas();
     pki.run(&[
         "jwt",
         "keygen",
@@ -129,8 +108,8 @@ fn pyjwt_and_jwcrypto_accept_es256_tokens_and_jwks() {
         "ecdsa-p256",
     ])
     .success();
-    let alice = mint_now(&pki, "participant1", "alice", &[], "alice.token");
-    let navigator = mint_now(&pki, "participant1", "navigator", &[], "navigator.token");
+    let alice = mint_at(&pki, "participant1", "alice", &[], "alice.token");
+    let navigator = mint_at(&pki, "participant1", "navigator", &[], "navigator.token");
     let report = interop(
         &pki,
         "participant1",
@@ -147,51 +126,26 @@ fn pyjwt_and_jwcrypto_accept_es256_tokens_and_jwks() {
     );
 }
 
-/// Runs jwt_interop.py on ORG's JWKS and signing cert with `(--accept|--refuse, token, aud)`
-/// and asserts every check passed and both libraries judged every token; returns the report.
-fn interop(pki: &Pki, org: &str, tokens: &[(&str, &PathBuf, &str)]) -> String {
-    let python = python();
-    let (_, cert, _) = signing(org);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/jwt_interop.py");
-    let mut cmd = std::process::Command::new(&python);
-    cmd.arg(script)
-        .arg("--jwks")
-        .arg(pki.path(org, "jwt/jwks.json"))
-        .arg("--cert")
-        .arg(pki.path(org, &cert));
+/// Runs jwt_interop.py on ORG's JWKS and signing cert at AT with `(--accept|--refuse, token,
+/// aud)`; asserts every check passed and both libraries judged every token; returns the report.
+fn interop(pki: &Fixture, org: &str, tokens: &[(&str, &PathBuf, &str)]) -> String {
+    let mut run = Interop::org(pki, org).at(AT_UNIX);
     for (flag, token, aud) in tokens {
-        cmd.arg(flag).arg(token).arg(aud);
+        let token = token.to_str().unwrap();
+        run = match *flag {
+            "--accept" => run.accept(token, aud),
+            "--refuse" => run.refuse(token, aud),
+            other => unreachable!("{other}"),
+        };
     }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = run.run();
     eprintln!("{report}");
-    assert!(
-        out.status.success(),
-        "jwt_interop.py failed (a missing module means the venv lacks the packages: {SETUP}):\n{report}"
-    );
-    assert!(report.contains("all interop checks passed"), "{report}");
-    let verdicts = report
-        .lines()
-        .filter(|l| l.starts_with("ok:   PyJWT ") || l.starts_with("ok:   jwcrypto "))
-        .filter(|l| l.contains(" accepts ") || l.contains(" refuses "))
-        .count();
-    assert_eq!(
-        verdicts,
-        2 * tokens.len(),
-        "each library judged each token:\n{report}"
-    );
     report
 }
 
 #[test]
 fn openssl_verifies_the_rs256_signature() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let token = pki.mint(&["--user", "alice"]);
     let token = token.trim();
     let (signed, sig) = token.rsplit_once('.').unwrap();

@@ -1,6 +1,6 @@
 //! Every command's `--help` carries examples and its exit codes (the contract of SPEC.md).
 
-use assert_cmd::Command;
+use crate::support::fixture::hapki;
 
 #[test]
 fn every_command_help_has_examples_and_exit_codes() {
@@ -19,12 +19,7 @@ fn every_command_help_has_examples_and_exit_codes() {
         &["lint"],
     ];
     for c in commands {
-        let out = Command::cargo_bin("hapki")
-            .unwrap()
-            .args(*c)
-            .arg("--help")
-            .output()
-            .unwrap();
+        let out = hapki().args(*c).arg("--help").output().unwrap();
         assert!(out.status.success(), "{c:?}");
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(

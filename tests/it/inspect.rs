@@ -2,7 +2,7 @@
 //! checked against openssl's view of the same files (serial, fingerprint, dates, key sizes,
 //! public keys) and against RFC 7638 / RFC 7517 values computed here by hand.
 
-use assert_cmd::Command;
+use crate::support::fixture::{hapki, Fixture};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -10,10 +10,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 // ---- helpers ----
-
-fn hapki() -> Command {
-    Command::cargo_bin("hapki").expect("the hapki binary is built")
-}
 
 /// `hapki inspect --json FILE`, which must succeed and print one JSON object.
 fn inspect_json(path: &Path) -> Value {
@@ -157,50 +153,32 @@ users = [
 "#;
 
 /// A tree made by hapki itself from an ECDSA profile: CA and the org's leaves (not yet its JWT
-/// signing key, JWKS and tokens: `with_jwt` adds them).
+/// signing key, JWKS and tokens: `with_jwt` adds them). Real clock: `inspect` reports the
+/// status of what it shows at the real now.
 struct Tree {
-    dir: tempfile::TempDir,
-    out: PathBuf,
+    fx: Fixture,
 }
 
 impl Tree {
     fn new() -> Tree {
-        let dir = tempfile::tempdir().unwrap();
-        let profile = dir.path().join("p.toml");
-        std::fs::write(&profile, PROFILE).unwrap();
-        let out = dir.path().join("out");
-        for args in [&["ca", "init"][..], &["issue", "participant1"][..]] {
-            hapki()
-                .args(args)
-                .arg("--profile")
-                .arg(&profile)
-                .arg("--out")
-                .arg(&out)
-                .assert()
-                .success();
-        }
-        Tree { dir, out }
+        let fx = Fixture::profile(PROFILE).cas();
+        fx.ok(&["issue", "participant1"]);
+        Tree { fx }
     }
 
     fn with_jwt(self) -> Tree {
-        for args in [
-            &["jwt", "keygen"][..],
-            &["jwt", "mint", "--org", "participant1"][..],
-        ] {
-            hapki()
-                .args(args)
-                .arg("--profile")
-                .arg(self.dir.path().join("p.toml"))
-                .arg("--out")
-                .arg(&self.out)
-                .assert()
-                .success();
-        }
+        self.fx.ok(&["jwt", "keygen"]);
+        self.fx.ok(&["jwt", "mint", "--org", "participant1"]);
         self
     }
 
+    /// The temp folder, for the test's own files.
+    fn dir(&self) -> &Path {
+        self.fx.dir.path()
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
-        self.out.join("participant1").join(rel)
+        self.fx.p1(rel)
     }
 
     fn server_cert(&self) -> PathBuf {
@@ -224,7 +202,7 @@ fn server_cert_agrees_with_openssl() {
     let t = Tree::new();
     let cert = t.server_cert();
     let c = cert.to_str().unwrap();
-    let d = t.dir.path();
+    let d = t.dir();
     let r = inspect_json(&cert);
     assert_eq!(r["encoding"], "pem");
     assert_eq!(r["items"].as_array().unwrap().len(), 1);
@@ -344,7 +322,7 @@ fn chain_file_shows_each_cert_in_order() {
 #[test]
 fn der_cert_and_pkcs8_der_key() {
     let t = Tree::new();
-    let d = t.dir.path();
+    let d = t.dir();
     let cert = t.path("client/admin-api.customer1.com.cert.der");
     let r = inspect_json(&cert);
     assert_eq!(r["encoding"], "der");
@@ -553,7 +531,7 @@ fn csrs_from_openssl_and_hapki() {
     // One flipped bit in the signature: it no longer verifies.
     let mut der = pem_ders(&std::fs::read_to_string(&csr).unwrap()).remove(0);
     *der.last_mut().unwrap() ^= 1;
-    let bad = t.dir.path().join("bad.csr");
+    let bad = t.dir().join("bad.csr");
     std::fs::write(&bad, pem_wrap("CERTIFICATE REQUEST", &der)).unwrap();
     assert_eq!(inspect_json(&bad)["items"][0]["signature_valid"], false);
     assert!(inspect_text(&bad).contains("INVALID"));
@@ -599,7 +577,7 @@ fn p256_members(d: &Path, cert: &Path) -> (String, String, String) {
 
 /// An RSA JWK from an openssl-made self-signed cert and an EC JWK over hapki's server chain.
 fn jwks_fixture(t: &Tree) -> (Value, Value, Vec<Vec<u8>>) {
-    let d = t.dir.path();
+    let d = t.dir();
     openssl(
         d,
         &[
@@ -649,7 +627,7 @@ fn jwks_fixture(t: &Tree) -> (Value, Value, Vec<Vec<u8>>) {
 fn jwks_kid_thumbprints_and_x5c() {
     let t = Tree::new();
     let (rsa, ec, _) = jwks_fixture(&t);
-    let path = t.dir.path().join("jwks.json");
+    let path = t.dir().join("jwks.json");
     std::fs::write(&path, json!({"keys": [rsa, ec]}).to_string()).unwrap();
     let r = inspect_json(&path);
     assert_eq!(r["encoding"], "json");
@@ -703,7 +681,7 @@ fn jwks_kid_thumbprints_and_x5c() {
 #[test]
 fn hapki_jwks_signing_files_and_tokens() {
     let t = Tree::new().with_jwt();
-    let d = t.dir.path();
+    let d = t.dir();
     let cert = t.path("signing/jwt-sign.customer1.com.cert.pem");
     let (_, _, kid) = p256_members(d, &cert);
 
@@ -779,7 +757,7 @@ fn jwks_faults_are_named_and_private_members_not_shown() {
     ec["x5t"] = json!(b64u(hex.as_bytes()));
     ec["x5t#S256"] = json!(b64u(&[7u8; 32]));
     ec["d"] = json!("c2VjcmV0LXByaXZhdGUtc2NhbGFyLXZhbHVl");
-    let path = t.dir.path().join("bad-jwks.json");
+    let path = t.dir().join("bad-jwks.json");
     std::fs::write(&path, json!({"keys": [ec]}).to_string()).unwrap();
 
     let r = inspect_json(&path);
@@ -996,7 +974,7 @@ fn missing_empty_and_unknown_files() {
 #[test]
 fn truncated_and_damaged_files() {
     let t = Tree::new();
-    let d = t.dir.path();
+    let d = t.dir();
     let pem = std::fs::read_to_string(t.server_cert()).unwrap();
 
     let cut = d.join("cut.pem");
@@ -1103,7 +1081,7 @@ fn encrypted_key_is_refused_with_a_reason() {
 #[test]
 fn pem_blocks_inspect_cannot_show_are_named() {
     let t = Tree::new();
-    let d = t.dir.path();
+    let d = t.dir();
     let crl_block = "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n";
     let crl = d.join("ca.crl");
     std::fs::write(&crl, crl_block).unwrap();
@@ -1132,7 +1110,7 @@ fn jwks_quoting_a_pem_is_read_as_json() {
     let (rsa, _, _) = jwks_fixture(&t);
     let mut key = rsa.clone();
     key["x5u_note"] = json!(std::fs::read_to_string(t.server_cert()).unwrap());
-    let path = t.dir.path().join("jwks.json");
+    let path = t.dir().join("jwks.json");
     std::fs::write(
         &path,
         serde_json::to_string_pretty(&json!({"keys": [key]})).unwrap(),

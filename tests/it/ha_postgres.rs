@@ -4,11 +4,12 @@
 //! `pg_hba.conf.tmpl` and `pg_ident.conf.tmpl` (the settings docs/ha-deployment.md shows);
 //! psql connects with `sslmode=verify-full`.
 
-mod common;
-
-use common::ha::{
-    as_user, bounded, egid, euid, free_port, pg_bin, render, template, user_ids, Pki, Server,
+use crate::support::fixture::Fixture;
+use crate::support::ha::{
+    as_user, bounded, dns, egid, euid, ha_fixture, pg_bin, render, template, user_ids, Server,
+    CLIENT_SECS,
 };
+use crate::support::proc::free_port;
 use std::fs;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ struct Cluster {
 
 /// initdb, the TLS settings of the templates (with `swap` applied to their text, for the
 /// negative tests), and the server on a free loopback port; returns once it accepts connections.
-fn start_cluster(pki: &Pki, swap: &[(&str, &str)], key: &Path) -> Cluster {
+fn start_cluster(pki: &Fixture, swap: &[(&str, &str)], key: &Path) -> Cluster {
     // PostgreSQL refuses to run as root: as root (CI) the cluster runs as the `postgres` user,
     // otherwise as the user running the tests.
     let pg = if euid() == 0 {
@@ -145,7 +146,7 @@ fn text(out: &Output) -> String {
 /// psql to `db.customer1.com` (hostaddr 127.0.0.1, so the name is verified without DNS) with
 /// `sslmode=verify-full` and participant1's bundle, as user `canton`, with an optional client
 /// cert; asks who it is and what client cert the server saw.
-fn psql(pki: &Pki, port: u16, client: Option<(PathBuf, PathBuf)>) -> Output {
+fn psql(pki: &Fixture, port: u16, client: Option<(PathBuf, PathBuf)>) -> Output {
     let home = tempfile::tempdir().unwrap();
     // Without a client cert, point libpq at files that do not exist, so it sends none (and does
     // not pick up a default from ~/.postgresql).
@@ -158,7 +159,7 @@ fn psql(pki: &Pki, port: u16, client: Option<(PathBuf, PathBuf)>) -> Output {
         cert.display(),
         key.display()
     );
-    let mut c = bounded(common::ha::CLIENT_SECS, pg_bin().join("psql"));
+    let mut c = bounded(CLIENT_SECS, pg_bin().join("psql"));
     for (k, _) in std::env::vars() {
         if k.starts_with("PG") {
             c.env_remove(k);
@@ -174,14 +175,14 @@ fn psql(pki: &Pki, port: u16, client: Option<(PathBuf, PathBuf)>) -> Output {
         .unwrap()
 }
 
-fn db_key(pki: &Pki, org: &str, node: &str) -> PathBuf {
-    let d = common::ha::dns(org);
-    pki.path(&format!("{org}/{node}/private/{node}.{d}.key.pem"))
+fn db_key(pki: &Fixture, org: &str, node: &str) -> PathBuf {
+    let d = dns(org);
+    pki.file(&format!("{org}/{node}/private/{node}.{d}.key.pem"))
 }
 
 #[test]
 fn participant1_connects_with_verify_full_and_its_client_cert_others_are_refused() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let c = start_cluster(&pki, &[], &db_key(&pki, "participant1", "db"));
 
     let ok = psql(
@@ -223,7 +224,7 @@ fn participant1_connects_with_verify_full_and_its_client_cert_others_are_refused
 
 #[test]
 fn psql_refuses_a_server_with_another_orgs_db_cert() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let c = start_cluster(
         &pki,
         &[(
@@ -247,7 +248,7 @@ fn psql_refuses_a_server_with_another_orgs_db_cert() {
 
 #[test]
 fn psql_refuses_a_server_cert_of_the_right_ca_for_another_name() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     // participant1's json cert: the right CA, but it does not name db.customer1.com.
     let c = start_cluster(
         &pki,

@@ -2,13 +2,12 @@
 //! fault in it, and `hapki verify` must name the file and exit 1. Trees use an ECDSA profile
 //! (fast); one test pays for the default profile's RSA keys.
 
-use assert_cmd::Command;
+use crate::support::fixture::{hapki, shipped_profile, Fixture};
 use serde_json::Value;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tempfile::TempDir;
 
 /// Three orgs with one tier each (2, 3 and 1), servers, a replica, a proxy with its own backend
 /// cert, clients, and JWT users in two orgs: every file kind of the layout, ECDSA throughout.
@@ -60,58 +59,41 @@ tier = 1
 servers = ["gateway"]
 "#;
 
-fn hapki() -> Command {
-    Command::cargo_bin("hapki").expect("the hapki binary is built")
-}
-
-/// A fresh tree built by `hapki init` from `PROFILE`.
+/// A fresh tree built by `hapki init` from `PROFILE` (real clock: `verify` without `--at`
+/// checks at the real now).
 struct Tree {
-    _tmp: TempDir,
-    profile: PathBuf,
-    dir: PathBuf,
+    fx: Fixture,
 }
 
 impl Tree {
     fn new() -> Tree {
-        let tmp = TempDir::new().unwrap();
-        let profile = tmp.path().join("ecdsa.toml");
-        fs::write(&profile, PROFILE).unwrap();
-        let dir = tmp.path().join("certs");
-        hapki()
-            .args(["init", "--profile"])
-            .arg(&profile)
-            .arg("--out")
-            .arg(&dir)
-            .assert()
-            .success();
         Tree {
-            _tmp: tmp,
-            profile,
-            dir,
+            fx: Fixture::profile(PROFILE).init(),
         }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.dir.join(rel)
+        self.fx.out.join(rel)
     }
 
     fn init(&self) {
-        hapki()
-            .args(["init", "--profile"])
-            .arg(&self.profile)
-            .arg("--out")
-            .arg(&self.dir)
-            .assert()
-            .success();
+        self.fx.ok(&["init"]);
+    }
+
+    /// `hapki issue ARGS` on the tree, which must succeed.
+    fn issue(&self, args: &[&str]) {
+        let mut all = vec!["issue"];
+        all.extend_from_slice(args);
+        self.fx.ok(&all);
     }
 
     /// Runs `hapki verify` with the tree's profile and `extra` flags: (exit code, stdout).
     fn verify(&self, extra: &[&str]) -> (i32, String) {
         let out = hapki()
             .arg("verify")
-            .arg(&self.dir)
+            .arg(&self.fx.out)
             .arg("--profile")
-            .arg(&self.profile)
+            .arg(self.fx.profile_path())
             .args(extra)
             .output()
             .unwrap();
@@ -176,12 +158,8 @@ fn unix_now() -> u64 {
 #[test]
 fn default_profile_with_rsa_keys_verifies() {
     // The only test that pays for RSA keys: every assertion on the default tree is here.
-    let tmp = TempDir::new().unwrap();
-    hapki()
-        .current_dir(tmp.path())
-        .arg("init")
-        .assert()
-        .success();
+    let fx = Fixture::builtin().init();
+    let tmp = &fx.dir;
     let out = hapki()
         .current_dir(tmp.path())
         .args(["verify", "certs"])
@@ -325,22 +303,12 @@ fn ecdsa_tree_of_every_tier_verifies() {
 
 #[test]
 fn shipped_ecdsa_profile_verifies() {
-    let tmp = TempDir::new().unwrap();
-    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha-ecdsa.toml");
-    let dir = tmp.path().join("certs");
-    hapki()
-        .arg("init")
-        .arg("--profile")
-        .arg(&profile)
-        .arg("--out")
-        .arg(&dir)
-        .assert()
-        .success();
+    let fx = Fixture::profile(&shipped_profile("canton-ha-ecdsa.toml")).init();
     let out = hapki()
         .arg("verify")
-        .arg(&dir)
+        .arg(&fx.out)
         .arg("--profile")
-        .arg(&profile)
+        .arg(fx.profile_path())
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -433,21 +401,7 @@ fn haproxy_pem_with_another_key_or_open_mode() {
     assert!(line_for(&out, &pem).contains(
         "restore it from the cert and key with `hapki issue participant1 --org participant1 --kind server --profile"
     ));
-    hapki()
-        .args([
-            "issue",
-            "participant1",
-            "--org",
-            "participant1",
-            "--kind",
-            "server",
-            "--profile",
-        ])
-        .arg(&tree.profile)
-        .arg("--out")
-        .arg(&tree.dir)
-        .assert()
-        .success();
+    tree.issue(&["participant1", "--org", "participant1", "--kind", "server"]);
     assert_eq!(tree.verify(&[]).0, 0);
     assert_eq!(fs::read_to_string(&pem).unwrap(), text);
 }
@@ -768,21 +722,7 @@ fn init_completes_a_hierarchy_that_lost_every_intermediate_file_to_the_profiles_
 fn undeclared_leaves_are_checked_by_their_eku() {
     let tree = Tree::new();
     for (name, kind) in [("reporting", "proxy-backend"), ("metrics", "server")] {
-        hapki()
-            .args([
-                "issue",
-                name,
-                "--org",
-                "participant1",
-                "--kind",
-                kind,
-                "--profile",
-            ])
-            .arg(&tree.profile)
-            .arg("--out")
-            .arg(&tree.dir)
-            .assert()
-            .success();
+        tree.issue(&[name, "--org", "participant1", "--kind", kind]);
     }
     let (code, out) = tree.verify(&[]);
     assert_eq!(code, 0, "{out}");
@@ -797,7 +737,7 @@ fn undeclared_leaves_are_checked_by_their_eku() {
 
 #[test]
 fn cannot_run_exits_2_with_one_sentence() {
-    let tmp = TempDir::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nope");
     hapki()
         .arg("verify")

@@ -2,17 +2,19 @@
 //! real binary on temp dirs, with openssl as the independent check of certs, digests and
 //! signatures. Every mint and verify pins the clock with `--at`.
 
-mod common;
-
+use crate::support::fixture::{ecdsa_profile, hapki, Fixture, AT, AT_UNIX};
+use crate::support::interop::Interop;
+use crate::support::jwt::{b64url, sign_rs256, signing, split, unb64url, INTERMEDIATE, ROOT};
+use crate::support::openssl::{der, digest, openssl_ok as openssl, openssl_raw};
+use crate::support::tree::{assert_same_tree as assert_unchanged, mode, snapshot, Entry};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::jwt::*;
 use serde_json::{json, Value};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
-fn mode(p: &std::path::Path) -> u32 {
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+/// PyJWT and jwcrypto, judging with `org`'s JWKS at AT (or `at`): every token these tests judge
+/// with hapki's checks, they also judge with these.
+fn judged(pki: &Fixture, org: &str) -> Interop {
+    Interop::org(pki, org).at(AT_UNIX)
 }
 
 fn stdout(a: &assert_cmd::assert::Assert) -> String {
@@ -27,7 +29,7 @@ fn stderr(a: &assert_cmd::assert::Assert) -> String {
 
 #[test]
 fn keygen_writes_key_cert_pub_and_jwks() {
-    let pki = Pki::cas();
+    let pki = Fixture::ecdsa().at(AT).cas();
     let a = pki
         .run(&["jwt", "keygen", "--org", "participant1"])
         .success();
@@ -87,7 +89,7 @@ fn keygen_writes_key_cert_pub_and_jwks() {
 
 #[test]
 fn signing_cert_is_a_digital_signature_leaf_under_the_org_root() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let (_, cert, _) = signing("participant1");
     let cert = pki.p1(&cert);
     let text = String::from_utf8(openssl(
@@ -146,7 +148,7 @@ fn signing_cert_is_a_digital_signature_leaf_under_the_org_root() {
 
 #[test]
 fn keygen_again_refuses_and_changes_nothing() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let before = snapshot(&pki.out);
     let a = pki.run(&["jwt", "keygen", "--org", "participant1"]).code(2);
     let (_, cert, _) = signing("participant1");
@@ -165,7 +167,7 @@ fn keygen_again_refuses_and_changes_nothing() {
 
 #[test]
 fn keygen_force_replaces_the_key_and_old_tokens_stop_verifying() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let (key, cert, public) = signing("participant1");
     let old_kid = pki.kid("participant1");
     pki.mint(&["--user", "alice"]);
@@ -210,13 +212,16 @@ fn keygen_force_replaces_the_key_and_old_tokens_stop_verifying() {
             token.display()
         )
     );
+    judged(&pki, "participant1")
+        .refuse(token.to_str().unwrap(), "participant1")
+        .run();
 }
 
 // ---- the JWKS ----
 
 #[test]
 fn jwks_is_rfc7517_with_thumbprint_kid_x5c_and_digest_x5t() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let (_, cert, _) = signing("participant1");
     let jwks = pki.jwks("participant1");
     let keys = jwks["keys"].as_array().unwrap();
@@ -300,7 +305,7 @@ fn jwks_is_rfc7517_with_thumbprint_kid_x5c_and_digest_x5t() {
 
 #[test]
 fn each_participant_has_its_own_jwks() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let (k1, k2) = (pki.jwks("participant1"), pki.jwks("participant2"));
     assert_ne!(k1["keys"][0]["kid"], k2["keys"][0]["kid"]);
     let (_, cert2, _) = signing("participant2");
@@ -320,7 +325,7 @@ fn each_participant_has_its_own_jwks() {
 
 /// Mints with `args`, checks stdout is the token file, the header, base64url form, and returns
 /// the payload text.
-fn mint_one(pki: &Pki, org: &str, user: &str, args: &[&str]) -> String {
+fn mint_one(pki: &Fixture, org: &str, user: &str, args: &[&str]) -> String {
     let printed = pki.mint(args);
     let file = pki.path(org, &format!("jwt/{user}.token"));
     assert_eq!(
@@ -350,7 +355,7 @@ fn mint_one(pki: &Pki, org: &str, user: &str, args: &[&str]) -> String {
 
 #[test]
 fn mint_scope_token_for_alice() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let a = pki
         .cmd(&["jwt", "mint", "--user", "alice", "--at", AT])
         .assert()
@@ -368,7 +373,7 @@ fn mint_scope_token_for_alice() {
 
 #[test]
 fn mint_participant_admin_has_no_audience() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let payload = mint_one(
         &pki,
         "participant1",
@@ -383,7 +388,7 @@ fn mint_participant_admin_has_no_audience() {
 
 #[test]
 fn mint_audience_format() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let payload = mint_one(
         &pki,
         "participant1",
@@ -398,7 +403,7 @@ fn mint_audience_format() {
 
 #[test]
 fn mint_custom_claims_of_the_profile_navigator() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let payload = mint_one(&pki, "participant1", "navigator", &["--user", "navigator"]);
     assert_eq!(
         payload,
@@ -408,7 +413,7 @@ fn mint_custom_claims_of_the_profile_navigator() {
 
 #[test]
 fn mint_custom_claims_from_flags() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let payload = mint_one(
         &pki,
         "participant1",
@@ -446,7 +451,7 @@ fn mint_custom_claims_from_flags() {
 
 #[test]
 fn mint_ttl_and_unix_at() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     for (ttl, secs) in [
         ("12h", 43200),
         ("30m", 1800),
@@ -460,8 +465,8 @@ fn mint_ttl_and_unix_at() {
             &["--user", "alice", "--ttl", ttl],
         );
         let claims: Value = serde_json::from_str(&payload).unwrap();
-        assert_eq!(claims["iat"], IAT, "--ttl {ttl}");
-        assert_eq!(claims["exp"], IAT + secs, "--ttl {ttl}");
+        assert_eq!(claims["iat"], AT_UNIX, "--ttl {ttl}");
+        assert_eq!(claims["exp"], AT_UNIX + secs, "--ttl {ttl}");
     }
     // --at in Unix seconds is the same instant as the RFC 3339 form.
     let t = pki
@@ -479,7 +484,7 @@ fn mint_ttl_and_unix_at() {
 fn mint_header_and_payload_are_base64url_even_where_base64_has_plus_and_slash() {
     // The shell procedure encoded the header with standard base64; these claims make standard
     // base64 emit `+` and `/`, so a token that holds neither proves the encoding.
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let party = "~~~???>>>~?>";
     let token = pki.mint(&["--user", "alice", "--act-as", party, "--read-as", party]);
     let token = token.trim();
@@ -495,7 +500,7 @@ fn mint_header_and_payload_are_base64url_even_where_base64_has_plus_and_slash() 
 
 #[test]
 fn mint_org_without_user_mints_every_user_of_the_org() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let a = pki
         .cmd(&["jwt", "mint", "--org", "participant1", "--at", AT])
         .assert()
@@ -520,7 +525,7 @@ fn mint_org_without_user_mints_every_user_of_the_org() {
         } else {
             assert_eq!(claims["sub"], u);
         }
-        assert_eq!(claims["iat"], IAT);
+        assert_eq!(claims["iat"], AT_UNIX);
     }
     assert!(!pki.p2("jwt/bob.token").exists(), "--org participant1 only");
 
@@ -533,7 +538,7 @@ fn mint_org_without_user_mints_every_user_of_the_org() {
 
 #[test]
 fn remint_changes_tokens_only() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     pki.cmd(&["jwt", "mint", "--at", AT]).assert().success();
     let is_token = |p: &std::path::Path| p.extension().is_some_and(|e| e == "token");
     let before = snapshot(&pki.out);
@@ -585,7 +590,7 @@ fn refused(token: &str, jwks: &std::path::Path, extra: &[&str], what: &str, reas
 
 #[test]
 fn verify_accepts_a_fresh_token() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let token = pki.mint(&["--user", "alice"]);
     let file = pki.p1("jwt/alice.token");
     let jwks = pki.p1("jwt/jwks.json");
@@ -615,11 +620,16 @@ fn verify_accepts_a_fresh_token() {
     assert_eq!(v["valid"], true);
     assert_eq!(v["kid"], kid.as_str());
     assert_eq!(v["claims"]["sub"], "alice");
+    // PyJWT refuses a token with an audience when it is asked for none, so the other
+    // implementations are asked for participant1's; PyJWT has no leeway after exp.
+    judged(&pki, "participant1")
+        .accept(token.trim(), "participant1")
+        .run();
 }
 
 #[test]
 fn verify_refuses_a_tampered_payload() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let token = pki.mint(&["--user", "alice"]);
     let parts: Vec<&str> = token.trim().split('.').collect();
     let (_, payload, _) = split(token.trim());
@@ -638,11 +648,15 @@ fn verify_refuses_a_tampered_payload() {
             pki.kid("participant1")
         ),
     );
+    judged(&pki, "participant1")
+        .refuse(&tampered, "participant1")
+        .accept(token.trim(), "participant1")
+        .run();
 }
 
 #[test]
 fn verify_refuses_a_token_of_participant2_against_participant1_jwks() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let token = pki.mint(&["--user", "bob"]);
     let jwks1 = pki.p1("jwt/jwks.json");
     refused(
@@ -675,12 +689,19 @@ fn verify_refuses_a_token_of_participant2_against_participant1_jwks() {
     );
     // Against its own JWKS it is fine.
     verify(token.trim(), &pki.p2("jwt/jwks.json"), &["--at", AT]).success();
+    judged(&pki, "participant1")
+        .refuse(token.trim(), "participant2")
+        .refuse(&forged, "participant2")
+        .run();
+    judged(&pki, "participant2")
+        .accept(token.trim(), "participant2")
+        .run();
 }
 
 #[test]
 fn verify_refuses_an_expired_token() {
-    let pki = Pki::keys();
-    pki.mint(&["--user", "alice"]);
+    let pki = Fixture::ecdsa().at(AT).keys();
+    let day = pki.mint(&["--user", "alice"]);
     let file = pki.p1("jwt/alice.token");
     // A day and a minute after iat: past exp and past the 60 s leeway.
     refused(
@@ -691,7 +712,7 @@ fn verify_refuses_an_expired_token() {
         "expired at 2026-11-27T12:00:00Z",
     );
     // A 30-minute token, an hour later.
-    pki.mint(&["--user", "alice", "--ttl", "30m"]);
+    let half_hour = pki.mint(&["--user", "alice", "--ttl", "30m"]);
     refused(
         file.to_str().unwrap(),
         &pki.p1("jwt/jwks.json"),
@@ -699,11 +720,19 @@ fn verify_refuses_an_expired_token() {
         &file.display().to_string(),
         "expired at 2026-11-26T12:30:00Z",
     );
+    judged(&pki, "participant1")
+        .at(AT_UNIX + 86400 + 120)
+        .refuse(day.trim(), "participant1")
+        .run();
+    judged(&pki, "participant1")
+        .at(AT_UNIX + 3600)
+        .refuse(half_hour.trim(), "participant1")
+        .run();
 }
 
 #[test]
 fn verify_refuses_a_token_issued_in_the_future() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     pki.mint(&["--user", "alice"]);
     let file = pki.p1("jwt/alice.token");
     refused(
@@ -713,11 +742,17 @@ fn verify_refuses_a_token_issued_in_the_future() {
         &file.display().to_string(),
         "was issued in the future, at 2026-11-26T12:00:00Z",
     );
+    // jwcrypto does not check iat, so PyJWT alone is asked.
+    judged(&pki, "participant1")
+        .at(AT_UNIX - 120)
+        .pyjwt_only()
+        .refuse(file.to_str().unwrap(), "participant1")
+        .run();
 }
 
 #[test]
 fn verify_refuses_a_wrong_audience() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     pki.mint(&["--user", "alice"]);
     let file = pki.p1("jwt/alice.token");
     let jwks = pki.p1("jwt/jwks.json");
@@ -737,11 +772,17 @@ fn verify_refuses_a_wrong_audience() {
         &admin.display().to_string(),
         "has no audience, so audience `participant1` is not accepted",
     );
+    judged(&pki, "participant1")
+        .refuse(file.to_str().unwrap(), "participant2")
+        .refuse(admin.to_str().unwrap(), "participant1")
+        .accept(file.to_str().unwrap(), "participant1")
+        .accept(admin.to_str().unwrap(), "-")
+        .run();
 }
 
 /// Writes participant1's JWKS, edited by `edit`, next to the real one (so the org root is the
 /// trust anchor) and returns its path.
-fn edited_jwks(pki: &Pki, name: &str, edit: impl FnOnce(&mut Value)) -> std::path::PathBuf {
+fn edited_jwks(pki: &Fixture, name: &str, edit: impl FnOnce(&mut Value)) -> std::path::PathBuf {
     let mut jwks = pki.jwks("participant1");
     edit(&mut jwks);
     let p = pki.p1(&format!("jwt/{name}.json"));
@@ -751,7 +792,7 @@ fn edited_jwks(pki: &Pki, name: &str, edit: impl FnOnce(&mut Value)) -> std::pat
 
 #[test]
 fn verify_refuses_a_jwks_whose_x5c_does_not_chain() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     pki.mint(&["--user", "alice"]);
     let file = pki.p1("jwt/alice.token");
     let what = file.display().to_string();
@@ -829,7 +870,7 @@ fn verify_refuses_a_jwks_whose_x5c_does_not_chain() {
 
 #[test]
 fn verify_pins_the_org_root_with_root_outside_the_layout() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     pki.mint(&["--user", "alice"]);
     let file = pki.p1("jwt/alice.token");
     // The JWKS as a Ledger API would hold it: a copy outside hapki's layout.
@@ -868,7 +909,7 @@ fn verify_pins_the_org_root_with_root_outside_the_layout() {
 
 #[test]
 fn verify_refuses_a_jwks_whose_x5t_is_edited() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     pki.mint(&["--user", "alice"]);
     let file = pki.p1("jwt/alice.token");
     let what = file.display().to_string();
@@ -916,7 +957,7 @@ fn verify_refuses_a_jwks_whose_x5t_is_edited() {
 
 #[test]
 fn verify_refuses_a_token_without_kid() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let token = pki.mint(&["--user", "alice"]);
     let (_, payload, _) = split(token.trim());
     let (key, _, _) = signing("participant1");
@@ -942,7 +983,7 @@ fn verify_refuses_a_token_without_kid() {
 
 #[test]
 fn verify_cannot_run_on_an_unreadable_jwks() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     pki.mint(&["--user", "alice"]);
     let file = pki.p1("jwt/alice.token");
     let missing = pki.dir.path().join("missing.json");
@@ -956,11 +997,13 @@ fn verify_cannot_run_on_an_unreadable_jwks() {
     );
     assert_eq!(stdout(&a), "");
     // Not a JWKS at all: also exit 2, naming the file.
-    let a = verify(file.to_str().unwrap(), &pki.profile, &["--at", AT]).code(2);
+    let a = verify(file.to_str().unwrap(), pki.profile_path(), &["--at", AT]).code(2);
     let err = stderr(&a);
     assert!(
-        err.starts_with(&format!("error: {} is not a JWKS (", pki.profile.display()))
-            && err.ends_with("); give the jwks.json hapki wrote\n"),
+        err.starts_with(&format!(
+            "error: {} is not a JWKS (",
+            pki.profile_path().display()
+        )) && err.ends_with("); give the jwks.json hapki wrote\n"),
         "{err}"
     );
 }
@@ -969,7 +1012,7 @@ fn verify_cannot_run_on_an_unreadable_jwks() {
 
 /// Runs `jwt mint ARGS` and asserts exit 2, exactly `message` on stderr, nothing on stdout and
 /// no file changed under out/.
-fn mint_refused(pki: &Pki, args: &[&str], message: &str) {
+fn mint_refused(pki: &Fixture, args: &[&str], message: &str) {
     let before = snapshot(&pki.out);
     let mut all = vec!["jwt", "mint"];
     all.extend_from_slice(args);
@@ -981,7 +1024,7 @@ fn mint_refused(pki: &Pki, args: &[&str], message: &str) {
 
 #[test]
 fn mint_bad_input_is_one_sentence_and_writes_nothing() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let duration = |d: &str| {
         format!("the duration `{d}` is not valid; write a positive number with a unit, e.g. `30s`, `15m`, `12h` or `1d`")
     };
@@ -1018,15 +1061,15 @@ fn mint_bad_input_is_one_sentence_and_writes_nothing() {
         &pki,
         &["--user", "alice", "--org", "participant3"],
         &format!(
-            "the org `participant3` is not in the profile {}; use one of participant1, participant2",
-            pki.profile.display()
+            "the org `participant3` is not in the profile {}; use one of domain, participant1, participant2",
+            pki.profile_path().display()
         ),
     );
 }
 
 #[test]
 fn mint_before_keygen_is_refused() {
-    let pki = Pki::cas();
+    let pki = Fixture::ecdsa().at(AT).cas();
     let (_, cert, _) = signing("participant1");
     mint_refused(
         &pki,
@@ -1043,19 +1086,9 @@ fn mint_before_keygen_is_refused() {
 
 #[test]
 fn init_mints_every_profile_user_and_keeps_them_on_a_rerun() {
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("profile.toml");
-    std::fs::write(&profile, PROFILE).unwrap();
-    let out = dir.path().join("out");
-    let init = || {
-        hapki()
-            .args(["init", "--profile"])
-            .arg(&profile)
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success()
-    };
+    let fx = Fixture::ecdsa().at(AT).bare();
+    let out = &fx.out;
+    let init = || fx.run(&["init"]).success();
     init();
     let users = [
         ("participant1", "participant_admin", None),
@@ -1066,6 +1099,11 @@ fn init_mints_every_profile_user_and_keeps_them_on_a_rerun() {
         ("participant2", "bank", Some("participant2")),
         ("participant2", "george", Some("participant2")),
     ];
+    // init mints on the fixture's clock, which starts at AT when init starts; checked half a
+    // minute later, whatever the minting took.
+    let check_at = "2026-11-26T12:00:30Z";
+    let mut p1 = judged(&fx, "participant1").at(AT_UNIX + 30);
+    let mut p2 = judged(&fx, "participant2").at(AT_UNIX + 30);
     for (org, user, aud) in users {
         let token = out.join(org).join(format!("jwt/{user}.token"));
         let jwks = out.join(org).join("jwt/jwks.json");
@@ -1080,14 +1118,21 @@ fn init_mints_every_profile_user_and_keeps_them_on_a_rerun() {
             claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
             86400
         );
-        // Minted just now, so checked against the real clock.
-        let mut extra = vec![];
+        let mut extra = vec!["--at", check_at];
         if let Some(a) = aud {
-            extra = vec!["--aud", a];
+            extra.extend(["--aud", a]);
         }
         verify(token.to_str().unwrap(), &jwks, &extra).success();
+        let t = token.to_str().unwrap();
+        if org == "participant1" {
+            p1 = p1.accept(t, aud.unwrap_or("-"));
+        } else {
+            p2 = p2.accept(t, aud.unwrap_or("-"));
+        }
     }
-    let before = snapshot(&out);
+    p1.run();
+    p2.run();
+    let before = snapshot(out);
     std::thread::sleep(std::time::Duration::from_millis(20));
     let a = init();
     assert!(
@@ -1095,40 +1140,26 @@ fn init_mints_every_profile_user_and_keeps_them_on_a_rerun() {
         "{}",
         stdout(&a)
     );
-    assert_unchanged(&before, &snapshot(&out));
+    assert_unchanged(&before, &snapshot(out));
 }
 
 #[test]
 fn init_re_mints_only_the_token_whose_profile_claims_changed() {
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("profile.toml");
-    std::fs::write(&profile, PROFILE).unwrap();
-    let out = dir.path().join("out");
-    let init = |p: &Path| {
-        let a = hapki()
-            .args(["init", "--profile"])
-            .arg(p)
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success();
-        stdout(&a)
-    };
-    init(&profile);
+    let fx = Fixture::ecdsa().at(AT).bare();
+    let out = &fx.out;
+    let init = || stdout(&fx.run(&["init"]).success());
+    init();
     let bob = out.join("participant2/jwt/bob.token");
     let bank = out.join("participant2/jwt/bank.token");
     let bank_before = std::fs::read(&bank).unwrap();
     // bob moves to the Canton 3.x audience-based shape.
-    let changed = dir.path().join("changed.toml");
-    std::fs::write(
-        &changed,
-        PROFILE.replace(
-            r#"{ name = "bob", format = "scope" }"#,
-            r#"{ name = "bob", format = "audience" }"#,
-        ),
-    )
-    .unwrap();
-    let report = init(&changed);
+    let changed = ecdsa_profile().replace(
+        r#"{ name = "bob", format = "scope" }"#,
+        r#"{ name = "bob", format = "audience" }"#,
+    );
+    assert_ne!(changed, ecdsa_profile());
+    std::fs::write(fx.profile_path(), changed).unwrap();
+    let report = init();
     assert!(report.contains("1 tokens written"), "{report}");
     let (_, payload, _) = split(&std::fs::read_to_string(&bob).unwrap());
     let claims: Value = serde_json::from_str(&payload).unwrap();
@@ -1162,7 +1193,7 @@ fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
 
 #[test]
 fn keygen_ecdsa_p256_gives_an_es256_jwks_and_tokens() {
-    let pki = Pki::cas();
+    let pki = Fixture::ecdsa().at(AT).cas();
     pki.run(&[
         "jwt",
         "keygen",
@@ -1219,6 +1250,10 @@ fn keygen_ecdsa_p256_gives_an_es256_jwks_and_tokens() {
     assert_eq!(sig.len(), 64, "ES256 signs with R || S, 32 octets each");
     let a = verify(token, &pki.p1("jwt/jwks.json"), &["--at", AT]).success();
     assert!(stdout(&a).contains("(ES256)"), "{}", stdout(&a));
+    judged(&pki, "participant1")
+        .accept(token, "participant1")
+        .refuse(token, "participant2")
+        .run();
 
     let dir = pki.dir.path();
     let (signed, _) = token.rsplit_once('.').unwrap();
@@ -1241,7 +1276,7 @@ fn keygen_ecdsa_p256_gives_an_es256_jwks_and_tokens() {
 
 #[test]
 fn mint_flags_aud_scope_and_participant_id() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let claims = |args: &[&str]| mint_one(&pki, "participant1", "alice", args);
     assert_eq!(
         claims(&[
@@ -1284,7 +1319,7 @@ fn mint_flags_aud_scope_and_participant_id() {
 
 #[test]
 fn verify_refuses_alg_none_and_hs256_keyed_with_the_public_key() {
-    let pki = Pki::keys();
+    let pki = Fixture::ecdsa().at(AT).keys();
     let kid = pki.kid("participant1");
     let jwks = pki.p1("jwt/jwks.json");
     let payload = r#"{"sub":"participant_admin","scope":"daml_ledger_api","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#;
@@ -1327,38 +1362,35 @@ fn verify_refuses_alg_none_and_hs256_keyed_with_the_public_key() {
         ],
         Some(input.as_bytes()),
     );
+    let hs256 = format!("{input}.{}", b64url(&mac));
     refused(
-        &format!("{input}.{}", b64url(&mac)),
+        &hs256,
         &jwks,
         &["--at", AT],
         "the token",
         &format!("says alg HS256 but its JWKS key `{kid}` is for RS256"),
     );
+    // The other implementations take the algorithm from the JWKS key, never from the token.
+    judged(&pki, "participant1")
+        .refuse(&none, "-")
+        .refuse(&hs256, "-")
+        .run();
 }
 
 #[test]
 fn keygen_bad_input_is_one_sentence_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("profile.toml");
-    std::fs::write(&profile, PROFILE).unwrap();
-    let out = dir.path().join("out");
-    let a = hapki()
-        .args(["jwt", "keygen", "--org", "participant1", "--profile"])
-        .arg(&profile)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(2);
+    let fx = Fixture::ecdsa().bare();
+    let a = fx.run(&["jwt", "keygen", "--org", "participant1"]).code(2);
     assert_eq!(
         stderr(&a),
         format!(
             "error: org `participant1` has no complete CA under {}; create it first with `hapki ca init --org participant1`\n",
-            out.join("participant1").display()
+            fx.org("participant1").display()
         )
     );
-    assert!(!out.exists(), "nothing may be written without a CA");
+    assert!(!fx.out.exists(), "nothing may be written without a CA");
 
-    let pki = Pki::cas();
+    let pki = Fixture::ecdsa().at(AT).cas();
     let before = snapshot(&pki.out);
     let a = pki
         .run(&["jwt", "keygen", "--org", "participant1", "--key", "rsa1024"])

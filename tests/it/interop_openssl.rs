@@ -7,9 +7,9 @@
 //! The first test builds the real default profile (RSA 4096 CAs, RSA 2048 leaves) once; the
 //! others cover ECDSA and a three-tier Ed25519 hierarchy.
 
-mod common;
-
-use common::pki::*;
+use crate::support::fixture::{canton_ha_profile, Fixture};
+use crate::support::openssl::{assert_openssl_verifies, openssl, openssl_verify};
+use crate::support::tree::files_under;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -89,24 +89,11 @@ const TOPOLOGY: &[Org] = &[
     },
 ];
 
-/// Builds the topology into `out` (with `profile`, or the built-in one when `None`).
-fn build(profile: Option<&Path>, out: &Path) {
-    let run = |args: &[&str]| {
-        let mut c = hapki();
-        c.args(args).arg("--out").arg(out);
-        if let Some(p) = profile {
-            c.arg("--profile").arg(p);
-        }
-        let o = c.output().unwrap();
-        assert!(
-            o.status.success(),
-            "hapki {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
-    run(&["ca", "init"]);
+/// Builds the topology: the CAs, then each org's leaves.
+fn build(fx: &Fixture) {
+    fx.ok(&["ca", "init"]);
     for org in TOPOLOGY {
-        run(&["issue", org.name]);
+        fx.ok(&["issue", org.name]);
     }
 }
 
@@ -277,9 +264,9 @@ fn public_key_line(cert: &Path) -> String {
 
 #[test]
 fn default_rsa_profile_every_ca_and_leaf_passes_openssl_verify_x509_strict_for_its_purpose() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("certs");
-    build(None, &out);
+    let fx = Fixture::builtin().bare();
+    build(&fx);
+    let out = fx.out.clone();
     let checked = check_tree(&out, 2);
     // Every cert hapki wrote was checked: 3 roots, 3 intermediates, 25 leaves.
     assert_eq!(checked, cert_files(&out));
@@ -323,8 +310,8 @@ fn default_rsa_profile_every_ca_and_leaf_passes_openssl_verify_x509_strict_for_i
 
 #[test]
 fn ecdsa_p256_profile_passes_openssl_verify_x509_strict_for_its_purpose() {
-    let fx = Fixture::new();
-    build(Some(&fx.profile), &fx.out);
+    let fx = Fixture::ecdsa().bare();
+    build(&fx);
     let checked = check_tree(&fx.out, 2);
     assert_eq!(checked, cert_files(&fx.out));
     assert_eq!(
@@ -338,8 +325,8 @@ fn ecdsa_p256_profile_passes_openssl_verify_x509_strict_for_its_purpose() {
 
 #[test]
 fn ecdsa_p384_ca_tier1_profile_passes_openssl_verify_x509_strict_for_its_purpose() {
-    let fx = Fixture::with_profile(&profile_with("ecdsa-p384", "ecdsa-p256", 1));
-    build(Some(&fx.profile), &fx.out);
+    let fx = Fixture::profile(&canton_ha_profile("ecdsa-p384", "ecdsa-p256", 1)).bare();
+    build(&fx);
     let checked = check_tree(&fx.out, 1);
     assert_eq!(checked, cert_files(&fx.out));
     // A P-384 issuer signs with its natural hash, SHA-384.
@@ -361,8 +348,8 @@ fn ecdsa_p384_ca_tier1_profile_passes_openssl_verify_x509_strict_for_its_purpose
 
 #[test]
 fn ed25519_tier3_profile_passes_openssl_verify_x509_strict_for_its_purpose() {
-    let fx = Fixture::with_profile(&profile_with("ed25519", "ed25519", 3));
-    build(Some(&fx.profile), &fx.out);
+    let fx = Fixture::profile(&canton_ha_profile("ed25519", "ed25519", 3)).bare();
+    build(&fx);
     let checked = check_tree(&fx.out, 3);
     assert_eq!(checked, cert_files(&fx.out));
     assert_eq!(checked.len(), 3 * 3 + 25);

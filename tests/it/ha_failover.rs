@@ -3,9 +3,8 @@
 //! second, and checks the service name on whichever answers, since every replica's cert names
 //! the service it stands in for.
 
-mod common;
-
-use common::ha::{curl, free_port, nginx_backend, Backend, Pki, Reply};
+use crate::support::ha::{curl, ha_fixture, nginx_backend, Backend, Reply};
+use crate::support::proc::free_port;
 use std::path::{Path, PathBuf};
 
 /// A client with several endpoints of one service, tried in order: the first TLS connection that
@@ -49,7 +48,7 @@ fn participant<'a>(name: &'a str, port: u16, cert: (&'a str, &'a str)) -> Backen
 
 #[test]
 fn sequencer_client_fails_over_to_sequencer2_and_back_verifying_the_service_name() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (s1, s2) = (free_port(), free_port());
     let ca = pki.bundle("domain");
     let seq2 = nginx_backend(&pki, &sequencer("sequencer2", s2, "sequencer2"));
@@ -73,7 +72,7 @@ fn sequencer_client_fails_over_to_sequencer2_and_back_verifying_the_service_name
 
 #[test]
 fn participant_client_fails_over_to_participant1b_with_its_client_cert() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p1, p2) = (free_port(), free_port());
     let ca = pki.bundle("participant1");
     let admin = pki.client("participant1", "admin-api");
@@ -108,7 +107,7 @@ fn participant_client_fails_over_to_participant1b_with_its_client_cert() {
 
 #[test]
 fn client_refuses_a_replica_whose_cert_lacks_the_service_name() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (s1, s2) = (free_port(), free_port());
     // sequencer down; the "replica" presents mediator2's cert: the same CA, but it names the
     // mediator service, not sequencer.acme.com.
@@ -127,7 +126,7 @@ fn client_refuses_a_replica_whose_cert_lacks_the_service_name() {
 
 #[test]
 fn client_refuses_a_participant_replica_with_another_orgs_cert() {
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let (p1, p2) = (free_port(), free_port());
     let _impostor = nginx_backend(
         &pki,

@@ -2,10 +2,8 @@
 //! template under `tests/ha/` that it documents, word for word, and every hapki file path it
 //! names (in the templates and in the Canton HOCON blocks) must be one `hapki init` writes.
 
-mod common;
-
-use common::ha::{ha_dir, template, Pki};
-use std::path::Path;
+use crate::support::fixture::crate_root;
+use crate::support::ha::{ha_dir, ha_fixture, template};
 
 /// The templates users copy; the others under tests/ha/ are test harness only.
 const DOCUMENTED: &[&str] = &[
@@ -18,7 +16,7 @@ const DOCUMENTED: &[&str] = &[
 const HARNESS: &[&str] = &["nginx-main.conf.tmpl", "nginx-backend.conf.tmpl"];
 
 fn doc() -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ha-deployment.md");
+    let p = crate_root().join("docs/ha-deployment.md");
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -40,7 +38,7 @@ fn every_template_under_tests_ha_is_documented_or_marked_as_harness() {
         let name = e.unwrap().file_name().into_string().unwrap();
         assert!(
             DOCUMENTED.contains(&name.as_str()) || HARNESS.contains(&name.as_str()),
-            "tests/ha/{name} is neither in the docs nor marked as harness in tests/ha_docs.rs"
+            "tests/ha/{name} is neither in the docs nor marked as harness in tests/it/ha_docs.rs"
         );
     }
 }
@@ -82,10 +80,10 @@ fn every_file_path_in_the_doc_is_written_by_hapki_init() {
         "only {} paths found: {paths:?}",
         paths.len()
     );
-    let pki = Pki::init();
+    let pki = ha_fixture();
     let missing: Vec<&String> = paths
         .iter()
-        .filter(|p| !pki.certs.join(p).is_file())
+        .filter(|p| !pki.out.join(p).is_file())
         .collect();
     assert!(
         missing.is_empty(),

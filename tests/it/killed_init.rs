@@ -2,7 +2,7 @@
 //! completes the tree and `hapki verify` passes. The kills are timed by what the run has put on
 //! disk, so they land in the middle of writing the tree whatever the machine's speed.
 
-use assert_cmd::cargo::CommandCargoExt;
+use crate::support::fixture::{hapki_std, Fixture};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ users = [{{ name = "alice" }}, {{ name = "bob" }}]
 }
 
 fn hapki(args: &[&str]) -> Command {
-    let mut c = Command::cargo_bin("hapki").unwrap();
+    let mut c = hapki_std();
     c.args(args).stdout(Stdio::null()).stderr(Stdio::null());
     c
 }
@@ -85,10 +85,9 @@ fn has_temp(dir: &Path, of: &str) -> bool {
 
 #[test]
 fn a_killed_init_is_completed_by_the_next_run_and_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("p.toml");
-    std::fs::write(&p, profile(300)).unwrap();
-    let p = p.to_str().unwrap();
+    let fx = Fixture::profile(&profile(300)).bare();
+    let dir = &fx.dir;
+    let p = fx.profile_path().to_str().unwrap();
 
     // A full run, for the number of files of a complete tree.
     let full = dir.path().join("full");
@@ -138,8 +137,7 @@ fn a_killed_init_is_completed_by_the_next_run_and_verifies() {
             hapki(&args).status().unwrap().success(),
             "re-run after a kill in {stage}"
         );
-        let v = Command::cargo_bin("hapki")
-            .unwrap()
+        let v = hapki_std()
             .args(["verify", o, "--profile", p])
             .output()
             .unwrap();

@@ -7,9 +7,8 @@
 //!
 //! Every process is bounded in time and killed by its own pid.
 
-mod common;
-
-use common::pki::*;
+use crate::support::fixture::Fixture;
+use crate::support::proc::{drain, free_port, run_bounded, wait_for_line, KillOnDrop};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -48,8 +47,7 @@ impl OrgFiles {
 
 /// An ECDSA tree of the built-in topology with participant1's and participant2's leaves.
 fn build() -> (Fixture, OrgFiles, OrgFiles) {
-    let fx = Fixture::new();
-    fx.ok(&["ca", "init"]);
+    let fx = Fixture::ecdsa().cas();
     fx.ok(&["issue", "participant1"]);
     fx.ok(&["issue", "participant2"]);
     let p1 = OrgFiles {

@@ -1,22 +1,24 @@
-//! Shared harness of the HA end-to-end tests: one `hapki init` per test into its own temp dir
-//! (an ECDSA copy of the built-in profile, so it takes a second), the config templates under
-//! `tests/ha/` and their rendering, free loopback ports, and servers (NGINX, HAProxy, PostgreSQL,
-//! in-process TLS backends) that are bounded in time and stopped by their own pid in `Drop`, so a
-//! failing test never leaks one.
+//! Harness of the HA end-to-end tests: one `hapki init` per test into its own temp folder (the
+//! ECDSA fixture, so it takes a second), the config templates under `tests/ha/` and their
+//! rendering, and servers (NGINX, HAProxy, PostgreSQL) that are bounded in time and stopped by
+//! their own pid in `Drop`, so a failing test never leaks one. `Proxy` is the load balancer in
+//! front of a participant pair, NGINX or HAProxy: each proxy scenario is written once and run
+//! for both.
 //!
 //! Every server listens on 127.0.0.1 only, on a port of its own, with its config and logs in a
-//! temp folder of its test: the tests of a file run in parallel threads and share nothing.
+//! temp folder of its test: the tests run in parallel threads and share nothing.
+//!
+//! The HA fixtures use the real clock: NGINX, HAProxy, PostgreSQL and curl judge certs by it.
 
-use std::collections::HashSet;
 use std::fs;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+use super::fixture::Fixture;
 
 /// How long any server may live, whatever happens to the test that started it: `timeout`
 /// ends it (and its process group) even if the test process is killed before `Drop` runs.
@@ -51,92 +53,23 @@ pub fn render(text: &str, vars: &[(&str, String)]) -> String {
     out
 }
 
-/// The built-in profile with ECDSA P-256 CA and leaf keys (the JWT key stays RSA 2048, which is
-/// what Canton's `jwt-rs-256-*` auth takes): the same orgs, nodes and file names, made fast.
-pub fn ecdsa_profile() -> String {
-    let builtin =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha.toml"))
-            .expect("profiles/canton-ha.toml");
-    let mut n = 0;
-    let text: String = builtin
-        .lines()
-        .map(|l| {
-            let t = l.trim_start();
-            if t.starts_with("ca_key =") {
-                n += 1;
-                "ca_key = \"ecdsa-p256\"\n".to_string()
-            } else if t.starts_with("leaf_key =") {
-                n += 1;
-                "leaf_key = \"ecdsa-p256\"\njwt_key = \"rsa2048\"\n".to_string()
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    assert_eq!(
-        n, 2,
-        "profiles/canton-ha.toml no longer sets ca_key and leaf_key once each"
-    );
-    text
+/// One test's PKI: `hapki init` of the ECDSA fixture, readable by the `postgres` user.
+pub fn ha_fixture() -> Fixture {
+    Fixture::ecdsa().readable_by_others().init()
 }
 
-/// One test's PKI: `hapki init` of the ECDSA profile into a temp dir of the test's own.
-pub struct Pki {
-    pub tmp: tempfile::TempDir,
-    /// The `--out` folder.
-    pub certs: PathBuf,
-}
-
-impl Pki {
-    pub fn init() -> Pki {
-        let tmp = tempfile::Builder::new()
-            .prefix("hapki-ha-")
-            .tempdir()
-            .unwrap();
-        // Other users (the postgres server) must reach the public certs; private/ stays 0700.
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let profile = tmp.path().join("canton-ha-ecdsa.toml");
-        fs::write(&profile, ecdsa_profile()).unwrap();
-        let certs = tmp.path().join("certs");
-        let out = bounded(120, env!("CARGO_BIN_EXE_hapki"))
-            .args(["init", "--profile"])
-            .arg(&profile)
-            .arg("--out")
-            .arg(&certs)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "hapki init failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Pki { tmp, certs }
-    }
-
-    /// A path under the output dir, as SPEC.md spells it (`participant1/participant1/certs/...`).
-    pub fn path(&self, rel: &str) -> PathBuf {
-        let p = self.certs.join(rel);
-        assert!(p.exists(), "hapki init did not write {}", p.display());
-        p
-    }
-
-    /// A fresh folder for one server's config, logs and temp files.
-    pub fn dir(&self, name: &str) -> PathBuf {
-        let d = self.tmp.path().join(name);
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
-
+/// What the HA tests take from a fixture, by the paths SPEC.md gives.
+impl Fixture {
     pub fn certs_var(&self) -> (&'static str, String) {
-        ("CERTS", self.certs.display().to_string())
+        ("CERTS", self.out.display().to_string())
     }
 
     /// A server's chain and key (`NS/H/certs/H-chain.D.cert.pem`, `NS/H/private/H.D.key.pem`).
     pub fn server(&self, org: &str, node: &str) -> (PathBuf, PathBuf) {
         let d = dns(org);
         (
-            self.path(&format!("{org}/{node}/certs/{node}-chain.{d}.cert.pem")),
-            self.path(&format!("{org}/{node}/private/{node}.{d}.key.pem")),
+            self.file(&format!("{org}/{node}/certs/{node}-chain.{d}.cert.pem")),
+            self.file(&format!("{org}/{node}/private/{node}.{d}.key.pem")),
         )
     }
 
@@ -144,18 +77,19 @@ impl Pki {
     pub fn client(&self, org: &str, name: &str) -> (PathBuf, PathBuf) {
         let d = dns(org);
         (
-            self.path(&format!("{org}/client/{name}.{d}.cert.pem")),
-            self.path(&format!("{org}/client/{name}.{d}.key.pem")),
+            self.file(&format!("{org}/client/{name}.{d}.cert.pem")),
+            self.file(&format!("{org}/client/{name}.{d}.key.pem")),
         )
     }
 
     /// An org's trust bundle (intermediate then root).
     pub fn bundle(&self, org: &str) -> PathBuf {
-        self.path(&format!("{org}/intermediate/certs/ca-chain.cert.pem"))
+        self.file(&format!("{org}/intermediate/certs/ca-chain.cert.pem"))
     }
 
+    /// A token `hapki init` minted.
     pub fn token(&self, org: &str, user: &str) -> String {
-        fs::read_to_string(self.path(&format!("{org}/jwt/{user}.token")))
+        fs::read_to_string(self.file(&format!("{org}/jwt/{user}.token")))
             .unwrap()
             .trim()
             .to_string()
@@ -169,22 +103,6 @@ pub fn dns(org: &str) -> &'static str {
         "participant1" => "customer1.com",
         "participant2" => "customer2.com",
         _ => panic!("no org {org} in the profile"),
-    }
-}
-
-/// Ports handed out in this test process, so parallel tests never get the same one.
-static PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-
-/// A loopback port nothing listens on right now (the kernel picks it: bind 127.0.0.1:0).
-pub fn free_port() -> u16 {
-    loop {
-        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = l.local_addr().unwrap().port();
-        drop(l);
-        let mut seen = PORTS.lock().unwrap();
-        if seen.get_or_insert_with(HashSet::new).insert(port) {
-            return port;
-        }
     }
 }
 
@@ -290,10 +208,6 @@ impl Server {
         self
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -393,11 +307,11 @@ pub struct Backend<'a> {
 /// An NGINX stand-in for a Canton node: TLS with the given server cert, optionally requiring a
 /// client cert, answering every request with the client cert's subject and an `X-Backend`
 /// header naming itself.
-pub fn nginx_backend(pki: &Pki, b: &Backend<'_>) -> Server {
-    let (chain, key) = pki.server(b.cert.0, b.cert.1);
+pub fn nginx_backend(fx: &Fixture, b: &Backend<'_>) -> Server {
+    let (chain, key) = fx.server(b.cert.0, b.cert.1);
     let (ca, verify) = match b.client_ca {
-        Some(org) => (pki.bundle(org), "on"),
-        None => (pki.bundle(b.cert.0), "off"),
+        Some(org) => (fx.bundle(org), "on"),
+        None => (fx.bundle(b.cert.0), "off"),
     };
     let site = render(
         &template("nginx-backend.conf.tmpl"),
@@ -410,7 +324,7 @@ pub fn nginx_backend(pki: &Pki, b: &Backend<'_>) -> Server {
             ("VERIFY_CLIENT", verify.to_string()),
         ],
     );
-    let dir = pki.dir(b.name);
+    let dir = fx.scratch(b.name);
     nginx(&dir, b.name, &site, &[b.port])
 }
 
@@ -513,4 +427,146 @@ pub fn user_ids(name: &str) -> (u32, u32) {
 /// Runs `cmd` as the user `(uid, gid)`.
 pub fn as_user(cmd: &mut Command, ids: (u32, u32)) -> &mut Command {
     cmd.uid(ids.0).gid(ids.1)
+}
+
+/// The load balancer in front of participant1's pair (the seed's lb-participant1), configured
+/// by the template docs/ha-deployment.md shows for it. Every proxy scenario runs for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proxy {
+    /// `tests/ha/nginx-proxy.conf.tmpl`: chain and key files.
+    Nginx,
+    /// `tests/ha/haproxy.cfg.tmpl`: the combined chain + key PEMs hapki writes for `crt`.
+    Haproxy,
+}
+
+impl Proxy {
+    /// The documented config of this proxy (not yet rendered).
+    pub fn template(self) -> String {
+        template(match self {
+            Proxy::Nginx => "nginx-proxy.conf.tmpl",
+            Proxy::Haproxy => "haproxy.cfg.tmpl",
+        })
+    }
+
+    /// Starts the proxy with `config` (a template's text, maybe edited) rendered for this
+    /// fixture and these ports; returns once it listens on `proxy`.
+    pub fn start(
+        self,
+        fx: &Fixture,
+        config: &str,
+        proxy: u16,
+        primary: u16,
+        backup: u16,
+    ) -> Server {
+        let text = render(
+            config,
+            &[
+                fx.certs_var(),
+                ("PROXY_PORT", proxy.to_string()),
+                ("PRIMARY_PORT", primary.to_string()),
+                ("BACKUP_PORT", backup.to_string()),
+            ],
+        );
+        match self {
+            Proxy::Nginx => nginx(
+                &fx.scratch("lb-participant1"),
+                "lb-participant1",
+                &text,
+                &[proxy],
+            ),
+            Proxy::Haproxy => {
+                let dir = fx.scratch("haproxy");
+                let conf = dir.join("haproxy.cfg");
+                fs::write(&conf, text).unwrap();
+                // -db: foreground, one process, so the test's pid is the whole proxy.
+                let mut s = Server::spawn(
+                    "haproxy",
+                    &dir,
+                    &tool("haproxy"),
+                    &["-db", "-f", conf.to_str().unwrap()],
+                );
+                s.wait_listening(proxy);
+                s
+            }
+        }
+    }
+
+    /// What a caller gets once the primary stopped: NGINX passes the very next request to the
+    /// backup (`proxy_next_upstream`); HAProxy turns to it once its health check (every 500 ms)
+    /// has seen the primary down, and may answer 503 until then.
+    pub fn after_primary_stops(self, request: impl Fn() -> Reply) -> Reply {
+        match self {
+            Proxy::Nginx => request(),
+            Proxy::Haproxy => {
+                let deadline = Instant::now() + Duration::from_secs(15);
+                loop {
+                    let r = request();
+                    if r.status == 200 || Instant::now() > deadline {
+                        break r;
+                    }
+                    sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    /// Asserts the proxy refused a caller's missing or wrong client cert before any backend
+    /// saw the request. NGINX finishes the handshake and answers 400 itself with `nginx_says`
+    /// in the body; HAProxy (`verify required`) aborts the handshake: no HTTP answer at all.
+    pub fn assert_refused_caller(self, r: &Reply, nginx_says: &str) {
+        match self {
+            Proxy::Nginx => {
+                assert_eq!(r.status, 400, "{r:?}");
+                assert!(r.body.contains(nginx_says), "{r:?}");
+            }
+            Proxy::Haproxy => {
+                assert_ne!(r.exit, 0, "{r:?}");
+                assert_eq!(r.status, 0, "{r:?}");
+            }
+        }
+        assert_eq!(r.header("X-Backend"), None, "{r:?}");
+    }
+
+    /// The status of a request no backend would take: NGINX 502 (the upstream's TLS failed),
+    /// HAProxy 503 (no server it would talk to is up).
+    pub fn no_backend_status(self) -> u16 {
+        match self {
+            Proxy::Nginx => 502,
+            Proxy::Haproxy => 503,
+        }
+    }
+}
+
+/// `config` with the cert and key of `node` (participant1's) swapped for those of `other`
+/// (org, node): every file of it, chain, key or HAProxy PEM. Panics when the config names no
+/// such file, so a template change cannot make a negative test pass for nothing.
+pub fn swap_cert(config: &str, node: &str, other: (&str, &str)) -> String {
+    let (org, n) = other;
+    let d = dns(org);
+    let out = config
+        .replace(
+            &format!("participant1/{node}/certs/{node}-chain.customer1.com"),
+            &format!("{org}/{n}/certs/{n}-chain.{d}"),
+        )
+        .replace(
+            &format!("participant1/{node}/private/{node}.customer1.com"),
+            &format!("{org}/{n}/private/{n}.{d}"),
+        );
+    assert_ne!(out, config, "the config names no file of {node}");
+    assert!(
+        !out.contains(&format!("participant1/{node}/")),
+        "a file of {node} is left in the config:\n{out}"
+    );
+    out
+}
+
+/// A stand-in for a participant1 node `name` presenting its own cert and requiring a client
+/// cert of participant1's CA.
+pub fn participant(name: &str, port: u16) -> Backend<'_> {
+    Backend {
+        name,
+        port,
+        cert: ("participant1", name),
+        client_ca: Some("participant1"),
+    }
 }

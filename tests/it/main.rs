@@ -1,0 +1,35 @@
+//! hapki's integration tests: one test binary (`cargo test --test it`), so the helpers and the
+//! test code are compiled and linked once. Each module is one subject; the shared helpers are
+//! in `support/` (see its doc), the config templates in `tests/ha/` and the Python interop
+//! script in `tests/interop/`.
+//!
+//! Run one module, or one test, with a name filter:
+//!     cargo test --test it cli_core::
+//!     cargo test --test it jwt::verify_refuses_an_expired_token
+//!
+//! To add a module: create `tests/it/NAME.rs`, add `mod NAME;` below (sorted), and take what it
+//! needs from `crate::support` (`use crate::support::fixture::{Fixture, AT};`). Build fixtures
+//! with `Fixture` (never a temp folder and profile of your own), pin every time (`--at AT`, and
+//! `.at(AT)` for a fixture whose certs must be valid at that time), and report a test that this
+//! machine cannot run with `support::skip::skipped`, never with a silent `return`. An unused
+//! helper is a compile warning (and CI denies warnings): delete it.
+
+mod support;
+
+mod broken_pipe;
+mod cli_core;
+mod ha_docs;
+mod ha_failover;
+mod ha_jwt;
+mod ha_postgres;
+mod ha_proxy;
+mod haproxy_pem;
+mod help;
+mod inspect;
+mod interop_openssl;
+mod jwt;
+mod jwt_count;
+mod jwt_interop;
+mod killed_init;
+mod mtls;
+mod verify;

@@ -1,0 +1,343 @@
+//! The one fixture of the integration tests: a temp folder with a profile in it and the output
+//! folder `certs/` beside it, built step by step by the real binary.
+//!
+//! ```ignore
+//! let fx = Fixture::ecdsa().init();          // `hapki init` of the Canton HA topology, ECDSA
+//! let fx = Fixture::ecdsa().at(AT).keys();   // `ca init` + `jwt keygen`, on a clock at AT
+//! let fx = Fixture::profile(TEXT).bare();    // a profile of the test's own, nothing run yet
+//! fx.mint(&["--user", "alice"]);             // `jwt mint --at AT ...`
+//! ```
+//!
+//! The profile text comes from one source, the shipped `profiles/canton-ha.toml` (the built-in
+//! topology), with its key algorithms (and tier) rewritten: `Fixture::ecdsa()` has ECDSA P-256
+//! CAs and leaves, made in a fraction of a second, and RSA 2048 JWT keys (RS256, what Canton's
+//! `jwt-rs-256-*` auth expects). Tests of another topology pass their own text.
+//!
+//! Time: `fx.mint` passes `--at AT`, and tests pass `--at` to `jwt verify` and `verify`. But
+//! `hapki init`, `ca init`, `issue` and `jwt keygen` take no `--at`: they date certs from the
+//! clock. So a test that mints or verifies at `AT` builds its fixture with `.at(AT)`, which runs
+//! every command of the fixture (`fx.cmd`, `fx.ok`, `fx.run`, `fx.mint`) on a clock that starts
+//! at `AT` (libfaketime, Debian's `faketime` package): its certs are then valid at `AT`, and the
+//! test gives the same result on any day. Without `.at`, the fixture uses the real clock: what
+//! the tests of real servers (NGINX, HAProxy, PostgreSQL, curl, which judge certs by the wall
+//! clock) and of relative times (a cert's notBefore a few minutes before now) need.
+
+use assert_cmd::Command;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The pinned clock of every mint and verify: RFC 3339 and Unix seconds.
+pub const AT: &str = "2026-11-26T12:00:00Z";
+pub const AT_UNIX: i64 = 1_795_694_400;
+
+/// The preload library that fakes the clock of `.at` fixtures (libfaketime, multi-threaded
+/// flavour: hapki generates keys on several threads).
+const FAKETIME_LIBS: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1",
+    "/usr/local/lib/faketime/libfaketimeMT.so.1",
+];
+
+fn faketime_lib() -> &'static str {
+    FAKETIME_LIBS
+        .iter()
+        .copied()
+        .find(|p| Path::new(p).is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "libfaketime is not installed ({FAKETIME_LIBS:?}); fixtures pinned with .at() \
+                 need it: install the `faketime` package (scripts/test.sh does)"
+            )
+        })
+}
+
+/// How long one fixture step (`hapki init` and the like) may run.
+const STEP_LIMIT: Duration = Duration::from_secs(120);
+
+/// The crate root (where `profiles/`, `docs/` and `tests/` are).
+pub fn crate_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The text of a profile shipped under `profiles/`.
+pub fn shipped_profile(name: &str) -> String {
+    let p = crate_root().join("profiles").join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The built-in topology (`profiles/canton-ha.toml`) with other CA and leaf key algorithms and
+/// tier; JWT signing keys stay RSA 2048 (RS256).
+pub fn canton_ha_profile(ca_key: &str, leaf_key: &str, tier: u8) -> String {
+    let mut seen = [0; 3];
+    let text: String = shipped_profile("canton-ha.toml")
+        .lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with("ca_key =") {
+                seen[0] += 1;
+                format!("ca_key = \"{ca_key}\"\n")
+            } else if t.starts_with("leaf_key =") {
+                seen[1] += 1;
+                format!("leaf_key = \"{leaf_key}\"\njwt_key = \"rsa2048\"\n")
+            } else if t.starts_with("tier =") {
+                seen[2] += 1;
+                format!("tier = {tier}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [1, 1, 1],
+        "profiles/canton-ha.toml no longer sets ca_key, leaf_key and tier once each; update the tests"
+    );
+    text
+}
+
+/// The profile of `Fixture::ecdsa()`.
+pub fn ecdsa_profile() -> String {
+    canton_ha_profile("ecdsa-p256", "ecdsa-p256", 2)
+}
+
+/// What a fixture is made of before its first step runs.
+#[must_use = "a builder does nothing until .bare(), .cas(), .keys() or .init()"]
+pub struct Builder {
+    /// The profile text, or `None` for the built-in one (no `--profile`).
+    profile: Option<String>,
+    readable_by_others: bool,
+    clock: Option<&'static str>,
+}
+
+/// A temp folder with the profile (`profile.toml`) and the output folder (`certs/`) in it.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    profile: Option<PathBuf>,
+    pub out: PathBuf,
+    /// The RFC 3339 instant every command's clock starts at, or `None` for the real clock.
+    clock: Option<&'static str>,
+}
+
+impl Fixture {
+    /// The Canton HA topology with ECDSA P-256 CAs and leaves and RSA 2048 JWT keys.
+    pub fn ecdsa() -> Builder {
+        Fixture::profile(&ecdsa_profile())
+    }
+
+    /// A profile of the test's own.
+    pub fn profile(text: &str) -> Builder {
+        Builder {
+            profile: Some(text.to_string()),
+            readable_by_others: false,
+            clock: None,
+        }
+    }
+
+    /// The built-in profile (RSA 4096 CAs, RSA 2048 leaves): no `--profile` is passed.
+    pub fn builtin() -> Builder {
+        Builder {
+            profile: None,
+            readable_by_others: false,
+            clock: None,
+        }
+    }
+
+    /// The profile file; panics for a fixture of the built-in profile, which has none.
+    pub fn profile_path(&self) -> &Path {
+        self.profile
+            .as_deref()
+            .expect("a fixture of the built-in profile has no profile file")
+    }
+
+    /// The profile path as hapki prints it.
+    pub fn profile_shown(&self) -> String {
+        self.profile_path().display().to_string()
+    }
+
+    /// `hapki ARGS [--profile P] --out O`, run in the fixture's folder and bounded in time.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = hapki();
+        c.args(args);
+        if let Some(p) = &self.profile {
+            c.arg("--profile").arg(p);
+        }
+        c.arg("--out")
+            .arg(&self.out)
+            .current_dir(self.dir.path())
+            .timeout(STEP_LIMIT);
+        self.on_clock(&mut c);
+        c
+    }
+
+    /// Puts `c` (any hapki command) on the fixture's clock: for an `.at(T)` fixture, a clock
+    /// that starts at T when the process starts; otherwise the real one.
+    fn on_clock<'c>(&self, c: &'c mut Command) -> &'c mut Command {
+        if let Some(at) = self.clock {
+            let start = at
+                .strip_suffix('Z')
+                .expect("an RFC 3339 time in UTC")
+                .replace('T', " ");
+            c.env("LD_PRELOAD", faketime_lib())
+                .env("FAKETIME", format!("@{start}"))
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+                .env("TZ", "UTC");
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        self.cmd(args).assert()
+    }
+
+    /// Runs `hapki ARGS` and asserts exit 0; returns (stdout, stderr).
+    pub fn ok(&self, args: &[&str]) -> (String, String) {
+        let o = self.cmd(args).output().expect("run hapki");
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        );
+        assert!(
+            o.status.success(),
+            "hapki {args:?} failed ({:?})\nstdout: {out}\nstderr: {err}",
+            o.status
+        );
+        (out, err)
+    }
+
+    /// The folder of an org under the output folder.
+    pub fn org(&self, name: &str) -> PathBuf {
+        self.out.join(name)
+    }
+
+    /// A path under `certs/ORG/`.
+    pub fn path(&self, org: &str, rel: &str) -> PathBuf {
+        self.out.join(org).join(rel)
+    }
+
+    /// `certs/ORG/REL` as text, for messages.
+    pub fn show(&self, org: &str, rel: &str) -> String {
+        self.path(org, rel).display().to_string()
+    }
+
+    pub fn p1(&self, rel: &str) -> PathBuf {
+        self.path("participant1", rel)
+    }
+
+    pub fn p2(&self, rel: &str) -> PathBuf {
+        self.path("participant2", rel)
+    }
+
+    /// A file `hapki init` wrote, by its path under the output folder (as SPEC.md spells it,
+    /// `participant1/participant1/certs/...`); asserts it is there.
+    pub fn file(&self, rel: &str) -> PathBuf {
+        let p = self.out.join(rel);
+        assert!(p.exists(), "hapki did not write {}", p.display());
+        p
+    }
+
+    /// A fresh folder in the fixture's temp folder (a server's config and logs, a test's files).
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let d = self.dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// The org's JWKS as JSON.
+    pub fn jwks(&self, org: &str) -> serde_json::Value {
+        let p = self.path(org, "jwt/jwks.json");
+        serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+    }
+
+    /// The kid of the org's one JWKS key.
+    pub fn kid(&self, org: &str) -> String {
+        self.jwks(org)["keys"][0]["kid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Mints with `--at AT` and returns what was printed on stdout.
+    pub fn mint(&self, args: &[&str]) -> String {
+        let mut all = vec!["jwt", "mint", "--at", AT];
+        all.extend_from_slice(args);
+        let out = self.cmd(&all).output().unwrap();
+        assert!(
+            out.status.success(),
+            "hapki {all:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Builder {
+    /// The temp folder readable by other users (the `postgres` server must reach the public
+    /// certs; every private/ folder stays 0700).
+    pub fn readable_by_others(mut self) -> Builder {
+        self.readable_by_others = true;
+        self
+    }
+
+    /// Every command of the fixture runs on a clock that starts at `at` (RFC 3339, UTC), so
+    /// its certs are valid at that time whatever the date.
+    pub fn at(mut self, at: &'static str) -> Builder {
+        self.clock = Some(at);
+        self
+    }
+
+    /// The profile written, nothing run.
+    pub fn bare(self) -> Fixture {
+        let dir = tempfile::Builder::new()
+            .prefix("hapki-it-")
+            .tempdir()
+            .expect("temp dir");
+        if self.readable_by_others {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let profile = self.profile.map(|text| {
+            let p = dir.path().join("profile.toml");
+            std::fs::write(&p, text).expect("write profile");
+            p
+        });
+        let out = dir.path().join("certs");
+        Fixture {
+            dir,
+            profile,
+            out,
+            clock: self.clock,
+        }
+    }
+
+    /// Every org's CA (`hapki ca init`).
+    pub fn cas(self) -> Fixture {
+        let fx = self.bare();
+        fx.ok(&["ca", "init"]);
+        fx
+    }
+
+    /// The CAs plus the JWT signing key and JWKS of every org with JWT users.
+    pub fn keys(self) -> Fixture {
+        let fx = self.cas();
+        fx.ok(&["jwt", "keygen"]);
+        fx
+    }
+
+    /// The whole tree (`hapki init`).
+    pub fn init(self) -> Fixture {
+        let fx = self.bare();
+        fx.ok(&["init"]);
+        fx
+    }
+}
+
+/// The real `hapki` binary.
+pub fn hapki() -> Command {
+    Command::cargo_bin("hapki").expect("the hapki binary is built")
+}
+
+/// The real `hapki` binary as a plain std command, for tests that wire its stdio themselves.
+pub fn hapki_std() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hapki"))
+}
