@@ -13,6 +13,7 @@
 //! - `token`: JWKs, the JWKS, claims, signing and verifying tokens;
 //! - `verify`: the whole-tree check behind `hapki verify`;
 //! - `inspect`: the report behind `hapki inspect`;
+//! - `export`: PKCS#12 keystores and truststores, and per-node bundles (tar, Kubernetes);
 //! - `serve`: the HTTPS/HTTP server behind `hapki serve` (JWKS, CRLs, OCSP);
 //! - `cmd` and `cli`: one thin verb per subcommand and its flags.
 //!
