@@ -481,6 +481,9 @@ fn ocsp_good_then_revoked_without_restart_post_and_get() {
     let url = s.http_url("/ocsp");
     let serial = serial_hex(&f.leaf);
     let index = org(dir.path()).join("intermediate/index.txt");
+    // `init` records every cert in its CA's index; this test writes the lines itself, as
+    // `openssl ca` would, starting from none.
+    std::fs::remove_file(&index).unwrap();
     // Not in the index (there is none yet): unknown.
     let (out, _) = ocsp_query(&f, &url);
     assert!(out.contains(&format!("{}: unknown", f.leaf)), "{out}");
@@ -630,8 +633,14 @@ fn java_checks_the_servers_chain_over_ocsp_in_a_tls_handshake() {
 fn crls_are_served_as_on_disk_and_absent_ones_are_404() {
     let dir = tempfile::tempdir().unwrap();
     init(dir.path());
-    let s = Server::start(dir.path());
     let o = org(dir.path());
+    // `init` signs an empty CRL per CA; this test starts from none to see the 404.
+    for crl in ["intermediate/crl/intermediate.crl", "root/crl/ca.crl"] {
+        for ext in ["pem", "der"] {
+            let _ = std::fs::remove_file(o.join(format!("{crl}.{ext}")));
+        }
+    }
+    let s = Server::start(dir.path());
     assert_eq!(fetch(&[&s.http_url("/crl/intermediate.crl")]).0, 404);
 
     // A CRL signed by the intermediate, as the CRL commands will write it.
