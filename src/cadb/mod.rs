@@ -162,7 +162,9 @@ impl Record {
         )
     }
 
-    fn parse(line: &str) -> Option<Record> {
+    /// One index line, or `None` when it is not one (`openssl ocsp -index` skips such lines;
+    /// `Index::parse` refuses them).
+    pub fn parse(line: &str) -> Option<Record> {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() != 6 {
             return None;

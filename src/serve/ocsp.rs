@@ -253,7 +253,6 @@ fn crl_reason(r: Reason) -> CrlReason {
         Reason::Superseded => CrlReason::Superseded,
         Reason::CessationOfOperation => CrlReason::CessationOfOperation,
         Reason::CertificateHold => CrlReason::CertificateHold,
-        Reason::RemoveFromCrl => CrlReason::RemoveFromCRL,
     }
 }
 

@@ -3,38 +3,11 @@
 //! `openssl ca` writes and `openssl ocsp -index` reads, re-reading it when it changes.
 
 use super::watch::{Load, Watched};
+pub use crate::cadb::Reason;
+use crate::cadb::{Record, Status};
 use crate::model::CaLevel;
 use std::collections::HashMap;
 use std::path::Path;
-
-/// Why a certificate was revoked (RFC 5280 5.3.1 CRLReason codes, in openssl's spelling).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    Unspecified = 0,
-    KeyCompromise = 1,
-    CaCompromise = 2,
-    AffiliationChanged = 3,
-    Superseded = 4,
-    CessationOfOperation = 5,
-    CertificateHold = 6,
-    RemoveFromCrl = 8,
-}
-
-impl Reason {
-    fn parse(s: &str) -> Option<Reason> {
-        Some(match s {
-            "unspecified" => Reason::Unspecified,
-            "keyCompromise" => Reason::KeyCompromise,
-            "CACompromise" => Reason::CaCompromise,
-            "affiliationChanged" => Reason::AffiliationChanged,
-            "superseded" => Reason::Superseded,
-            "cessationOfOperation" => Reason::CessationOfOperation,
-            "certificateHold" => Reason::CertificateHold,
-            "removeFromCRL" => Reason::RemoveFromCrl,
-            _ => return None,
-        })
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertStatus {
@@ -104,62 +77,27 @@ fn normalize_hex(hex: &str) -> String {
     }
 }
 
-/// Parses `openssl ca`'s index: one cert a line, tab-separated status (V valid, R revoked, E
-/// expired), expiry, revocation time[,reason], serial (hex), file name (`unknown`), subject.
-/// Lines that do not parse are skipped, as `openssl ocsp` does with what it cannot use. An
-/// expired cert is `good`: RFC 6960 `good` says only that it is not revoked.
+/// Reads `openssl ca`'s index with the index module's line reader (`cadb::Record`). Lines that
+/// do not parse are skipped, as `openssl ocsp` does with what it cannot use, so a hand-edited
+/// line does not silence every answer. An expired cert is `good`: RFC 6960 `good` says only
+/// that it is not revoked.
 fn parse_index(text: &[u8]) -> Index {
     let mut index = Index::new();
-    for line in String::from_utf8_lossy(text).lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 4 {
-            continue;
-        }
-        let serial = f[3].trim();
-        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
-            continue;
-        }
-        let status = match f[0] {
-            "V" | "E" => CertStatus::Good,
-            "R" => {
-                let mut parts = f[2].split(',');
-                let Some(at) = parts.next().and_then(parse_asn1_time) else {
-                    continue;
-                };
-                let reason = parts.next().and_then(Reason::parse);
-                CertStatus::Revoked { at, reason }
-            }
-            _ => continue,
+    for r in String::from_utf8_lossy(text)
+        .lines()
+        .filter_map(Record::parse)
+    {
+        let status = match (r.status, r.revoked) {
+            (Status::Revoked, Some((at, reason))) => CertStatus::Revoked {
+                at: at.unix_timestamp(),
+                reason,
+            },
+            (Status::Revoked, None) => continue,
+            _ => CertStatus::Good,
         };
-        index.insert(normalize_hex(serial), status);
+        index.insert(normalize_hex(&r.serial), status);
     }
     index
-}
-
-/// `YYMMDDHHMMSSZ` (UTCTime, years 1950-2049) or `YYYYMMDDHHMMSSZ` (GeneralizedTime), as Unix
-/// seconds.
-fn parse_asn1_time(s: &str) -> Option<i64> {
-    let d = s.strip_suffix('Z')?;
-    if !d.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (year, rest) = match d.len() {
-        12 => {
-            let yy: i32 = d[..2].parse().ok()?;
-            (if yy < 50 { 2000 + yy } else { 1900 + yy }, &d[2..])
-        }
-        14 => (d[..4].parse().ok()?, &d[4..]),
-        _ => return None,
-    };
-    let n = |i: usize| rest[i..i + 2].parse::<u8>().ok();
-    let month = time::Month::try_from(n(0)?).ok()?;
-    let date = time::Date::from_calendar_date(year, month, n(2)?).ok()?;
-    let t = time::Time::from_hms(n(4)?, n(6)?, n(8)?).ok()?;
-    Some(
-        time::PrimitiveDateTime::new(date, t)
-            .assume_utc()
-            .unix_timestamp(),
-    )
 }
 
 #[cfg(test)]
