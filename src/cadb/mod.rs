@@ -28,6 +28,9 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 /// What `index.txt.attr` holds.
 pub const ATTR: &str = "unique_subject = no\n";
 
+/// The most of an `index.txt` hapki reads: two million certs of about 120 bytes a line.
+const INDEX_CAP: u64 = 256 << 20;
+
 /// The first CRL number, as the openssl CA recipes start `crlnumber`.
 pub const FIRST_CRL_NUMBER: u64 = 0x1000;
 
@@ -242,7 +245,9 @@ impl Index {
 
     /// Reads `index.txt`; a missing file is an empty index.
     pub fn load(path: &Path) -> Result<Index> {
-        match std::fs::read(path) {
+        // Through the store's reader (no FIFOs or devices); an index grows by a line a cert, so
+        // its cap is far above the one for a cert or key file.
+        match crate::store::read_io(path, INDEX_CAP) {
             Ok(b) => Index::parse(&String::from_utf8_lossy(&b), path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
             Err(e) => Err(Error::io("read", path, e)),
@@ -406,7 +411,7 @@ pub fn record_issued(
 /// The CRL number the CA at `level` signs with next: its `crlnumber`, or, when that is missing
 /// or unreadable, one above the number of the CRL on disk (never going back).
 pub fn next_crl_number(layout: &OrgLayout, level: CaLevel) -> u64 {
-    let from_file = std::fs::read_to_string(layout.crlnumber(level))
+    let from_file = crate::store::read_text(&layout.crlnumber(level))
         .ok()
         .and_then(|s| u64::from_str_radix(s.trim(), 16).ok());
     let from_crl = crate::crl::read(&layout.crl_der(level))

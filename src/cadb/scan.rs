@@ -51,7 +51,7 @@ pub fn scan_certs(layout: &OrgLayout) -> Vec<InUse> {
             .collect();
         names.sort();
         for (name, path) in names {
-            let Ok(bytes) = std::fs::read(&path) else {
+            let Ok(bytes) = crate::store::read_io(&path, crate::store::CAP) else {
                 continue;
             };
             let Some(der) = cert_of_pem(&bytes) else {
@@ -102,7 +102,7 @@ pub fn scan_certs(layout: &OrgLayout) -> Vec<InUse> {
 }
 
 fn push(out: &mut Vec<InUse>, path: &Path, holder: Holder, name: &str) {
-    let Ok(bytes) = std::fs::read(path) else {
+    let Ok(bytes) = crate::store::read_io(path, crate::store::CAP) else {
         return;
     };
     let Some(der) = cert_of_pem(&bytes) else {

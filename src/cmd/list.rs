@@ -166,7 +166,8 @@ fn classify(
         .strip_suffix(&format!(".{dns}"))
         .unwrap_or(cn)
         .to_string();
-    let bytes = std::fs::read(layout.newcert(issuer, serial)).unwrap_or_default();
+    let bytes = crate::store::read_io(&layout.newcert(issuer, serial), crate::store::CAP)
+        .unwrap_or_default();
     let der = cadb::cert_of_pem(&bytes).unwrap_or_default();
     let Ok((_, c)) = X509Certificate::from_der(&der) else {
         return ("unknown".into(), name);

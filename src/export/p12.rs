@@ -87,7 +87,7 @@ pub fn truststore_update(layout: &OrgLayout, ca: &OrgCa) -> Result<Option<Vec<u8
         .collect();
     want.sort();
     let pw = super::TRUSTSTORE_PASSWORD;
-    let current = std::fs::read(layout.truststore())
+    let current = crate::store::read_io(&layout.truststore(), crate::store::CAP)
         .ok()
         .and_then(|b| trusted_certs(&b, pw));
     if current.as_ref() == Some(&want) {

@@ -74,7 +74,7 @@ impl<T> Watched<T> {
         }
         let mut contents = Vec::with_capacity(self.paths.len());
         for p in &self.paths {
-            match fs::read(p) {
+            match crate::store::read_io(p, crate::store::CAP) {
                 Ok(b) => contents.push(b),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Load::Missing(format!("{} does not exist", p.display()))
