@@ -156,17 +156,19 @@ fn past_the_leaf_lifetime_every_leaf_is_expired_and_every_token_invalid() {
     assert_eq!(find("participant1/jwt/alice.token"), vec!["token-invalid"]);
     assert_eq!(find("participant1/jwt/jwks.json"), vec!["jwk-invalid"]);
     assert!(
-        // The CRLs' windows (7 and 180 days) have passed too; the root's cert and key have not.
-        flagged
-            .iter()
-            .all(|(f, _)| !f.contains("/root/") || f.contains("/crl/")),
+        // The CRLs' windows (7 and 180 days) have passed too, and the root's OCSP responder
+        // lives as long as a leaf; the root's own cert and key have not expired.
+        flagged.iter().all(|(f, _)| !f.contains("/root/")
+            || f.contains("/crl/")
+            || f.contains("/root-ocsp.")),
         "{flagged:?}"
     );
-    // Nothing else: the leaf certs have expired, the JWKS's x5c with them, the tokens too.
+    // Nothing else: the leaf certs have expired, the JWKS's x5c with them, the tokens too, and
+    // the CRLs' windows.
     for (file, codes) in &flagged {
         for c in codes {
             assert!(
-                ["expired", "jwk-invalid", "token-invalid"].contains(&c.as_str()),
+                ["expired", "jwk-invalid", "token-invalid", "crl-expired"].contains(&c.as_str()),
                 "{file}: {c}"
             );
         }
