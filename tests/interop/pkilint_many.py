@@ -2,7 +2,7 @@
 (pkilint/bin/lint_pkix_cert.py), so a test over a few hundred certs does not start Python a few
 hundred times. Usage: pkilint_many.py SEVERITY FILE...; prints one JSON object per file:
 {"file": ..., "results": <what `lint_pkix_cert lint -f JSON -s SEVERITY FILE` prints>}.
-tests/lint_pkilint.rs also runs `lint_pkix_cert` itself on some certs and checks both agree."""
+tests/it/lint_pkilint.rs also runs `lint_pkix_cert` itself on some certs and checks both agree."""
 
 import json
 import sys

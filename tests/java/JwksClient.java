@@ -1,4 +1,4 @@
-// A JWKS client with nothing but the JDK (tests/serve_online.rs): fetch the JWKS over HTTPS
+// A JWKS client with nothing but the JDK (tests/it/serve_online.rs): fetch the JWKS over HTTPS
 // trusting only the truststore given, rebuild the public key of the token's `kid` from the JWK
 // (EC P-256 / P-384 / P-521 or RSA), and verify the token's signature and expiry.
 // Usage: java JwksClient URL TRUSTSTORE.p12 STOREPASS TOKEN   -> prints "OK kid=..." or exits 1.

@@ -1,5 +1,5 @@
 // A TLS client with nothing but the JDK that checks the server's chain for revocation over OCSP
-// (tests/serve_online.rs), as Canton does with -Dcom.sun.net.ssl.checkRevocation=true
+// (tests/it/serve_online.rs), as Canton does with -Dcom.sun.net.ssl.checkRevocation=true
 // -Docsp.enable=true. The OCSP URL is given (ocsp.responderURL) instead of read from the certs.
 // Usage: java OcspClient URL TRUSTSTORE.p12 STOREPASS OCSP_URL   -> prints "OK" or "REFUSED: why".
 

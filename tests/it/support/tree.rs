@@ -75,7 +75,7 @@ pub fn files_under(root: &Path) -> Vec<String> {
         .into_iter()
         .filter(|(_, e)| matches!(e, Entry::File { .. }))
         // The CAs' databases and CRLs (index.txt, crlnumber, newcerts/, crl/) are checked by
-        // tests/lifecycle_*.rs; the layout tests compare the certs and keys.
+        // tests/it/lifecycle_*.rs; the layout tests compare the certs and keys.
         .filter(|(p, _)| !is_ca_db_file(p))
         .map(|(p, _)| p.to_string_lossy().into_owned())
         .collect()
