@@ -1,6 +1,6 @@
 // A mutual-TLS handshake between a JSSE server and a JSSE client in one JVM, with nothing but
 // the Java standard library: the keystores and truststores are the PKCS#12 files hapki writes.
-// Used by tests/fitin_p12.rs.
+// Used by tests/it/fitin_p12.rs.
 //
 //   java MtlsPair SERVER.p12 SERVER_PASSWORD CLIENT.p12 CLIENT_PASSWORD TRUSTSTORE.p12 HOST
 //
