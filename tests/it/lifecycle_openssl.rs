@@ -4,34 +4,16 @@
 //! under a revoked intermediate) and accepts the others. Times are pinned with --at, and
 //! openssl's with -attime.
 
+use crate::support::fixture::{
+    hapki_ecdsa as hapki, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/canton-ha-ecdsa.toml");
 const T0: &str = "2026-12-01T00:00:00Z";
 /// T0 + 1 h, as Unix seconds for `openssl -attime`.
 const T1: &str = "2026-12-01T01:00:00Z";
 const T1_UNIX: &str = "1796086800";
-
-fn hapki(out: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hapki"))
-        .args(args)
-        .args(["--profile", PROFILE, "--out"])
-        .arg(out)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn openssl(args: &[&str], dir: &Path) -> Output {
     Command::new("openssl")

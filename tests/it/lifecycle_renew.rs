@@ -1,32 +1,14 @@
 //! `hapki renew` at pinned times, `hapki list`, and concurrent issue/revoke runs under one CA.
 
+use crate::support::fixture::{
+    hapki_ecdsa as hapki, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/canton-ha-ecdsa.toml");
 const T0: &str = "2026-12-01T00:00:00Z";
 /// 300 days after T0: under a third of a 365-day leaf's life is left.
 const LATE: &str = "2027-09-27T00:00:00Z";
-
-fn hapki(out: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hapki"))
-        .args(args)
-        .args(["--profile", PROFILE, "--out"])
-        .arg(out)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()

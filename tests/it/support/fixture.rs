@@ -341,3 +341,29 @@ pub fn hapki() -> Command {
 pub fn hapki_std() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_hapki"))
 }
+
+/// The shipped ECDSA profile, by path.
+pub const ECDSA_PROFILE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/canton-ha-ecdsa.toml");
+
+/// `hapki ARGS --profile <shipped ECDSA profile> --out OUT`, run to its end.
+pub fn hapki_ecdsa(out: &Path, args: &[&str]) -> std::process::Output {
+    hapki_std()
+        .args(args)
+        .args(["--profile", ECDSA_PROFILE, "--out"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// The stdout of a run that must have succeeded; its status and both streams when it did not.
+pub fn stdout_of_success(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
