@@ -2,6 +2,7 @@
 //! key algorithms) are kept as text here and turned into checked domain types by each command
 //! before any work starts, so every refusal is hapki's own one-sentence message.
 
+use crate::cmd::jwt_rotate::{JwtRotateArgs, JWT_ROTATE_HELP};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -258,6 +259,9 @@ pub enum JwtCommand {
     /// Check a token against a JWKS: signature, kid, times, audience and the x5c chain.
     #[command(after_help = JWT_VERIFY_HELP)]
     Verify(JwtVerifyArgs),
+    /// Roll the signing key over: stage a next key, promote it, retire the old one.
+    #[command(after_help = JWT_ROTATE_HELP)]
+    Rotate(JwtRotateArgs),
 }
 
 const JWT_KEYGEN_HELP: &str = "EXAMPLES:\n  hapki jwt keygen                         # every org that has JWT users\n  hapki jwt keygen --org participant1 --key ecdsa-p256\n\nEXIT CODES:\n  0  success\n  2  bad input, no CA yet, an existing key without --force, or a file could not be written";

@@ -10,7 +10,7 @@ use crate::model::{CaLevel, Kind};
 use crate::pki::{self, detect_tier, OrgCa};
 use crate::profile::Topology;
 use crate::store::{Mode, Plan};
-use crate::token::stage::{jwks_for, load_signer, signing_spec};
+use crate::token::stage::{load_signer, signing_spec};
 use crate::token::{self, TokenSpec};
 use std::time::Instant;
 
@@ -111,7 +111,8 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             Some(l) => l.der.clone(),
             None => pki::read_cert(&layout.jwt_signing().cert)?.0,
         };
-        let jwks = jwks_for(&cert_der, &d.ca)?;
+        // A rotation in progress keeps its staged and retired keys published.
+        let jwks = token::rotate::published_jwks(layout, &cert_der, &d.ca)?;
         let jwks_ok = crate::store::read_text(&jwks_path).is_ok_and(|s| s == jwks);
         if !jwks_ok {
             plan.add(&jwks_path, jwks.clone(), Mode::Public);
@@ -126,22 +127,26 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             None => load_signer(layout, org)?,
         };
         let set = token::parse_jwks(jwks.as_bytes()).map_err(crate::error::Error::bug)?;
+        let mut exps = Vec::new();
         for u in &jwt_spec.users {
             let path = layout.token(&u.name);
             let claims = TokenSpec::for_user(jwt_spec, u, now.unix_timestamp()).claims();
             // A token is kept while it verifies with today's key, has not expired, and says
             // what the profile says of its user (all but its times).
+            // A token of a key the rotation retired still verifies, but is replaced.
             let keep = new_signer.is_none()
                 && crate::store::read_text(&path).is_ok_and(|t| {
                     token::verify_token(t.trim(), &set, None, now.unix_timestamp())
-                        .is_ok_and(|v| same_but_times(&v.claims, &claims))
+                        .is_ok_and(|v| v.kid == signer.kid() && same_but_times(&v.claims, &claims))
                 });
             if !keep {
                 let t = signer.sign(&claims).map_err(crate::error::Error::bug)?;
                 tokens.add(path, format!("{t}\n"), Mode::Secret);
                 tokens_of[o] += 1;
+                exps.push(claims["exp"].as_i64().unwrap_or(i64::MAX));
             }
         }
+        token::rotate::record_minted(&mut tokens, layout, signer.kid(), exps)?;
     }
     let nothing = plan.is_empty() && tokens.is_empty();
     if !nothing {

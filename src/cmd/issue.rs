@@ -10,7 +10,6 @@ use crate::model::{parse_days, KeyAlg, Label, San};
 use crate::pki::{adhoc_spec, OrgCa};
 use crate::profile::{LeafSpec, OrgSpec, Topology};
 use crate::store::{Mode, Plan, JWT_SIGNING_NAME};
-use crate::token::stage::jwks_for;
 
 pub fn run(args: &IssueArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
@@ -30,6 +29,14 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
         ));
     }
     let (org, specs) = resolve(&topo, args, kind, &sans, days, key)?;
+    for s in specs.iter().filter(|s| s.kind == Kind::JwtSigning) {
+        if let Some(why) = crate::token::stage::jwt_key_refusal(s.key) {
+            return Err(Error::input(format!(
+                "the jwt-signing cert {} would have a {} key, which cannot sign Canton tokens: {why}",
+                s.name, s.key
+            )));
+        }
+    }
     // An org without [org.jwt] has no JWKS; the one signing key verify knows there is
     // `jwt-sign`, and issuing it writes its JWKS too (below), so the tree stays one `verify`
     // accepts. Another name would be a key nothing publishes.
@@ -101,7 +108,7 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
         {
             plan.add(
                 layout.jwks(),
-                jwks_for(&leaf.der, &done[0].ca)?,
+                crate::token::rotate::published_jwks(&layout, &leaf.der, &done[0].ca)?,
                 Mode::Public,
             );
         }

@@ -10,7 +10,7 @@ use crate::pki::{self, OrgCa};
 use crate::profile::{user_name, OrgSpec, TokenFormat, Topology, UserSpec};
 use crate::store::OrgLayout;
 use crate::store::{Mode, Plan};
-use crate::token::stage::{jwks_for, jwt_spec, load_signer, signing_spec};
+use crate::token::stage::{jwt_spec, load_signer, signing_spec};
 use crate::token::{self, Signer, TokenSpec};
 use rayon::prelude::*;
 use rustls_pki_types::CertificateDer;
@@ -41,17 +41,28 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
         }
         w.tier = ca.levels.len() as u8;
         w.existing = Some(ca);
-        w.leaves
-            .push(signing_spec(org, key.or(org.jwt.as_ref().map(|j| j.key))));
+        let spec = signing_spec(org, key.or(org.jwt.as_ref().map(|j| j.key)));
+        if let Some(why) = token::stage::jwt_key_refusal(spec.key) {
+            let whence = match key {
+                Some(_) => "--key".to_string(),
+                None => format!("the leaf key of org `{}` (give --key)", org.name),
+            };
+            return Err(Error::input(format!(
+                "a {} key ({whence}) cannot sign Canton tokens: {why}",
+                spec.key
+            )));
+        }
+        w.leaves.push(spec);
         work.push(w);
     }
     preflight(out)?;
     let layouts: Vec<OrgLayout> = work.iter().map(|w| w.layout.clone()).collect();
     let (done, mut plan) = execute(work, now)?;
     for (d, layout) in done.iter().zip(&layouts) {
+        // A rotation in progress keeps its staged and retired keys published.
         plan.add(
             layout.jwks(),
-            jwks_for(&d.leaves[0].der, &d.ca)?,
+            token::rotate::published_jwks(layout, &d.leaves[0].der, &d.ca)?,
             Mode::Public,
         );
     }
@@ -227,7 +238,7 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     }
     if args.count.is_some() {
         let ((org, spec), (_, signer, layout)) = (&specs[0], &signers[0]);
-        return mint_many(signer, spec, &layout.tokens(&spec.user), count, org, &lock);
+        return mint_many(signer, spec, layout, count, org, &lock);
     }
     let tokens: Vec<(PathBuf, String)> = specs
         .par_iter()
@@ -243,6 +254,14 @@ pub fn mint(args: &JwtMintArgs) -> Result<i32> {
     let mut plan = Plan::new();
     for (p, t) in &tokens {
         plan.add(p, format!("{t}\n"), Mode::Secret);
+    }
+    // What each key signed, so a rotation knows when the key may be retired.
+    for (name, signer, layout) in &signers {
+        let exps = specs
+            .iter()
+            .filter(|(o, _)| o.name.as_str() == *name)
+            .map(|(_, s)| s.iat.saturating_add(s.ttl));
+        token::rotate::record_minted(&mut plan, layout, signer.kid(), exps)?;
     }
     plan.commit(&lock)?;
     if let [(path, t)] = tokens.as_slice() {
@@ -287,11 +306,12 @@ fn refuse_expired_over_live(spec: &TokenSpec, path: &Path) -> Result<()> {
 fn mint_many(
     signer: &Signer,
     spec: &TokenSpec,
-    path: &Path,
+    layout: &OrgLayout,
     count: u32,
     org: &OrgSpec,
     lock: &crate::store::Lock,
 ) -> Result<i32> {
+    let path = &layout.tokens(&spec.user);
     let base = spec.claims();
     // jti = a random batch id and the token's number: distinct within the batch by
     // construction, and across batches with 96 random bits.
@@ -315,6 +335,8 @@ fn mint_many(
     }
     let mut plan = Plan::new();
     plan.add(path, text.as_bytes(), Mode::Secret);
+    let exp = spec.iat.saturating_add(spec.ttl);
+    token::rotate::record_minted(&mut plan, layout, signer.kid(), [exp])?;
     plan.commit(lock)?;
     // One write, not one per line: stdout is line-buffered and 10,000 tokens are 10,000 writes.
     let mut stdout = std::io::stdout().lock();

@@ -686,6 +686,16 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
     org.leaves = leaves;
 
     if let Some(j) = &ro.jwt {
+        let jwt_key = key(
+            j.key.as_ref().or(o.jwt_key.as_ref()).or(d.jwt_key.as_ref()),
+            DEFAULT_JWT_KEY,
+        )?;
+        if let Some(why) = crate::token::stage::jwt_key_refusal(jwt_key) {
+            return Err(Error::input(format!(
+                "the JWT key of org `{}` is {jwt_key}, which cannot sign Canton tokens: {why}",
+                ro.name
+            )));
+        }
         let participant_id = j.participant_id.clone().unwrap_or_else(|| ro.name.clone());
         let format = match &j.format {
             Some(f) => TokenFormat::parse(f)?,
@@ -731,10 +741,7 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
                 .or_else(|| o.jwt_issuer.clone())
                 .or_else(|| d.jwt_issuer.clone())
                 .unwrap_or_else(|| DEFAULT_JWT_ISSUER.into()),
-            key: key(
-                j.key.as_ref().or(o.jwt_key.as_ref()).or(d.jwt_key.as_ref()),
-                DEFAULT_JWT_KEY,
-            )?,
+            key: jwt_key,
             format,
             ttl,
             users,

@@ -200,6 +200,46 @@ impl OrgLayout {
         self.leaf(Kind::JwtSigning, JWT_SIGNING_NAME)
     }
 
+    /// The staged next JWT signing key of a rotation (`hapki jwt rotate`), beside the current
+    /// one: `NS/signing/next/jwt-sign.D.{cert,key,pub}.pem`.
+    pub fn jwt_signing_next(&self) -> LeafFiles {
+        self.jwt_signing_in(self.dir.join("signing/next"))
+    }
+
+    /// The folder of retired JWT signing keys, one sub-folder per kid.
+    pub fn jwt_retired_dir(&self) -> PathBuf {
+        self.dir.join("signing/retired")
+    }
+
+    /// The cert of a retired JWT signing key (`NS/signing/retired/KID/jwt-sign.D.cert.pem`):
+    /// it stays published in the JWKS until the tokens it signed have expired. Nothing else of
+    /// the key is kept: a retired key never signs again, so its private half is only a risk.
+    pub fn jwt_signing_retired(&self, kid: &str) -> PathBuf {
+        self.jwt_retired_dir()
+            .join(kid)
+            .join(format!("{JWT_SIGNING_NAME}.{}.cert.pem", self.dns))
+    }
+
+    /// What the rotation tracks: the latest `exp` each signing key put in a token, and when
+    /// each retired key may go (`NS/signing/rotation.json`).
+    pub fn jwt_rotation_state(&self) -> PathBuf {
+        self.dir.join("signing/rotation.json")
+    }
+
+    fn jwt_signing_in(&self, dir: PathBuf) -> LeafFiles {
+        let (n, d) = (JWT_SIGNING_NAME, &self.dns);
+        LeafFiles {
+            cert: dir.join(format!("{n}.{d}.cert.pem")),
+            key: dir.join(format!("{n}.{d}.key.pem")),
+            csr: None,
+            chain: None,
+            cert_der: None,
+            key_der: None,
+            public_key: Some(dir.join(format!("{n}.{d}.pub.pem"))),
+            haproxy_pem: None,
+        }
+    }
+
     /// The delegated OCSP responder of a CA (EKU OCSPSigning, id-pkix-ocsp-nocheck), which
     /// signs `hapki serve`'s OCSP answers about the certs that CA issued:
     /// `NS/intermediate/certs/ocsp.D.cert.pem`, `NS/root/certs/root-ocsp.D.cert.pem`,
@@ -267,5 +307,9 @@ pub fn is_private_dir(dir: &Path) -> bool {
     matches!(
         dir.file_name().and_then(|n| n.to_str()),
         Some("private" | "client" | "signing")
-    )
+    ) || (dir.file_name().is_some_and(|n| n == "next")
+        && dir
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "signing"))
 }

@@ -1,13 +1,15 @@
 //! JWT for the Ledger API, one concept a file: `jwk` (the JWK of a signing cert and its check
 //! against its own `x5c`), `jwks` (the set document), `claims` (the three token shapes Canton
 //! accepts), `jws` (the compact JWS codec, written and read in one place), `sign` (the
-//! `Signer`), `verify` (token verification against a JWKS with a pinned clock) and `stage` (the
-//! JWT part of a tree, as `init`, `jwt keygen`, `jwt mint` and `verify` need it).
+//! `Signer`), `verify` (token verification against a JWKS with a pinned clock), `stage` (the
+//! JWT part of a tree, as `init`, `jwt keygen`, `jwt mint` and `verify` need it) and `rotate`
+//! (signing-key rollover: staged, current and retired keys, and when an old key may go).
 
 mod claims;
 mod jwk;
 mod jwks;
 pub mod jws;
+pub mod rotate;
 mod sign;
 pub mod stage;
 mod verify;

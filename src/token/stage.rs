@@ -23,6 +23,15 @@ pub fn signing_spec(org: &OrgSpec, key: Option<KeyAlg>) -> crate::profile::LeafS
     adhoc_spec(org, &label, Kind::JwtSigning, &[], None, key)
 }
 
+/// Why hapki refuses to make a JWT signing key of type `alg`, if it does: Canton verifies
+/// RS256, ES256 and ES512 tokens only, so a P-384 key (ES384) would sign tokens no participant
+/// accepts.
+pub fn jwt_key_refusal(alg: KeyAlg) -> Option<&'static str> {
+    (alg == KeyAlg::EcdsaP384).then_some(
+        "Canton accepts RS256, ES256 and ES512 tokens only and rejects P-384 (ES384) ones; choose rsa2048 (RS256) or ecdsa-p256 (ES256)",
+    )
+}
+
 /// The JWKS of an org's signing cert with its CA chain (issuing CA first, root last).
 pub fn jwks_for(cert: &CertificateDer<'_>, ca: &OrgCa) -> Result<String> {
     let chain: Vec<CertificateDer<'static>> =

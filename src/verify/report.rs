@@ -96,6 +96,13 @@ codes! {
     JwksStaleKey => "jwks-stale-key",
     /// A warning: the JWKS holds a key that is not the signing cert's.
     JwksExtraKey => "jwks-extra-key",
+    /// The JWKS's first key is not the current signing key (verifiers that take the first
+    /// key, and the rotation, rely on it).
+    JwksOrder => "jwks-order",
+    /// A retired signing cert that does not parse or sits in another kid's folder.
+    RetiredKeyInvalid => "retired-key-invalid",
+    /// The rotation record (`NS/signing/rotation.json`) is not hapki's.
+    RotationRecordInvalid => "rotation-record-invalid",
     /// A token that does not verify against the org's JWKS.
     TokenInvalid => "token-invalid",
     /// A token that cannot be checked: no readable JWKS or signing cert.
