@@ -37,6 +37,12 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Time a client has to finish the TLS handshake, and to send a request's headers.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no request in flight for this long is closed: HTTP/1 has its header
+/// timeout, but an HTTP/2 connection would otherwise stay open, idle, for ever.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// HTTP/2 PINGs find peers that are gone without a FIN (the idle timer needs no answer).
+pub const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
+pub const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time in-flight requests get to finish after SIGTERM.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -176,7 +182,10 @@ async fn accept_loop(
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(128)
-        .max_header_list_size(64 * 1024);
+        .max_header_list_size(64 * 1024)
+        .keep_alive_interval(Some(H2_PING_INTERVAL))
+        .keep_alive_timeout(H2_PING_TIMEOUT);
+    let idle = idle_timeout();
     let builder = Arc::new(builder);
     loop {
         let permit = tokio::select! {
@@ -199,9 +208,13 @@ async fn accept_loop(
         tokio::spawn(async move {
             let _permit = permit;
             let secure = tls.is_some();
+            let activity = Arc::new(Activity::default());
+            let seen = activity.clone();
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
+                let busy = Busy::start(seen.clone());
                 async move {
+                    let _busy = busy;
                     let started = Instant::now();
                     let method = req.method().clone();
                     let path = req.uri().path().to_string();
@@ -231,15 +244,85 @@ async fn accept_loop(
                         return;
                     };
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    let _ = graceful.watch(conn.into_owned()).await;
+                    until_idle(graceful.watch(conn.into_owned()), &activity, idle).await;
                 }
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    let _ = graceful.watch(conn.into_owned()).await;
+                    until_idle(graceful.watch(conn.into_owned()), &activity, idle).await;
                 }
             }
         });
     }
+}
+
+/// A connection's requests: how many are in flight, and when the last one ended.
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    last: std::sync::Mutex<Instant>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            in_flight: 0.into(),
+            last: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+}
+
+/// One request in flight, from its start until its response is built (dropped).
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn start(a: Arc<Activity>) -> Busy {
+        a.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(a)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        *self.0.last.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Serves `conn` until it ends, or until no request has been in flight for `idle`: then the
+/// connection is dropped, which closes its socket (hyper has no idle timer for HTTP/2).
+async fn until_idle<F: std::future::Future>(conn: F, a: &Activity, idle: Duration) {
+    tokio::pin!(conn);
+    loop {
+        let since = *a.last.lock().unwrap_or_else(|p| p.into_inner());
+        let wait = idle
+            .saturating_sub(since.elapsed())
+            .max(Duration::from_millis(50));
+        tokio::select! {
+            _ = &mut conn => return,
+            _ = tokio::time::sleep(wait) => {
+                let quiet = a.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0;
+                let since = *a.last.lock().unwrap_or_else(|p| p.into_inner());
+                if quiet && since.elapsed() >= idle {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// `IDLE_TIMEOUT`; debug builds take `HAPKI_TEST_IDLE_SECS` instead, so a test need not wait a
+/// minute. Compiled out of release builds.
+fn idle_timeout() -> Duration {
+    #[cfg(debug_assertions)]
+    if let Some(s) = std::env::var("HAPKI_TEST_IDLE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return Duration::from_secs(s);
+    }
+    IDLE_TIMEOUT
 }
 
 /// A path as the log shows it: at most 200 characters, control characters escaped, so a

@@ -44,6 +44,7 @@ mod lint_limits;
 mod lint_pkilint;
 mod mtls;
 mod rotate_e2e;
+mod rotate_h2_idle;
 mod safety_init_repair;
 mod safety_journal;
 mod safety_jwt;
