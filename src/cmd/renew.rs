@@ -11,6 +11,8 @@ use crate::keys;
 use crate::model::{fmt_time, Kind, Span};
 use crate::pki;
 use crate::profile::Topology;
+use crate::store::JWT_SIGNING_NAME;
+use crate::token::rotate;
 use time::Duration;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -22,7 +24,8 @@ pub fn run(args: &RenewArgs) -> Result<i32> {
     let out = &args.common.out;
     // Under the tree lock from the first read of an index to the last write.
     let lock = args.common.lock()?;
-    for n in &args.names {
+    let signer_named = args.names.iter().any(|n| n == JWT_SIGNING_NAME);
+    for n in args.names.iter().filter(|n| *n != JWT_SIGNING_NAME) {
         if !orgs.iter().any(|o| !o.leaves_named(n).is_empty()) {
             return Err(Error::input(format!(
                 "`{n}` is not a leaf of {} in the profile {}; name a server, client or proxy of the profile",
@@ -32,6 +35,8 @@ pub fn run(args: &RenewArgs) -> Result<i32> {
         }
     }
     let mut work = Vec::new();
+    let mut jwt_plan = crate::store::Plan::new();
+    let mut jwt_notes: Vec<String> = Vec::new();
     let mut olds: Vec<Vec<String>> = Vec::new();
     let mut planned = 0;
     for org in orgs {
@@ -111,6 +116,66 @@ pub fn run(args: &RenewArgs) -> Result<i32> {
             w.keys.push(key);
             planned += 1;
         }
+        // The JWT signing key: renewed through a rotation (see `token::rotate`).
+        let signer = layout.jwt_signing();
+        if org.jwt.is_some() && (args.names.is_empty() || signer_named) && signer.cert.exists() {
+            let (der, _) = pki::read_cert(&signer.cert)?;
+            let (_, cert) = X509Certificate::from_der(&der).map_err(|_| {
+                Error::input(format!(
+                    "{} does not parse; re-create it with `hapki jwt keygen --org {} --force`",
+                    signer.cert.display(),
+                    org.name
+                ))
+            })?;
+            let nb = cert.validity().not_before.to_datetime();
+            let na = cert.validity().not_after.to_datetime();
+            let left = na - now;
+            let due = match within {
+                Some(Span(s)) => left <= Duration::seconds(s),
+                None => left * 3 < na - nb,
+            };
+            let what = format!("jwt-signing {JWT_SIGNING_NAME} of {}", org.name);
+            if !due {
+                crate::outln!(
+                    "skipped {what}: fresh, expires {} ({} days of {} left)",
+                    fmt_time(na),
+                    left.whole_days(),
+                    (na - nb).whole_days()
+                );
+            } else if args.keep_key {
+                crate::outln!(
+                    "{} {what}: expires {}, same key (same kid: every token keeps verifying)",
+                    if args.dry_run {
+                        "would renew"
+                    } else {
+                        "renewing"
+                    },
+                    fmt_time(na)
+                );
+                if !args.dry_run {
+                    jwt_plan.extend(rotate::renew_keep_key(&layout, org, &ca, now)?);
+                }
+                planned += 1;
+            } else {
+                crate::outln!(
+                    "{} {what}: expires {}, new key through a rotation (the old key stays published until its tokens expire)",
+                    if args.dry_run { "would renew" } else { "renewing" },
+                    fmt_time(na)
+                );
+                if !args.dry_run {
+                    let p = rotate::renew_with_new_key(&layout, org, &ca, now)?;
+                    jwt_plan.extend(p.plan);
+                    jwt_notes.push(match (p.old_kid, p.retire_after) {
+                        (Some(old), Some(t)) => format!(
+                            "renewed {what}: new key {}; the old key {old} stays published; retire it with `hapki jwt rotate --org {} --retire` from {}",
+                            p.new_kid, org.name, rotate::fmt_unix(t)
+                        ),
+                        _ => format!("renewed {what}: new key {}", p.new_kid),
+                    });
+                }
+                planned += 1;
+            }
+        }
         if !w.leaves.is_empty() {
             w.existing = Some(ca);
             work.push(w);
@@ -127,8 +192,16 @@ pub fn run(args: &RenewArgs) -> Result<i32> {
     }
     super::preflight(out)?;
     let layouts: Vec<_> = work.iter().map(|w| w.layout.clone()).collect();
-    let (done, plan) = execute(work, now)?;
+    let (done, mut plan) = if work.is_empty() {
+        (Vec::new(), crate::store::Plan::new())
+    } else {
+        execute(work, now)?
+    };
+    plan.extend(jwt_plan);
     plan.commit(&lock)?;
+    for n in &jwt_notes {
+        crate::outln!("{n}");
+    }
     let mut kinds = Vec::new();
     for ((d, layout), old) in done.iter().zip(&layouts).zip(&olds) {
         for (leaf, old) in d.leaves.iter().zip(old) {

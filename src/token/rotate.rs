@@ -421,6 +421,69 @@ pub fn promote(
     })
 }
 
+/// `hapki renew` of the JWT signing key with a new key: a rotation in one run, so every token
+/// in flight keeps verifying. A key staged already is promoted; otherwise a new key is made and
+/// promoted at once (a new kid is fetched by verifiers at once, and the old key stays
+/// published, retired, until its tokens have expired).
+pub fn renew_with_new_key(
+    layout: &OrgLayout,
+    org: &OrgSpec,
+    ca: &OrgCa,
+    now: OffsetDateTime,
+) -> Result<Promotion> {
+    let staged = layout.jwt_signing_next();
+    if staged.cert.exists() && staged.key.exists() {
+        let (der, pem) = pki::read_cert(&staged.cert)?;
+        let key = crate::store::read(&staged.key)?;
+        let public = crate::keys::parse_pem(&key, &staged.key)?
+            .public_key_pem()
+            .into_bytes();
+        return promote(layout, org, ca, (&der, &pem, &key, &public), now);
+    }
+    let spec = super::stage::signing_spec(org, org.jwt.as_ref().map(|j| j.key));
+    if let Some(why) = super::stage::jwt_key_refusal(spec.key) {
+        return Err(Error::input(format!(
+            "org `{}` signs tokens with {} keys: {why}",
+            org.name, spec.key
+        )));
+    }
+    let leaf = pki::issue_leaf(org, ca, &spec, crate::keys::generate(spec.key)?, now)?;
+    let key = leaf.key.serialize_pem().into_bytes();
+    let public = leaf.key.public_key_pem().into_bytes();
+    let mut p = promote(layout, org, ca, (&leaf.der, &leaf.pem, &key, &public), now)?;
+    crate::cadb::record_issued(
+        &mut p.plan,
+        layout,
+        ca.issuing().level,
+        &leaf.der,
+        &leaf.pem,
+    )?;
+    Ok(p)
+}
+
+/// `hapki renew --keep-key` of the JWT signing key: a new cert for the same key (so the same
+/// kid: every token keeps verifying), and the JWKS with the new cert's x5c.
+pub fn renew_keep_key(
+    layout: &OrgLayout,
+    org: &OrgSpec,
+    ca: &OrgCa,
+    now: OffsetDateTime,
+) -> Result<Plan> {
+    let files = layout.jwt_signing();
+    let key = crate::keys::load(&files.key)?;
+    let mut spec = super::stage::signing_spec(org, None);
+    spec.key = crate::keys::alg_of(&key);
+    let leaf = pki::issue_leaf(org, ca, &spec, key, now)?;
+    let mut plan = pki::leaf_plan(&files, &leaf, ca);
+    crate::cadb::record_issued(&mut plan, layout, ca.issuing().level, &leaf.der, &leaf.pem)?;
+    plan.add(
+        layout.jwks(),
+        published_jwks(layout, &leaf.der, ca)?,
+        Mode::Public,
+    );
+    Ok(plan)
+}
+
 /// What `--retire` removes and what it must leave, at `now`.
 pub struct Retirement {
     pub plan: Plan,

@@ -43,6 +43,7 @@ mod lint_cmd;
 mod lint_limits;
 mod lint_pkilint;
 mod mtls;
+mod rotate_cli;
 mod rotate_e2e;
 mod rotate_h2_idle;
 mod safety_init_repair;
