@@ -255,3 +255,6 @@ Runs (s): init ${init_wall[*]}; openssl ${pair_ossl[*]}; paired hapki ${pair_hap
 floor CPU ${floor_cpu[*]}; mint ${mint_wall[*]}; ECDSA init ${e[*]}.
 ${verify_rc:+verify: $verify_rc (0: all good, 1: a problem reported).}
 EOF
+
+# hapki serve against NGINX and openssl ocsp (benches/serve.sh; its own usage header).
+benches/serve.sh

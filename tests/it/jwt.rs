@@ -540,11 +540,14 @@ fn mint_org_without_user_mints_every_user_of_the_org() {
 fn remint_changes_tokens_only() {
     let pki = Fixture::ecdsa().at(AT).keys();
     pki.cmd(&["jwt", "mint", "--at", AT]).assert().success();
-    let is_token = |p: &std::path::Path| p.extension().is_some_and(|e| e == "token");
+    // Tokens, and the rotation's record of the latest exp each key signed (docs/rotation.md).
+    let is_token = |p: &std::path::Path| {
+        p.extension().is_some_and(|e| e == "token") || p.ends_with("signing/rotation.json")
+    };
     let before = snapshot(&pki.out);
     let (tokens_before, rest_before): (Vec<_>, Vec<_>) =
         before.iter().partition(|(p, _)| is_token(p));
-    assert_eq!(tokens_before.len(), 7);
+    assert_eq!(tokens_before.len(), 9);
 
     std::thread::sleep(std::time::Duration::from_millis(20));
     pki.cmd(&["jwt", "mint", "--at", "2026-11-26T13:00:00Z"])
@@ -562,7 +565,7 @@ fn remint_changes_tokens_only() {
             .map(|(p, v)| (p.clone(), v.clone()))
             .collect(),
     );
-    assert_eq!(tokens_after.len(), 7);
+    assert_eq!(tokens_after.len(), 9);
     for ((p, e1), (_, e2)) in tokens_before.iter().zip(&tokens_after) {
         let (Entry::File { bytes: b1, .. }, Entry::File { bytes: b2, .. }) = (e1, e2) else {
             panic!("{} is not a file", p.display())
