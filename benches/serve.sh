@@ -40,9 +40,10 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 O="$W/t/participant1"; D=customer1.com
 HS=$(port); HH=$(port); NS=$(port); OS=$(port)
 "$H" serve --org participant1 --profile profiles/canton-ha-ecdsa.toml --out "$W/t" \
-  --listen "127.0.0.1:$HS" --http "127.0.0.1:$HH" 2>/dev/null & pids+=($!)
+  --listen "127.0.0.1:$HS" --http "127.0.0.1:$HH" 2>"$W/serve.log" & pids+=($!)
 mkdir -p "$W/nginx/www/.well-known" "$W/nginx/logs"
 cp "$O/jwt/jwks.json" "$W/nginx/www/.well-known/jwks.json"
+chmod a+x "$W"; chmod -R a+rX "$W/nginx"  # NGINX workers run as another user
 cat > "$W/nginx/nginx.conf" <<NGX
 worker_processes 2;
 pid $W/nginx/nginx.pid;
@@ -53,7 +54,6 @@ http {
   types { application/json json; }
   server {
     listen 127.0.0.1:$NS ssl;
-    http2 on;
     ssl_certificate $O/auth/certs/auth-chain.$D.cert.pem;
     ssl_certificate_key $O/auth/private/auth.$D.key.pem;
     root $W/nginx/www;
@@ -63,7 +63,7 @@ http {
 NGX
 nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" -g 'daemon off;' & pids+=($!)
 # openssl's responder: the intermediate's index, its delegated responder cert.
-openssl ocsp -index "$O/intermediate/index.txt" -port "127.0.0.1:$OS" \
+openssl ocsp -index "$O/intermediate/index.txt" -port "$OS" \
   -rsigner "$O/intermediate/certs/ocsp.$D.cert.pem" -rkey "$O/intermediate/private/ocsp.$D.key.pem" \
   -CA "$O/intermediate/certs/intermediate.cert.pem" -nmin 60 >/dev/null 2>&1 & pids+=($!)
 sleep 1
@@ -71,8 +71,9 @@ sleep 1
 openssl ocsp -issuer "$O/intermediate/certs/intermediate.cert.pem" \
   -cert "$O/participant1/certs/participant1.$D.cert.pem" -reqout "$W/req.der" -no_nonce >/dev/null
 for u in "https://127.0.0.1:$HS/.well-known/jwks.json" "https://127.0.0.1:$NS/.well-known/jwks.json"; do
-  curl -sf --cacert "$O/root/certs/ca.cert.pem" "$u" | cmp -s - "$O/jwt/jwks.json" \
-    || { echo "$u does not serve the JWKS" >&2; exit 2; }
+  for _ in $(seq 50); do curl -sf -o /dev/null --cacert "$O/root/certs/ca.cert.pem" "$u" && break; sleep 0.2; done
+  curl -s --cacert "$O/root/certs/ca.cert.pem" "$u" > "$W/got.json"; cmp -s "$W/got.json" "$O/jwt/jwks.json" \
+    || { echo "$u does not serve the JWKS" >&2; tail -n 3 "$W/serve.log" "$W/nginx/logs/error.log" >&2; exit 2; }
 done
 cat > "$W/post.lua" <<LUA
 wrk.method = "POST"
@@ -82,8 +83,9 @@ LUA
 
 # wrk URL [script] -> "requests/s p99_ms"
 run() {
-  local out
-  out=$(wrk -t"$THREADS" -c"$1" -d"${SECS}s" --latency ${3:+-s "$3"} "$2" 2>&1)
+  local out t=$THREADS
+  (( $1 < t )) && t=$1  # wrk needs at least one connection per thread
+  out=$(wrk -t"$t" -c"$1" -d"${SECS}s" --latency ${3:+-s "$3"} "$2" 2>&1)
   local rps p99
   rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
   p99=$(awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 } print v }' <<<"$out")
@@ -107,7 +109,7 @@ done
 sum() { awk '{ s += $1 } END { printf "%.0f", s }' < <(printf '%s\n' "$@"); }
 max() { printf '%s\n' "$@" | sort -g | tail -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-ok() { awk "BEGIN { exit !($1) }" && echo yes || echo "**no**"; }
+ok() { case "$1" in n/a*) echo "-" ;; *) awk "BEGIN { exit !($1) }" && echo yes || echo "**no**" ;; esac; }
 jr=$(ratio "$(sum "${hj[@]}")" "$(sum "${nj[@]}")")
 or=$(ratio "$(sum "${ho[@]}")" "$(sum "${oo[@]}")")
 jp=$(max "${hjp[@]}"); op=$(max "${hop[@]}")
