@@ -381,6 +381,15 @@ pub enum CaCommand {
     /// Create the root and intermediate CA of every org of the profile, or of one.
     #[command(after_help = CA_INIT_HELP)]
     Init(CaInitArgs),
+    /// Offline root: make the key of the CA below the root here and write its request.
+    #[command(after_help = crate::cmd::ca_offline::CA_CSR_HELP)]
+    Csr(crate::cmd::ca_offline::CaCsrArgs),
+    /// Offline root, on the root's machine: issue the CA a request asks for, and the root's CRL.
+    #[command(after_help = crate::cmd::ca_offline::CA_SIGN_HELP)]
+    Sign(crate::cmd::ca_offline::CaSignArgs),
+    /// Offline root: install the CA cert, root and root CRL that `ca sign` wrote (or a root CRL).
+    #[command(after_help = crate::cmd::ca_offline::CA_IMPORT_HELP)]
+    Import(crate::cmd::ca_offline::CaImportArgs),
 }
 
 /// Options every command that reads a profile or writes files takes.

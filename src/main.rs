@@ -22,6 +22,9 @@ fn main() {
     };
     let result = match command {
         Command::Ca(CaCommand::Init(a)) => cmd::ca::run(a),
+        Command::Ca(CaCommand::Csr(a)) => cmd::ca_offline::csr(a),
+        Command::Ca(CaCommand::Sign(a)) => cmd::ca_offline::sign(a),
+        Command::Ca(CaCommand::Import(a)) => cmd::ca_offline::import(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Issue(a) => cmd::issue::run(a),
         Command::Jwt(JwtCommand::Keygen(a)) => cmd::jwt::keygen(a),

@@ -3,6 +3,7 @@
 //! flags into domain types, calls them and prints the result.
 
 pub mod ca;
+pub mod ca_offline;
 pub mod completions;
 pub mod crl;
 pub mod export;

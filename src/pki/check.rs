@@ -387,9 +387,9 @@ mod tests {
         let org = org();
         let (ours, theirs) = (ca(&org), ca(&org));
         let (root, mid) = (&ours.levels[0], &ours.levels[1]);
-        assert_eq!(ca_cert(&root.der, None, Some(&root.key), t0()), Ok(()));
+        assert_eq!(ca_cert(&root.der, None, root.key.as_ref(), t0()), Ok(()));
         assert_eq!(
-            ca_cert(&mid.der, Some(&root.der), Some(&mid.key), t0()),
+            ca_cert(&mid.der, Some(&root.der), mid.key.as_ref(), t0()),
             Ok(())
         );
         let foreign_root = &theirs.root().der;
@@ -403,7 +403,7 @@ mod tests {
             Err(CheckError::BadSelfSignature)
         );
         assert_eq!(
-            ca_cert(&root.der, None, Some(&mid.key), t0()),
+            ca_cert(&root.der, None, mid.key.as_ref(), t0()),
             Err(CheckError::KeyMismatch)
         );
         let far = t0() + Duration::days(365 * 40);

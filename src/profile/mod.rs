@@ -34,6 +34,8 @@ struct RawDefaults {
     ocsp_url: Option<String>,
     jwt_issuer: Option<String>,
     token_ttl: Option<String>,
+    /// A critical nameConstraints extension on the org's issuing CA (docs/profiles.md).
+    name_constraints: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +221,11 @@ pub struct OrgSpec {
     pub ocsp_url: Option<String>,
     pub leaves: Vec<LeafSpec>,
     pub jwt: Option<JwtSpec>,
+    /// `name_constraints = true`: the issuing CA permits only the org's domain, the profile's
+    /// extra SANs, localhost and the loopback addresses (see `pki::permitted`).
+    pub name_constraints: bool,
+    /// Every extra SAN the profile's `sans` tables name (what name constraints also permit).
+    pub extra_sans: Vec<San>,
 }
 
 impl OrgSpec {
@@ -519,7 +526,14 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
         ocsp_url: url(o.ocsp_url.as_ref().or(d.ocsp_url.as_ref()), "ocsp_url")?,
         leaves: vec![],
         jwt: None,
+        name_constraints: o.name_constraints.or(d.name_constraints).unwrap_or(false),
+        extra_sans: vec![],
     };
+    if org.name_constraints && tier == 1 {
+        return Err(Error::input(
+            "name_constraints = true puts name constraints on the CA below the root, and tier 1 has none; use tier 2 or 3".to_string(),
+        ));
+    }
     if org.country.len() != 2 || !org.country.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(Error::input(format!(
             "country `{}` is not a two-letter ISO 3166 code; use e.g. `US`",
@@ -603,6 +617,11 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
             .iter()
             .map(|s| San::parse(s))
             .collect::<Result<Vec<_>>>()?;
+        for san in &sans {
+            if !org.extra_sans.contains(san) {
+                org.extra_sans.push(san.clone());
+            }
+        }
         extra.insert(node.clone(), sans);
     }
 
