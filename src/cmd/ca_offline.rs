@@ -684,7 +684,9 @@ pub fn before_init(org: &OrgSpec, w: &mut OrgWork<'_>) -> Result<Option<String>>
     let issuing = ca.issuing();
     let cert = w.layout.ca(issuing.level).cert;
     let parent = &ca.levels[ca.levels.len() - 2];
-    let what = if org.name_constraints {
+    let what = if pki::Permitted::of_cert(&issuing.der).is_none() {
+        "has no name constraints, and the profile asks for them (name_constraints = true)"
+    } else if org.name_constraints {
         "has other name constraints than the profile asks for (name_constraints = true)"
     } else {
         "has name constraints, and the profile asks for none"

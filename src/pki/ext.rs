@@ -114,12 +114,14 @@ pub(crate) fn add_revocation_info(params: &mut CertificateParams, org: &OrgSpec)
 }
 
 /// The CSR a subject would have sent for `params`: its name, key and requested extensions. What
-/// only the issuer decides (serial, AKI, CRL and OCSP locations) is not part of a request.
+/// only the issuer decides (serial, AKI, CRL and OCSP locations, name constraints) is not part
+/// of a request.
 pub(crate) fn csr_pem(params: &CertificateParams, key: &KeyPair) -> Result<String> {
     let mut req = params.clone();
     req.serial_number = None;
     req.use_authority_key_identifier_extension = false;
     req.crl_distribution_points.clear();
+    req.name_constraints = None;
     req.custom_extensions.clear();
     req.serialize_request(key)
         .and_then(|c| c.pem())

@@ -43,6 +43,7 @@ mod lint_cmd;
 mod lint_limits;
 mod lint_pkilint;
 mod mtls;
+mod name_constraints;
 mod safety_init_repair;
 mod safety_journal;
 mod safety_jwt;
