@@ -17,6 +17,7 @@
 mod support;
 
 mod broken_pipe;
+mod ca_offline;
 mod cli_core;
 mod fitin_bundle;
 mod fitin_client_chain;
