@@ -564,11 +564,15 @@ pub fn import(args: &CaImportArgs) -> Result<i32> {
         crate::outln!("{l}");
     }
     crate::outln!("wrote {}", layout.crl_bundle().display());
-    crate::outln!(
-        "Next: `hapki init` (or `hapki issue {}`) issues the leaves under it; `hapki verify {}` checks the tree",
-        org.name,
-        out.display()
-    );
+    if new_level.is_some() {
+        crate::outln!(
+            "Next: `hapki init` (or `hapki issue {}`) issues the leaves under it; `hapki verify {}` checks the tree",
+            org.name,
+            out.display()
+        );
+    } else {
+        crate::outln!("Next: reload the servers that read the CRLs (nginx -s reload, HAProxy reload, pg_ctl reload)");
+    }
     Ok(EXIT_OK)
 }
 
