@@ -336,3 +336,78 @@ pub fn check_permitted(issuing_der: &[u8], sans: &[San], what: &str) -> crate::e
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Topology;
+
+    fn org(extra: &str) -> OrgSpec {
+        let text = format!(
+            "[defaults]\nca_key = \"ecdsa-p256\"\nname_constraints = true\n[[org]]\nname = \"p\"\ndns = \"customer1.com\"\norganization = \"P\"\nservers = [\"db\"]\n{extra}"
+        );
+        Topology::parse(&text, "p.toml").unwrap().orgs.remove(0)
+    }
+
+    #[test]
+    fn the_permitted_names_are_the_domain_loopback_and_the_extra_sans() {
+        let p = Permitted::of_org(&org(
+            "sans = { db = [\"DNS:pg.customer1.com\", \"DNS:*.pg.example\", \"IP:10.0.0.5\"] }\n",
+        ));
+        // pg.customer1.com is inside the domain already; the wildcard's base is its subtree.
+        assert_eq!(p.dns, ["customer1.com", "localhost", "pg.example"]);
+        assert_eq!(
+            p.describe(),
+            "customer1.com, localhost, pg.example, 127.0.0.0/8, ::1/128, 10.0.0.5/32"
+        );
+        for ok in [
+            "DNS:customer1.com",
+            "DNS:A.Customer1.com",
+            "DNS:localhost",
+            "DNS:x.pg.example",
+            "IP:127.8.9.1",
+            "IP:::1",
+            "IP:10.0.0.5",
+        ] {
+            assert!(p.allows(&San::parse(ok).unwrap()), "{ok}");
+        }
+        for no in [
+            "DNS:evilcustomer1.com",
+            "DNS:customer1.com.evil.org",
+            "DNS:other.com",
+            "IP:10.0.0.6",
+            "IP:128.0.0.1",
+            "IP:::2",
+        ] {
+            assert!(!p.allows(&San::parse(no).unwrap()), "{no}");
+        }
+    }
+
+    #[test]
+    fn the_constraints_read_back_from_a_cert_are_the_ones_written() {
+        let org = org("");
+        let keys = (0..2)
+            .map(|_| crate::keys::generate(crate::model::KeyAlg::EcdsaP256).unwrap())
+            .collect();
+        let ca =
+            crate::pki::build_ca(&org, 2, None, keys, time::OffsetDateTime::now_utc()).unwrap();
+        assert_eq!(Permitted::of_cert(&ca.root().der), None);
+        let got = Permitted::of_cert(&ca.issuing().der).unwrap();
+        assert!(got.same(&Permitted::of_org(&org)), "{got:?}");
+        assert!(!ca.constraints_differ(&org));
+        let mut off = org.clone();
+        off.name_constraints = false;
+        assert!(ca.constraints_differ(&off));
+    }
+
+    #[test]
+    fn a_one_tier_profile_cannot_ask_for_name_constraints() {
+        let err = Topology::parse(
+            "[defaults]\ntier = 1\nname_constraints = true\n[[org]]\nname = \"p\"\ndns = \"p.com\"\norganization = \"P\"\n",
+            "p.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("use tier 2 or 3"), "{err}");
+    }
+}
