@@ -40,6 +40,26 @@ pub fn openssl_raw(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs openssl with `args` in the folder `dir` (for relative file names), whatever its exit.
+pub fn openssl_at(dir: &Path, args: &[&str]) -> Output {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed (the tests cross-check hapki with it)")
+}
+
+/// Runs openssl with `args` in the folder `dir`, asserting it succeeds; returns stdout.
+pub fn openssl_in(dir: &Path, args: &[&str]) -> String {
+    let out = openssl_at(dir, args);
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `openssl verify -x509_strict [extra] -CAfile root [-untrusted untrusted] cert`.
 pub fn openssl_verify(
     root: &Path,
