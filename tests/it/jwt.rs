@@ -583,9 +583,23 @@ fn verify(token: &str, jwks: &std::path::Path, extra: &[&str]) -> assert_cmd::as
 
 /// Asserts `hapki jwt verify` refuses with exactly `reason` (after "invalid: WHAT ").
 fn refused(token: &str, jwks: &std::path::Path, extra: &[&str], what: &str, reason: &str) {
-    let a = verify(token, jwks, extra).code(1);
-    assert_eq!(stdout(&a), format!("invalid: {what} {reason}\n"));
-    assert_eq!(stderr(&a), "");
+    refused_because("", token, jwks, extra, what, reason);
+}
+
+/// `refused`, naming the `case` of a table in its messages.
+fn refused_because(
+    case: &str,
+    token: &str,
+    jwks: &std::path::Path,
+    extra: &[&str],
+    what: &str,
+    reason: &str,
+) {
+    let a = verify(token, jwks, extra);
+    let code = a.get_output().status.code();
+    assert_eq!(code, Some(1), "{case}: {:?}", a.get_output());
+    assert_eq!(stdout(&a), format!("invalid: {what} {reason}\n"), "{case}");
+    assert_eq!(stderr(&a), "", "{case}");
 }
 
 #[test]
@@ -802,54 +816,56 @@ fn verify_refuses_a_jwks_whose_x5c_does_not_chain() {
         "cannot be trusted: its JWKS key `{kid}` has an x5c[0] that does not chain to the org root through its intermediate"
     );
 
-    // participant2's intermediate in place of participant1's.
-    let jwks = edited_jwks(&pki, "swapped-intermediate", |j| {
-        j["keys"][0]["x5c"][1] = p2["keys"][0]["x5c"][1].clone();
-    });
-    refused(
-        file.to_str().unwrap(),
-        &jwks,
-        &["--at", AT],
-        &what,
-        &no_chain,
-    );
-
-    // participant2's intermediate and root: a self-consistent tail, but not participant1's root.
-    let jwks = edited_jwks(&pki, "swapped-chain", |j| {
-        j["keys"][0]["x5c"][1] = p2["keys"][0]["x5c"][1].clone();
-        j["keys"][0]["x5c"][2] = p2["keys"][0]["x5c"][2].clone();
-    });
-    refused(
-        file.to_str().unwrap(),
-        &jwks,
-        &["--at", AT],
-        &what,
-        &no_chain,
-    );
-
-    // The intermediate left out.
-    let jwks = edited_jwks(&pki, "short", |j| {
-        j["keys"][0]["x5c"].as_array_mut().unwrap().truncate(1);
-    });
-    refused(
-        file.to_str().unwrap(),
-        &jwks,
-        &["--at", AT],
-        &what,
-        &no_chain,
-    );
-
-    // No x5c at all.
-    let jwks = edited_jwks(&pki, "no-x5c", |j| {
-        j["keys"][0].as_object_mut().unwrap().remove("x5c");
-    });
-    refused(
-        file.to_str().unwrap(),
-        &jwks,
-        &["--at", AT],
-        &what,
-        &format!("cannot be trusted: its JWKS key `{kid}` has no x5c chain"),
-    );
+    let no_x5c = format!("cannot be trusted: its JWKS key `{kid}` has no x5c chain");
+    // (case, the edit of participant1's JWKS, what verify says of alice's token)
+    type Edit = fn(&mut Value, &Value);
+    let cases: [(&str, Edit, &str); 4] = [
+        // participant2's intermediate in place of participant1's.
+        (
+            "swapped-intermediate",
+            |j, p2| {
+                j["keys"][0]["x5c"][1] = p2["keys"][0]["x5c"][1].clone();
+            },
+            &no_chain,
+        ),
+        // participant2's intermediate and root: a self-consistent tail, but not participant1's
+        // root.
+        (
+            "swapped-chain",
+            |j, p2| {
+                j["keys"][0]["x5c"][1] = p2["keys"][0]["x5c"][1].clone();
+                j["keys"][0]["x5c"][2] = p2["keys"][0]["x5c"][2].clone();
+            },
+            &no_chain,
+        ),
+        // The intermediate left out.
+        (
+            "short",
+            |j, _| {
+                j["keys"][0]["x5c"].as_array_mut().unwrap().truncate(1);
+            },
+            &no_chain,
+        ),
+        // No x5c at all.
+        (
+            "no-x5c",
+            |j, _| {
+                j["keys"][0].as_object_mut().unwrap().remove("x5c");
+            },
+            &no_x5c,
+        ),
+    ];
+    for (case, edit, reason) in cases {
+        let jwks = edited_jwks(&pki, case, |j| edit(j, &p2));
+        refused_because(
+            case,
+            file.to_str().unwrap(),
+            &jwks,
+            &["--at", AT],
+            &what,
+            reason,
+        );
+    }
 
     // participant2's complete, valid JWKS in participant1's folder, with bob's good token:
     // it chains to participant2's root, not to the org root of the folder.
