@@ -60,6 +60,18 @@ pub fn openssl_in(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The serial number of a PEM cert as openssl prints it (upper-case hex, no `serial=`).
+pub fn serial_of(cert: &Path) -> String {
+    let out = openssl_ok(
+        &["x509", "-noout", "-serial", "-in", cert.to_str().unwrap()],
+        None,
+    );
+    String::from_utf8_lossy(&out)
+        .trim()
+        .trim_start_matches("serial=")
+        .to_string()
+}
+
 /// `openssl verify -x509_strict [extra] -CAfile root [-untrusted untrusted] cert`.
 pub fn openssl_verify(
     root: &Path,
