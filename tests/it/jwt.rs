@@ -371,44 +371,30 @@ fn mint_scope_token_for_alice() {
     );
 }
 
-#[test]
-fn mint_participant_admin_has_no_audience() {
-    let pki = Fixture::ecdsa().at(AT).keys();
-    let payload = mint_one(
-        &pki,
-        "participant1",
-        "participant_admin",
-        &["--user", "participant_admin", "--org", "participant1"],
-    );
-    assert_eq!(
-        payload,
-        r#"{"sub":"participant_admin","scope":"daml_ledger_api","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
-    );
+/// One `#[test]` per token shape: `name: org, user, mint args => the exact payload`, minted
+/// at AT on a fixture of its own.
+macro_rules! mint_shape {
+    ($($name:ident: $org:expr, $user:expr, $args:expr => $payload:expr;)+) => {$(
+        #[test]
+        fn $name() {
+            let pki = Fixture::ecdsa().at(AT).keys();
+            let payload = mint_one(&pki, $org, $user, $args);
+            assert_eq!(payload, $payload, "{}", stringify!($name));
+        }
+    )+};
 }
 
-#[test]
-fn mint_audience_format() {
-    let pki = Fixture::ecdsa().at(AT).keys();
-    let payload = mint_one(
-        &pki,
-        "participant1",
-        "alice",
-        &["--user", "alice", "--format", "audience"],
-    );
-    assert_eq!(
-        payload,
-        r#"{"sub":"alice","aud":"https://daml.com/jwt/aud/participant/participant1","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
-    );
-}
-
-#[test]
-fn mint_custom_claims_of_the_profile_navigator() {
-    let pki = Fixture::ecdsa().at(AT).keys();
-    let payload = mint_one(&pki, "participant1", "navigator", &["--user", "navigator"]);
-    assert_eq!(
-        payload,
-        r#"{"https://daml.com/ledger-api":{"ledgerId":"participant1","participantId":"participant1","applicationId":"navigator","admin":true,"actAs":[],"readAs":[]},"aud":"participant1","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
-    );
+mint_shape! {
+    mint_participant_admin_has_no_audience:
+        "participant1", "participant_admin",
+        &["--user", "participant_admin", "--org", "participant1"]
+        => r#"{"sub":"participant_admin","scope":"daml_ledger_api","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#;
+    mint_audience_format:
+        "participant1", "alice", &["--user", "alice", "--format", "audience"]
+        => r#"{"sub":"alice","aud":"https://daml.com/jwt/aud/participant/participant1","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#;
+    mint_custom_claims_of_the_profile_navigator:
+        "participant1", "navigator", &["--user", "navigator"]
+        => r#"{"https://daml.com/ledger-api":{"ledgerId":"participant1","participantId":"participant1","applicationId":"navigator","admin":true,"actAs":[],"readAs":[]},"aud":"participant1","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#;
 }
 
 #[test]
