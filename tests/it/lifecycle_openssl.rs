@@ -5,7 +5,7 @@
 //! openssl's with -attime.
 
 use crate::support::fixture::{
-    hapki_ecdsa as hapki, hapki_std, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
+    ecdsa_tree, hapki_ecdsa as hapki, hapki_std, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
 };
 use crate::support::openssl::{openssl_at, openssl_raw, serial_of};
 use crate::support::proc::both;
@@ -28,10 +28,7 @@ fn have_openssl(test: &str) -> bool {
 }
 
 fn tree() -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("certs");
-    ok(&hapki(&out, &["init", "--at", T0]));
-    (d, out)
+    ecdsa_tree(T0)
 }
 
 #[test]

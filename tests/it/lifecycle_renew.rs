@@ -1,7 +1,7 @@
 //! `hapki renew` at pinned times, `hapki list`, and concurrent issue/revoke runs under one CA.
 
 use crate::support::fixture::{
-    hapki_ecdsa as hapki, hapki_std, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
+    ecdsa_tree, hapki_ecdsa as hapki, hapki_std, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
 };
 use crate::support::openssl::openssl_raw;
 use std::path::{Path, PathBuf};
@@ -24,10 +24,7 @@ fn openssl_x509(cert: &Path, what: &str) -> String {
 }
 
 fn tree() -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("certs");
-    ok(&hapki(&out, &["init", "--at", T0]));
-    (d, out)
+    ecdsa_tree(T0)
 }
 
 #[test]

@@ -456,6 +456,15 @@ pub fn hapki_ecdsa(out: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A temp folder with `certs/` in it, `hapki init --at AT` of the shipped ECDSA profile: the
+/// tree the `hapki_ecdsa` tests (lifecycle_*) start from. Returns (folder, `certs/`).
+pub fn ecdsa_tree(at: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("certs");
+    stdout_of_success(&hapki_ecdsa(&out, &["init", "--at", at]));
+    (d, out)
+}
+
 /// The stdout of a run that must have succeeded; its status and both streams when it did not.
 pub fn stdout_of_success(o: &std::process::Output) -> String {
     assert!(
