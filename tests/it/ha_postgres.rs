@@ -214,51 +214,41 @@ fn participant1_connects_with_verify_full_and_its_client_cert_others_are_refused
     assert!(both(&other).contains("SSL error"), "{}", both(&other));
 }
 
-#[test]
-fn psql_refuses_a_server_with_another_orgs_db_cert() {
+/// The server presents the chain `chain` (in place of participant1's db chain) and the key of
+/// `key` (org, node); psql, verifying participant1's db, refuses it saying `because`.
+fn psql_refuses_the_server(case: &str, chain: &str, key: (&str, &str), because: &str) {
     let pki = ha_fixture();
     let c = start_cluster(
         pki,
-        &[(
-            "participant1/db/certs/db-chain.customer1.com",
-            "participant2/db/certs/db-chain.customer2.com",
-        )],
-        &db_key(pki, "participant2", "db"),
+        &[("participant1/db/certs/db-chain.customer1.com", chain)],
+        &db_key(pki, key.0, key.1),
     );
     let r = psql(
         pki,
         c.port,
         Some(pki.client("participant1", "participant1")),
     );
-    assert!(!r.status.success(), "{}", both(&r));
-    assert!(
-        both(&r).contains("certificate verify failed"),
-        "{}",
-        both(&r)
+    assert!(!r.status.success(), "{case}: {}", both(&r));
+    assert!(both(&r).contains(because), "{case}: {}", both(&r));
+}
+
+#[test]
+fn psql_refuses_a_server_with_another_orgs_db_cert() {
+    psql_refuses_the_server(
+        "participant2's db cert",
+        "participant2/db/certs/db-chain.customer2.com",
+        ("participant2", "db"),
+        "certificate verify failed",
     );
 }
 
 #[test]
 fn psql_refuses_a_server_cert_of_the_right_ca_for_another_name() {
-    let pki = ha_fixture();
     // participant1's json cert: the right CA, but it does not name db.customer1.com.
-    let c = start_cluster(
-        pki,
-        &[(
-            "participant1/db/certs/db-chain.customer1.com",
-            "participant1/json/certs/json-chain.customer1.com",
-        )],
-        &db_key(pki, "participant1", "json"),
-    );
-    let r = psql(
-        pki,
-        c.port,
-        Some(pki.client("participant1", "participant1")),
-    );
-    assert!(!r.status.success(), "{}", both(&r));
-    assert!(
-        both(&r).contains("does not match host name \"db.customer1.com\""),
-        "{}",
-        both(&r)
+    psql_refuses_the_server(
+        "participant1's json cert",
+        "participant1/json/certs/json-chain.customer1.com",
+        ("participant1", "json"),
+        "does not match host name \"db.customer1.com\"",
     );
 }
