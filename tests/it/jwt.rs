@@ -4,7 +4,9 @@
 
 use crate::support::fixture::{ecdsa_profile, hapki, Fixture, AT, AT_UNIX};
 use crate::support::interop::Interop;
-use crate::support::jwt::{b64url, sign_rs256, signing, split, unb64url, INTERMEDIATE, ROOT};
+use crate::support::jwt::{
+    b64url, es256_fixture, sign_rs256, signing, split, unb64url, INTERMEDIATE, ROOT,
+};
 use crate::support::openssl::{der, digest, openssl_ok as openssl, openssl_raw};
 use crate::support::tree::{assert_same_tree as assert_unchanged, mode, snapshot, Entry};
 use base64::engine::general_purpose::STANDARD;
@@ -1195,18 +1197,7 @@ fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
 
 #[test]
 fn keygen_ecdsa_p256_gives_an_es256_jwks_and_tokens() {
-    let pki = Fixture::ecdsa().at(AT).cas();
-    pki.run(&[
-        "jwt",
-        "keygen",
-        "--org",
-        "participant1",
-        "--key",
-        "ecdsa-p256",
-        "--at",
-        AT,
-    ])
-    .success();
+    let pki = es256_fixture();
     let k = pki.jwks("participant1")["keys"][0].clone();
     let mut fields: Vec<&str> = k.as_object().unwrap().keys().map(String::as_str).collect();
     fields.sort();
