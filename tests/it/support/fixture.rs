@@ -6,6 +6,8 @@
 //! let fx = Fixture::ecdsa().at(AT).keys();   // `ca init` + `jwt keygen`, on a clock at AT
 //! let fx = Fixture::profile(TEXT).bare();    // a profile of the test's own, nothing run yet
 //! fx.mint(&["--user", "alice"]);             // `jwt mint --at AT ...`
+//! let copy = fx.copy();                     // its own copy of fx's tree, to break
+//! static T: OnceLock<Fixture> = ...;        // `.shared()`: built once, read by many tests
 //! ```
 //!
 //! The profile text comes from one source, the shipped `profiles/canton-ha.toml` (the built-in
