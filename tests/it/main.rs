@@ -11,8 +11,10 @@
 //! needs from `crate::support` (`use crate::support::fixture::{Fixture, AT};`). Build fixtures
 //! with `Fixture` (never a temp folder and profile of your own), pin every time (`--at AT`, and
 //! `.at(AT)` for a fixture whose certs must be valid at that time), and report a test that this
-//! machine cannot run with `support::skip::skipped`, never with a silent `return`. An unused
-//! helper is a compile warning (and CI denies warnings): delete it.
+//! machine cannot run with `support::skip::skipped`, never with a silent `return`. A tree that
+//! several tests only read is built once (`.shared()` in a `static OnceLock`); a test that
+//! changes it works on its own `fx.copy()`. An unused helper is a compile warning (and CI
+//! denies warnings): delete it.
 
 mod support;
 
