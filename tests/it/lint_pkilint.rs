@@ -264,10 +264,9 @@ fn every_key_type_with_crl_and_ocsp_is_pkilint_clean() {
 
 #[test]
 fn a_name_constrained_profile_is_pkilint_clean() {
-    if lint_cli().is_none() {
+    if lint_cli(test_name!()).is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     // The ECDSA profile with `name_constraints = true` for every org, tiers 2 and 3 (the
     // constraints on the issuing CA, signed by the root or by the policy CA).
     let text = std::fs::read_to_string(root().join("profiles/canton-ha-ecdsa.toml"))
@@ -275,16 +274,11 @@ fn a_name_constrained_profile_is_pkilint_clean() {
         .replacen("[defaults]\n", "[defaults]\nname_constraints = true\n", 1);
     assert!(text.contains("name_constraints = true"));
     for tier in ["2", "3"] {
-        let profile = dir.path().join(format!("nc{tier}.toml"));
-        std::fs::write(
-            &profile,
-            text.replace("tier = 2", &format!("tier = {tier}")),
-        )
-        .unwrap();
-        let out = dir.path().join(format!("t{tier}"));
-        let (p, o) = (profile.to_str().unwrap(), out.to_str().unwrap());
-        hapki(&["init", "--profile", p, "--out", o]);
-        hapki(&[
+        let fx = Fixture::profile(&text.replace("tier = 2", &format!("tier = {tier}")))
+            .at(AT)
+            .bare();
+        fx.ok(&["init"]);
+        fx.ok(&[
             "issue",
             "extra",
             "--kind",
@@ -293,12 +287,8 @@ fn a_name_constrained_profile_is_pkilint_clean() {
             "participant1",
             "--san",
             "DNS:db.customer1.com",
-            "--profile",
-            p,
-            "--out",
-            o,
         ]);
-        let mid = out.join("participant1/intermediate/certs/intermediate.cert.pem");
+        let mid = fx.p1("intermediate/certs/intermediate.cert.pem");
         let shown = std::process::Command::new("openssl")
             .args(["x509", "-noout", "-ext", "nameConstraints", "-in"])
             .arg(&mid)
@@ -308,6 +298,6 @@ fn a_name_constrained_profile_is_pkilint_clean() {
             String::from_utf8_lossy(&shown.stdout).contains("DNS:customer1.com"),
             "tier {tier}: no name constraints on the issuing CA"
         );
-        assert_clean(&out, &dir.path().join(format!("c{tier}")));
+        assert_clean(&fx.out, &fx.scratch("certs"));
     }
 }
