@@ -529,3 +529,94 @@ fn an_mtls_client_cert_gets_its_bound_token_and_foreign_or_revoked_certs_are_ref
         "{body}"
     );
 }
+
+/// The endpoint signs with the key on disk at each request: a new signing key (here `jwt keygen
+/// --force`; `jwt rotate --promote` writes the same paths) is used from the next token on,
+/// without a restart, and its kid is the one the same server's JWKS publishes.
+#[test]
+fn a_new_signing_key_signs_the_next_token() {
+    let (fx, secret) = tree();
+    let s = Server::start(&fx);
+    let get = || {
+        let (code, _, body) = curl(
+            &fx,
+            &s,
+            "/oauth/token",
+            &[
+                "-u",
+                &format!("alice:{secret}"),
+                "-d",
+                "grant_type=client_credentials",
+            ],
+        );
+        assert_eq!(code, 200, "{body}");
+        let token = json(&body)["access_token"].as_str().unwrap().to_string();
+        crate::support::jwt::split(&token).0
+    };
+    let old = fx.kid(P1);
+    assert!(get().contains(&old));
+    fx.ok(&["jwt", "keygen", "--org", P1, "--force"]);
+    let new = fx.kid(P1);
+    assert_ne!(old, new);
+    let header = get();
+    assert!(header.contains(&format!("\"kid\":\"{new}\"")), "{header}");
+    let (_, _, jwks) = curl(&fx, &s, "/.well-known/jwks.json", &[]);
+    assert_eq!(json(&jwks)["keys"][0]["kid"], new.as_str());
+}
+
+#[test]
+fn client_add_and_remove_refuse_bad_input_with_a_sentence_and_change_nothing() {
+    let fx = Fixture::ecdsa().init();
+    let clients = fx.p1("jwt/clients.json");
+    let refused = |args: &[&str], says: &str| {
+        let o = fx.cmd(args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!clients.exists(), "{args:?} wrote {}", clients.display());
+    };
+    refused(
+        &["jwt", "client", "add", "bob", "--org", P1],
+        "is not a JWT user of org `participant1`",
+    );
+    let weak = fx.dir.path().join("weak.secret");
+    std::fs::write(&weak, "short\n").unwrap();
+    refused(
+        &[
+            "jwt",
+            "client",
+            "add",
+            "alice",
+            "--org",
+            P1,
+            "--secret-file",
+            weak.to_str().unwrap(),
+        ],
+        "16 to 512",
+    );
+    std::fs::write(&weak, "has spaces in this secret\n").unwrap();
+    refused(
+        &[
+            "jwt",
+            "client",
+            "add",
+            "alice",
+            "--org",
+            P1,
+            "--secret-file",
+            weak.to_str().unwrap(),
+        ],
+        "only letters, digits",
+    );
+    refused(
+        &["jwt", "client", "remove", "alice", "--org", P1],
+        "is not a client of org `participant1`",
+    );
+    // Adding twice replaces the secret; the first one no longer matches.
+    let (first, _) = fx.ok(&["jwt", "client", "add", "alice", "--org", P1]);
+    let (second, err) = fx.ok(&["jwt", "client", "add", "alice", "--org", P1]);
+    assert_ne!(first, second);
+    assert!(err.contains("replaced the secret"), "{err}");
+    let stored = std::fs::read_to_string(&clients).unwrap();
+    assert_eq!(stored.matches("$argon2id$").count(), 1, "{stored}");
+}
