@@ -884,4 +884,36 @@ token_ttl = "12h"
             "{e}"
         );
     }
+
+    #[test]
+    fn client_cert_names_one_client_of_the_org_for_one_user() {
+        let t = Topology::load(None).unwrap();
+        let users = &t.org("participant1").unwrap().jwt.as_ref().unwrap().users;
+        let admin = users
+            .iter()
+            .find(|u| u.name == "participant_admin")
+            .unwrap();
+        assert_eq!(
+            admin.client_cert.as_ref().map(Label::as_str),
+            Some("participant1")
+        );
+        let base = |users: &str| {
+            format!(
+                "[[org]]\nname = \"p\"\ndns = \"p.com\"\norganization = \"P\"\nclients = [\"c\"]\n[org.jwt]\nusers = [{users}]\n"
+            )
+        };
+        let e = Topology::parse(&base(r#"{ name = "a", client_cert = "nope" }"#), "p.toml")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("not one of the org's clients"),
+            "{e}"
+        );
+        let e = Topology::parse(
+            &base(r#"{ name = "a", client_cert = "c" }, { name = "b", client_cert = "c" }"#),
+            "p.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("client_cert of two users"), "{e}");
+        assert!(Topology::parse(&base(r#"{ name = "a", client_cert = "c" }"#), "p.toml").is_ok());
+    }
 }
