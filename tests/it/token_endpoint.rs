@@ -620,3 +620,69 @@ fn client_add_and_remove_refuse_bad_input_with_a_sentence_and_change_nothing() {
     let stored = std::fs::read_to_string(&clients).unwrap();
     assert_eq!(stored.matches("$argon2id$").count(), 1, "{stored}");
 }
+
+/// The JDK-only client of docs/tokens-endpoint.md (`tests/java/TokenClient.java`) gets a token
+/// trusting the org's truststore, and the JDK-only JWKS client of serve_online verifies it
+/// against the JWKS of the same server.
+#[test]
+fn a_jdk_only_java_client_gets_a_token_the_jwks_verifies() {
+    let have = |c: &str| Command::new(c).arg("-version").output().is_ok();
+    if !have("javac") || !have("java") {
+        crate::support::skip::skipped(
+            "token_endpoint::a_jdk_only_java_client_gets_a_token_the_jwks_verifies",
+            "a JDK (javac, java) is not installed",
+        );
+        return;
+    }
+    let (fx, secret) = tree();
+    let classes = fx.scratch("classes");
+    for class in ["TokenClient", "JwksClient"] {
+        let out = Command::new("javac")
+            .arg("-d")
+            .arg(&classes)
+            .arg(crate_root().join(format!("tests/java/{class}.java")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "javac {class}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let s = Server::start(&fx);
+    let store = fx.p1("intermediate/certs/truststore.p12");
+    let java = |args: &[&str]| {
+        let out = Command::new("java")
+            .arg("-cp")
+            .arg(&classes)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            out.status.success(),
+            "java {args:?}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let url = format!("{}/oauth/token", s.base());
+    let token = java(&[
+        "TokenClient",
+        &url,
+        store.to_str().unwrap(),
+        "changeit",
+        "alice",
+        &secret,
+    ]);
+    assert_eq!(claims_of(&token)["sub"], "alice");
+    let jwks = format!("{}/.well-known/jwks.json", s.base());
+    let ok = java(&[
+        "JwksClient",
+        &jwks,
+        store.to_str().unwrap(),
+        "changeit",
+        &token,
+    ]);
+    assert!(ok.starts_with(&format!("OK kid={}", fx.kid(P1))), "{ok}");
+}
