@@ -255,3 +255,5 @@ Runs (s): init ${init_wall[*]}; openssl ${pair_ossl[*]}; paired hapki ${pair_hap
 floor CPU ${floor_cpu[*]}; mint ${mint_wall[*]}; ECDSA init ${e[*]}.
 ${verify_rc:+verify: $verify_rc (0: all good, 1: a problem reported).}
 EOF
+# The token endpoint against the signing rate (docs/performance.md, "The token endpoint").
+HAPKI=$hapki benches/token.sh

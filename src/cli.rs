@@ -258,6 +258,9 @@ pub enum JwtCommand {
     /// Check a token against a JWKS: signature, kid, times, audience and the x5c chain.
     #[command(after_help = JWT_VERIFY_HELP)]
     Verify(JwtVerifyArgs),
+    /// The clients of `hapki serve`'s token endpoint: add or remove a user's secret.
+    #[command(subcommand)]
+    Client(crate::cmd::jwt_client::ClientCommand),
 }
 
 const JWT_KEYGEN_HELP: &str = "EXAMPLES:\n  hapki jwt keygen                         # every org that has JWT users\n  hapki jwt keygen --org participant1 --key ecdsa-p256\n\nEXIT CODES:\n  0  success\n  2  bad input, no CA yet, an existing key without --force, or a file could not be written";

@@ -30,6 +30,7 @@ fn main() {
         Command::Jwt(JwtCommand::Keygen(a)) => cmd::jwt::keygen(a),
         Command::Jwt(JwtCommand::Mint(a)) => cmd::jwt::mint(a),
         Command::Jwt(JwtCommand::Verify(a)) => cmd::jwt::verify(a),
+        Command::Jwt(JwtCommand::Client(c)) => cmd::jwt_client::run(c),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Lint(a) => cmd::lint::run(a),

@@ -12,6 +12,7 @@ pub mod init;
 pub mod inspect;
 pub mod issue;
 pub mod jwt;
+pub mod jwt_client;
 pub mod lint;
 pub mod list;
 pub mod man;

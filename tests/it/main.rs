@@ -54,5 +54,6 @@ mod safety_links;
 mod safety_lock;
 mod safety_reads;
 mod serve_online;
+mod token_endpoint;
 mod verify;
 mod verify_codes;
