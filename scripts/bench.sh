@@ -258,3 +258,5 @@ EOF
 
 # hapki serve against NGINX and openssl ocsp (benches/serve.sh; its own usage header).
 benches/serve.sh
+# The token endpoint against the signing rate (docs/performance.md, "The token endpoint").
+HAPKI=$hapki benches/token.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's: installs what the tests
-# drive (openssl, NGINX, HAProxy, PostgreSQL, curl, libfaketime for fixtures pinned to a time,
-# and a Python venv with PyJWT and jwcrypto for JWT interop), then runs every Rust test (the
-# integration tests are one binary, tests/it) and closes with the tests that said SKIPPED.
+# drive (openssl, NGINX, HAProxy, PostgreSQL, curl, faketime for the one openssl signing that
+# must happen at a pinned time (OpenSSL 3.0's `x509 -req` has no start date), and a Python venv
+# with PyJWT and jwcrypto for JWT interop), then runs every Rust test (the integration tests are one binary, tests/it)
+# and closes with the tests that said SKIPPED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

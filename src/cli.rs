@@ -262,6 +262,9 @@ pub enum JwtCommand {
     /// Roll the signing key over: stage a next key, promote it, retire the old one.
     #[command(after_help = JWT_ROTATE_HELP)]
     Rotate(JwtRotateArgs),
+    /// The clients of `hapki serve`'s token endpoint: add or remove a user's secret.
+    #[command(subcommand)]
+    Client(crate::cmd::jwt_client::ClientCommand),
 }
 
 const JWT_KEYGEN_HELP: &str = "EXAMPLES:\n  hapki jwt keygen                         # every org that has JWT users\n  hapki jwt keygen --org participant1 --key ecdsa-p256\n\nEXIT CODES:\n  0  success\n  2  bad input, no CA yet, an existing key without --force, or a file could not be written";
@@ -385,6 +388,15 @@ pub enum CaCommand {
     /// Create the root and intermediate CA of every org of the profile, or of one.
     #[command(after_help = CA_INIT_HELP)]
     Init(CaInitArgs),
+    /// Offline root: make the key of the CA below the root here and write its request.
+    #[command(after_help = crate::cmd::ca_offline::CA_CSR_HELP)]
+    Csr(crate::cmd::ca_offline::CaCsrArgs),
+    /// Offline root, on the root's machine: issue the CA a request asks for, and the root's CRL.
+    #[command(after_help = crate::cmd::ca_offline::CA_SIGN_HELP)]
+    Sign(crate::cmd::ca_offline::CaSignArgs),
+    /// Offline root: install the CA cert, root and root CRL that `ca sign` wrote (or a root CRL).
+    #[command(after_help = crate::cmd::ca_offline::CA_IMPORT_HELP)]
+    Import(crate::cmd::ca_offline::CaImportArgs),
 }
 
 /// Options every command that reads a profile or writes files takes.

@@ -22,12 +22,16 @@ fn main() {
     };
     let result = match command {
         Command::Ca(CaCommand::Init(a)) => cmd::ca::run(a),
+        Command::Ca(CaCommand::Csr(a)) => cmd::ca_offline::csr(a),
+        Command::Ca(CaCommand::Sign(a)) => cmd::ca_offline::sign(a),
+        Command::Ca(CaCommand::Import(a)) => cmd::ca_offline::import(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Issue(a) => cmd::issue::run(a),
         Command::Jwt(JwtCommand::Keygen(a)) => cmd::jwt::keygen(a),
         Command::Jwt(JwtCommand::Mint(a)) => cmd::jwt::mint(a),
         Command::Jwt(JwtCommand::Verify(a)) => cmd::jwt::verify(a),
         Command::Jwt(JwtCommand::Rotate(a)) => cmd::jwt_rotate::run(a),
+        Command::Jwt(JwtCommand::Client(c)) => cmd::jwt_client::run(c),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Lint(a) => cmd::lint::run(a),

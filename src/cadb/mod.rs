@@ -460,6 +460,11 @@ pub fn prepare(
     let on_disk = scan_certs(layout);
     for (i, c) in ca.levels.iter().enumerate() {
         let level = c.level;
+        // An offline root keeps its index and signs its CRL on its own machine; its CRL
+        // comes here through `hapki ca import`.
+        if c.key.is_none() {
+            continue;
+        }
         let attr = layout.index_attr(level);
         if i >= new_from || !attr.exists() {
             plan.add(&attr, ATTR, Mode::Public);

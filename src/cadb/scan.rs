@@ -4,6 +4,7 @@
 
 use super::{cert_of_pem, serial_hex};
 use crate::model::{CaLevel, Kind};
+use crate::store::walk::walk;
 use crate::store::{OrgLayout, ORG_FOLDERS};
 use std::path::{Path, PathBuf};
 use x509_parser::extensions::ParsedExtension;
@@ -36,17 +37,16 @@ pub fn scan_certs(layout: &OrgLayout) -> Vec<InUse> {
         push(&mut out, &p, Holder::Ca(level), level.name());
     }
     let suffix = format!(".{}.cert.pem", layout.dns);
+    // One walk of the org folder (ORG/NODE/certs/FILE is 3 deep), no link followed: a linked
+    // folder or cert is not a cert the tree deploys.
+    let tree = walk(&layout.dir, 3);
     let mut files = |dir: &Path, holder: &dyn Fn(&X509Certificate) -> Holder| {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut names: Vec<(String, PathBuf)> = entries
-            .flatten()
+        let mut names: Vec<(String, PathBuf)> = tree
+            .iter()
+            .filter(|e| e.is_file() && e.path.parent() == Some(dir))
             .filter_map(|e| {
-                let n = e.file_name().into_string().ok()?;
-                let name = n.strip_suffix(&suffix)?.to_string();
-                (!name.contains("-chain") && e.file_type().ok()?.is_file())
-                    .then(|| (name, e.path()))
+                let name = e.name_str()?.strip_suffix(&suffix)?;
+                (!name.contains("-chain")).then(|| (name.to_string(), e.path.clone()))
             })
             .collect();
         names.sort();
@@ -71,22 +71,13 @@ pub fn scan_certs(layout: &OrgLayout) -> Vec<InUse> {
             });
         }
     };
-    let mut nodes: Vec<PathBuf> = std::fs::read_dir(&layout.dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .filter(|e| {
-                    e.file_name()
-                        .to_str()
-                        .is_some_and(|n| !ORG_FOLDERS.contains(&n))
-                })
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    nodes.sort();
+    // The node folders: the org's own folders that are no fixed part of the layout, by name.
+    let nodes = tree
+        .iter()
+        .filter(|e| e.depth == 1 && e.is_dir())
+        .filter(|e| e.name_str().is_some_and(|n| !ORG_FOLDERS.contains(&n)));
     for node in nodes {
-        files(&node.join("certs"), &|c| {
+        files(&node.path.join("certs"), &|c| {
             if has_eku(c, true) {
                 Holder::Leaf(Kind::Server)
             } else {

@@ -36,6 +36,19 @@ pub fn run(args: &CrlArgs) -> Result<i32> {
         found += 1;
         let mut indexes: Vec<(CaLevel, Index)> = Vec::new();
         for c in &ca.levels {
+            if c.key.is_none() {
+                // An offline root signs its CRL on its own machine (`hapki ca import` brings
+                // it here); the CAs below it are signed as usual.
+                eprintln!(
+                    "skipped {}: the {} CA of {} is offline ({} is not here); sign it on the root's machine and install it with `hapki ca import FILE --org {}`",
+                    layout.crl_pem(c.level).display(),
+                    c.level.name(),
+                    org.name,
+                    layout.ca(c.level).key.display(),
+                    org.name
+                );
+                continue;
+            }
             let due = match within {
                 None => true,
                 Some(Span(w)) => match crate::crl::read(&layout.crl_der(c.level)) {

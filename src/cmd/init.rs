@@ -38,6 +38,9 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             // fewer (a lost or never-written intermediate) is completed to the profile's tier.
             w.tier = detect_tier(&w.layout).map_or(org.tier, |t| t.max(org.tier));
             w.existing = OrgCa::load(&w.layout, w.tier)?;
+            if let Some(note) = super::ca_offline::before_init(org, &mut w)? {
+                eprintln!("{note}");
+            }
         }
         let complete_ca = w
             .existing

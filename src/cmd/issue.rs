@@ -59,6 +59,14 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
     let mut w = OrgWork::new(org, out);
     let ca = OrgCa::load_complete(&w.layout, org)?;
     w.tier = ca.levels.len() as u8;
+    // A name outside the issuing CA's name constraints is refused before any key is made.
+    for s in &specs {
+        crate::pki::check_permitted(
+            &ca.issuing().der,
+            &s.sans,
+            &format!("the {} `{}` of org `{}`", s.kind.name(), s.name, org.name),
+        )?;
+    }
     let mut skipped = Vec::new();
     let mut repairs = Plan::new();
     for spec in specs {

@@ -168,6 +168,7 @@ fn mint_specs<'t>(
                     read_as: vec![],
                     application_id: None,
                     scope: None,
+                    client_cert: None,
                 });
                 let custom = a.admin || !a.act_as.is_empty() || !a.read_as.is_empty();
                 if custom {

@@ -3,6 +3,7 @@
 //! flags into domain types, calls them and prints the result.
 
 pub mod ca;
+pub mod ca_offline;
 pub mod completions;
 pub mod crl;
 pub mod export;
@@ -12,6 +13,7 @@ pub mod inspect;
 pub mod issue;
 pub mod jwt;
 pub mod jwt_rotate;
+pub mod jwt_client;
 pub mod lint;
 pub mod list;
 pub mod man;

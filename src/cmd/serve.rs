@@ -26,6 +26,7 @@ pub fn run(args: &ServeArgs) -> Result<i32> {
         layout,
         listen,
         http,
+        jwt: crate::token::stage::jwt_spec(org),
     })
 }
 

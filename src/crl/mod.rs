@@ -136,7 +136,7 @@ pub fn sign(ca: &Ca, index: &Index, number: u64, now: OffsetDateTime, days: u32)
             None => KeyIdMethod::Sha256,
         },
     };
-    let issuer = Issuer::from_ca_cert_der(&ca.der, &ca.key)
+    let issuer = Issuer::from_ca_cert_der(&ca.der, ca.key()?)
         .map_err(|e| Error::bug(format!("the {} CA as CRL issuer: {e}", ca.level.name())))?;
     let crl = params
         .signed_by(&issuer)
@@ -162,11 +162,29 @@ pub fn publish(
     now: OffsetDateTime,
     days: Option<u32>,
 ) -> Result<Vec<(CaLevel, Signed)>> {
+    publish_with(plan, layout, org, ca, sign_levels, now, days, &[])
+}
+
+/// `publish`, with the PEM of CRLs this run brings for levels it does not sign (the CRL of an
+/// offline root, which `hapki ca import` installs): the bundle takes them instead of the files
+/// on disk.
+#[allow(clippy::too_many_arguments)]
+pub fn publish_with(
+    plan: &mut Plan,
+    layout: &OrgLayout,
+    org: &OrgSpec,
+    ca: &OrgCa,
+    sign_levels: &[(CaLevel, &Index)],
+    now: OffsetDateTime,
+    days: Option<u32>,
+    given: &[(CaLevel, &str)],
+) -> Result<Vec<(CaLevel, Signed)>> {
     let mut signed = Vec::new();
     for (level, index) in sign_levels {
         let Some(c) = ca.levels.iter().find(|c| c.level == *level) else {
             continue;
         };
+        ca.signing_key(layout, *level, org.name.as_str(), "signing its CRL")?;
         let number = cadb::next_crl_number(layout, *level);
         plan.add(
             layout.crlnumber(*level),
@@ -183,6 +201,19 @@ pub fn publish(
         for c in ca.levels.iter().rev() {
             match signed.iter().find(|(l, _)| *l == c.level) {
                 Some((_, s)) => bundle.push_str(&s.pem),
+                None if given.iter().any(|(l, _)| *l == c.level) => {
+                    let (_, pem) = given.iter().find(|(l, _)| *l == c.level).expect("found");
+                    bundle.push_str(pem);
+                }
+                None if c.key.is_none() && !layout.crl_pem(c.level).exists() => {
+                    return Err(Error::input(format!(
+                        "{} is missing and the {} CA of org `{}` is offline, so the CRL bundle cannot be made; bring the CRL from the root's machine with `hapki ca import FILE --org {}`",
+                        layout.crl_pem(c.level).display(),
+                        c.level.name(),
+                        org.name,
+                        org.name
+                    )));
+                }
                 None => {
                     let p = layout.crl_pem(c.level);
                     let bytes = crate::store::read(&p).map_err(|_| {

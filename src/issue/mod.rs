@@ -109,6 +109,19 @@ pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDo
     let mut jobs = Vec::with_capacity(work.len());
     let mut leaf_keys = Vec::with_capacity(work.len());
     for mut w in work {
+        // A level created under an offline root needs the root's key: refused before anything
+        // is signed, naming the file (`hapki ca csr` is the way to a new intermediate).
+        if let Some(e) = w.existing.as_ref().filter(|_| w.missing_ca_levels() > 0) {
+            let parent = e.issuing();
+            if parent.key.is_none() {
+                return Err(pki::offline_error(
+                    &w.layout.ca(parent.level).key,
+                    parent.level,
+                    w.org.name.as_str(),
+                    "creating the CA below it",
+                ));
+            }
+        }
         let ca_keys: Vec<_> = keys.by_ref().take(w.missing_ca_levels()).collect();
         let mut fresh = keys.by_ref().take(w.new_leaf_keys()).collect::<Vec<_>>();
         fresh.reverse();

@@ -55,6 +55,10 @@ pub enum Code {
     SkiMissing,
     SkiCritical,
     SkiMethodUnknown,
+    NameConstraintsNotCritical,
+    NameConstraintsOnLeaf,
+    NameConstraintsEmpty,
+    NameConstraintsDirectoryName,
     KindMismatch,
 }
 
@@ -104,6 +108,10 @@ impl Code {
             Code::SkiMissing => "ski-missing",
             Code::SkiCritical => "ski-critical",
             Code::SkiMethodUnknown => "ski-method-unknown",
+            Code::NameConstraintsNotCritical => "name-constraints-not-critical",
+            Code::NameConstraintsOnLeaf => "name-constraints-on-leaf",
+            Code::NameConstraintsEmpty => "name-constraints-empty",
+            Code::NameConstraintsDirectoryName => "name-constraints-directory-name",
             Code::KindMismatch => "kind-mismatch",
         }
     }
@@ -432,6 +440,7 @@ fn extensions(cert: &X509Certificate<'_>, issuer: Option<&X509Certificate<'_>>, 
         aki: None,
         ski: None,
     };
+    let mut nc_seen: Option<bool> = None;
     for ext in cert.extensions() {
         let oid = ext.oid.to_id_string();
         if !oids.insert(oid.clone()) {
@@ -467,6 +476,29 @@ fn extensions(cert: &X509Certificate<'_>, issuer: Option<&X509Certificate<'_>>, 
                 s.aki = Some((ext, aki.key_identifier.as_ref().map(|k| k.0)))
             }
             ParsedExtension::SubjectKeyIdentifier(k) => s.ski = Some((ext, k.0)),
+            ParsedExtension::NameConstraints(nc) => {
+                let subtrees = || {
+                    [&nc.permitted_subtrees, &nc.excluded_subtrees]
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                };
+                nc_seen = Some(ext.critical);
+                if subtrees().next().is_none() {
+                    out.add(
+                        Code::NameConstraintsEmpty,
+                        E,
+                        "nameConstraints has neither permitted nor excluded subtrees (RFC 5280 4.2.1.10)",
+                    );
+                }
+                if subtrees().any(|t| matches!(t.base, GeneralName::DirectoryName(_))) {
+                    out.add(
+                        Code::NameConstraintsDirectoryName,
+                        W,
+                        "nameConstraints has a directoryName subtree, which rustls-webpki refuses to process (the whole chain is rejected)",
+                    );
+                }
+            }
             ParsedExtension::ParseError { error } => out.add(
                 Code::ExtensionUnreadable,
                 E,
@@ -483,6 +515,21 @@ fn extensions(cert: &X509Certificate<'_>, issuer: Option<&X509Certificate<'_>>, 
 
     let self_issued = cert.subject().as_raw() == cert.issuer().as_raw();
     let ca = s.bc.is_some_and(|(_, ca, _)| ca);
+
+    // Name constraints: RFC 5280 4.2.1.10 (only in CA certs, and critical).
+    match nc_seen {
+        Some(_) if !ca => out.add(
+            Code::NameConstraintsOnLeaf,
+            E,
+            "nameConstraints on a certificate that is not a CA (RFC 5280 4.2.1.10: only in CA certificates)",
+        ),
+        Some(false) => out.add(
+            Code::NameConstraintsNotCritical,
+            E,
+            "nameConstraints is not critical (RFC 5280 4.2.1.10: MUST be)",
+        ),
+        _ => {}
+    }
     let key_cert_sign = s.ku.is_some_and(|(_, f)| f & (1 << 5) != 0);
 
     // Basic constraints: RFC 5280 4.2.1.9.

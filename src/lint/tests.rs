@@ -149,3 +149,30 @@ fn a_leaf_under_a_ca_with_other_string_types_is_no_bug() {
     )
     .unwrap();
 }
+
+#[test]
+fn name_constraints_are_checked_for_a_ca_and_for_directory_names() {
+    use rcgen::{GeneralSubtree, NameConstraints};
+    let ca = |subtrees: Vec<GeneralSubtree>| {
+        let mut p = CertificateParams::default();
+        p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        p.name_constraints = Some(NameConstraints {
+            permitted_subtrees: subtrees,
+            excluded_subtrees: vec![],
+        });
+        p.self_signed(&key()).unwrap().der().to_vec()
+    };
+    let nc_codes = |der: &[u8]| -> Vec<&'static str> {
+        codes(der)
+            .into_iter()
+            .filter(|c| c.starts_with("name-constraints"))
+            .collect()
+    };
+    let good = ca(vec![GeneralSubtree::DnsName("customer1.com".into())]);
+    assert!(nc_codes(&good).is_empty(), "{:?}", nc_codes(&good));
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::OrganizationName, "O");
+    let dir = ca(vec![GeneralSubtree::DirectoryName(dn)]);
+    assert_eq!(nc_codes(&dir), ["name-constraints-directory-name"]);
+}

@@ -2,7 +2,7 @@
 //! levels, and the `Plan` of their files.
 
 use super::check;
-use super::ext::{add_revocation_info, ca_common_name, csr_pem, key_id, serial, subject, validity};
+use super::ext::{add_revocation_info, ca_common_name, csr_pem, serial, subject, validity};
 use super::read_cert;
 use crate::error::{Error, Result};
 use crate::keys;
@@ -16,7 +16,9 @@ use time::OffsetDateTime;
 /// One CA certificate with its key.
 pub struct Ca {
     pub level: CaLevel,
-    pub key: KeyPair,
+    /// `None` for a root whose key is kept elsewhere (an offline root, docs/offline-root.md):
+    /// everything that does not sign with it still works.
+    pub key: Option<KeyPair>,
     pub der: CertificateDer<'static>,
     pub pem: String,
     pub csr_pem: Option<String>,
@@ -26,6 +28,29 @@ pub struct Ca {
 /// An org's CA hierarchy, root first; the last level signs leaves.
 pub struct OrgCa {
     pub levels: Vec<Ca>,
+}
+
+impl Ca {
+    /// The key to sign with, or the sentence that says it is offline. Callers that know the
+    /// tree's layout check first with `OrgCa::signing_key`, whose sentence names the file.
+    pub fn key(&self) -> Result<&KeyPair> {
+        self.key.as_ref().ok_or_else(|| {
+            Error::input(format!(
+                "the {} CA's key is not in this tree: the root is offline; run this where the root key is kept (docs/offline-root.md)",
+                self.level.name()
+            ))
+        })
+    }
+}
+
+/// The sentence for a command that needs the key of the CA at `level`, which is not at `key`:
+/// the root is offline (exit 2, nothing changed).
+pub fn offline_error(key: &std::path::Path, level: CaLevel, org: &str, needed_for: &str) -> Error {
+    Error::input(format!(
+        "{} is not here: the {} CA of org `{org}` is offline, and {needed_for} needs its key; run it on the root's machine, or use `hapki ca csr` / `ca sign` / `ca import` (docs/offline-root.md)",
+        key.display(),
+        level.name()
+    ))
 }
 
 impl OrgCa {
@@ -57,18 +82,26 @@ impl OrgCa {
         let mut levels = Vec::new();
         for &level in CaLevel::for_tier(tier) {
             let files = layout.ca(level);
-            if !files.cert.exists() || !files.key.exists() {
+            // Only the root may be kept elsewhere (an offline root): a level below it without
+            // its key is a hierarchy cut short, which `ensure` completes.
+            let offline = level == CaLevel::Root && !files.key.exists();
+            if !files.cert.exists() || (!files.key.exists() && !offline) {
                 break;
             }
             let (der, pem) = read_cert(&files.cert)?;
-            let key = keys::load(&files.key)?;
             let not_after = check::not_after(&der, &files.cert)?;
-            check::key_matches(&der, &key).map_err(|m| {
-                Error::input(format!(
-                    "{}: {m}; restore the matching key or re-create the CA with `hapki ca init --force`",
-                    files.key.display()
-                ))
-            })?;
+            let key = if offline {
+                None
+            } else {
+                let key = keys::load(&files.key)?;
+                check::key_matches(&der, &key).map_err(|m| {
+                    Error::input(format!(
+                        "{}: {m}; restore the matching key or re-create the CA with `hapki ca init --force`",
+                        files.key.display()
+                    ))
+                })?;
+                Some(key)
+            };
             levels.push(Ca {
                 level,
                 key,
@@ -95,9 +128,44 @@ impl OrgCa {
         }
     }
 
+    /// The key of the CA at `level`, or the sentence naming its missing file under `layout`.
+    pub fn signing_key(
+        &self,
+        layout: &OrgLayout,
+        level: CaLevel,
+        org: &str,
+        needed_for: &str,
+    ) -> Result<&KeyPair> {
+        let ca = self
+            .levels
+            .iter()
+            .find(|c| c.level == level)
+            .ok_or_else(|| Error::bug(format!("org `{org}` has no {} CA here", level.name())))?;
+        ca.key
+            .as_ref()
+            .ok_or_else(|| offline_error(&layout.ca(level).key, level, org, needed_for))
+    }
+
+    /// Whether the issuing CA's nameConstraints differ from what the profile asks of it now
+    /// (the flag turned on or off, or other extra SANs).
+    pub fn constraints_differ(&self, org: &OrgSpec) -> bool {
+        let want =
+            super::ext::name_constraints_for(org, self.levels.len() as u8, self.issuing().level);
+        match (want, super::ext::Permitted::of_cert(&self.issuing().der)) {
+            (None, None) => false,
+            (Some(w), Some(h)) => !w.same(&h),
+            _ => true,
+        }
+    }
+
+    /// Whether the root's key is kept elsewhere (an offline root).
+    pub fn root_offline(&self) -> bool {
+        self.root().key.is_none()
+    }
+
     pub(crate) fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
         let ca = self.issuing();
-        Issuer::from_ca_cert_der(&ca.der, &ca.key)
+        Issuer::from_ca_cert_der(&ca.der, ca.key()?)
             .map_err(|e| Error::bug(format!("cannot use the CA certificate as issuer: {e}")))
     }
 }
@@ -124,18 +192,36 @@ pub fn detect_tier(layout: &OrgLayout) -> Option<u8> {
 
 /// What a CA of `level` in a hierarchy of `tier` levels asks for: its name, key usages and
 /// path length (a CSR holds no more; the issuer adds serial and validity).
-fn ca_request(org: &OrgSpec, tier: u8, level: CaLevel, key: &KeyPair) -> Result<CertificateParams> {
+pub(crate) fn ca_request(
+    org: &OrgSpec,
+    tier: u8,
+    level: CaLevel,
+    key: &KeyPair,
+) -> Result<CertificateParams> {
+    ca_request_for(org, tier, level, key.public_key_raw())
+}
+
+/// `ca_request` for the raw subjectPublicKey of a key held elsewhere (a CSR's, `hapki ca sign`).
+pub(crate) fn ca_request_for(
+    org: &OrgSpec,
+    tier: u8,
+    level: CaLevel,
+    public_raw: &[u8],
+) -> Result<CertificateParams> {
     let all = CaLevel::for_tier(tier);
     let below = all.len() - 1 - all.iter().position(|l| *l == level).unwrap_or(0);
     let mut params = CertificateParams::default();
     params.distinguished_name = subject(org, Some(&ca_common_name(org, level)))?;
-    params.key_identifier_method = key_id(key);
+    params.key_identifier_method = super::ext::key_id_raw(public_raw);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.is_ca = IsCa::Ca(if level == CaLevel::Root {
         BasicConstraints::Unconstrained
     } else {
         BasicConstraints::Constrained(below as u8)
     });
+    // A CSR carries no nameConstraints (rcgen writes none in a request): the issuer adds them.
+    params.name_constraints =
+        super::ext::name_constraints_for(org, tier, level).map(|p| p.to_rcgen());
     Ok(params)
 }
 
@@ -172,7 +258,7 @@ pub fn build_ca(
                 params.use_authority_key_identifier_extension = true;
                 add_revocation_info(&mut params, org);
                 let csr = csr_pem(&params, &key)?;
-                let issuer = Issuer::from_ca_cert_der(&parent.der, &parent.key)
+                let issuer = Issuer::from_ca_cert_der(&parent.der, parent.key()?)
                     .map_err(|e| Error::bug(format!("issuer: {e}")))?;
                 (params.signed_by(&key, &issuer), Some(csr))
             }
@@ -192,7 +278,7 @@ pub fn build_ca(
             level,
             der,
             pem: cert.pem(),
-            key,
+            key: Some(key),
             csr_pem,
             not_after: params.not_after,
         });
@@ -217,7 +303,9 @@ pub fn ca_plan(layout: &OrgLayout, ca: &OrgCa, only_new_from: usize) -> Plan {
     }
     for c in ca.levels[only_new_from..].iter().rev() {
         let files = layout.ca(c.level);
-        plan.add(&files.key, c.key.serialize_pem().into_bytes(), Mode::Secret);
+        if let Some(key) = &c.key {
+            plan.add(&files.key, key.serialize_pem().into_bytes(), Mode::Secret);
+        }
         if let (Some(p), Some(csr)) = (&files.csr, &c.csr_pem) {
             plan.add(p, csr.as_bytes(), Mode::Public);
         }
@@ -232,12 +320,12 @@ pub fn ca_plan(layout: &OrgLayout, ca: &OrgCa, only_new_from: usize) -> Plan {
 pub fn ca_repair_plan(org: &OrgSpec, layout: &OrgLayout, ca: &OrgCa) -> Result<Plan> {
     let mut plan = ca_plan(layout, ca, ca.levels.len()).only_stale(&[]);
     for c in &ca.levels[1..] {
-        let Some(path) = layout.ca(c.level).csr else {
+        let (Some(path), Some(key)) = (layout.ca(c.level).csr, &c.key) else {
             continue;
         };
         if !super::csr_fits(&path, &c.der) {
-            let params = ca_request(org, ca.levels.len() as u8, c.level, &c.key)?;
-            plan.add(path, super::ext::csr_pem(&params, &c.key)?, Mode::Public);
+            let params = ca_request(org, ca.levels.len() as u8, c.level, key)?;
+            plan.add(path, super::ext::csr_pem(&params, key)?, Mode::Public);
         }
     }
     Ok(plan)

@@ -44,6 +44,8 @@ pub enum CheckError {
     /// A signature in the path that its issuer's key does not verify.
     BadSignature,
     PathLenConstraint,
+    /// A name the cert carries is outside a CA's nameConstraints.
+    OutsideNameConstraints,
     BadDer,
     /// Any other refusal of rustls-webpki, kept as it said it.
     Refused(webpki::Error),
@@ -86,6 +88,9 @@ impl fmt::Display for CheckError {
             C::CaUsedAsLeaf => f.write_str("is a CA certificate where a leaf was expected"),
             C::BadSignature => f.write_str("has a signature its issuer's key does not verify"),
             C::PathLenConstraint => f.write_str("breaks a CA's path length constraint"),
+            C::OutsideNameConstraints => f.write_str(
+                "names something outside its issuing CA's name constraints (rustls-webpki: NameConstraintViolation)",
+            ),
             C::BadDer => f.write_str("is not a well-formed DER certificate"),
             C::Refused(e) => write!(f, "is refused by rustls-webpki ({e:?})"),
             C::UnusableRoot(e) => write!(f, "has an unusable root certificate ({e:?})"),
@@ -251,6 +256,7 @@ pub fn describe(e: webpki::Error, kind: Kind) -> CheckError {
         E::CaUsedAsEndEntity => CheckError::CaUsedAsLeaf,
         E::InvalidSignatureForPublicKey => CheckError::BadSignature,
         E::PathLenConstraintViolated => CheckError::PathLenConstraint,
+        E::NameConstraintViolation => CheckError::OutsideNameConstraints,
         E::BadDer | E::BadDerTime | E::TrailingData(_) => CheckError::BadDer,
         other => CheckError::Refused(other),
     }
@@ -387,9 +393,9 @@ mod tests {
         let org = org();
         let (ours, theirs) = (ca(&org), ca(&org));
         let (root, mid) = (&ours.levels[0], &ours.levels[1]);
-        assert_eq!(ca_cert(&root.der, None, Some(&root.key), t0()), Ok(()));
+        assert_eq!(ca_cert(&root.der, None, root.key.as_ref(), t0()), Ok(()));
         assert_eq!(
-            ca_cert(&mid.der, Some(&root.der), Some(&mid.key), t0()),
+            ca_cert(&mid.der, Some(&root.der), mid.key.as_ref(), t0()),
             Ok(())
         );
         let foreign_root = &theirs.root().der;
@@ -403,7 +409,7 @@ mod tests {
             Err(CheckError::BadSelfSignature)
         );
         assert_eq!(
-            ca_cert(&root.der, None, Some(&mid.key), t0()),
+            ca_cert(&root.der, None, mid.key.as_ref(), t0()),
             Err(CheckError::KeyMismatch)
         );
         let far = t0() + Duration::days(365 * 40);

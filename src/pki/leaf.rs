@@ -69,6 +69,16 @@ pub fn issue_leaf(
     key: KeyPair,
     now: OffsetDateTime,
 ) -> Result<Leaf> {
+    super::ext::check_permitted(
+        &ca.issuing().der,
+        &spec.sans,
+        &format!(
+            "the {} `{}` of org `{}`",
+            spec.kind.name(),
+            spec.name,
+            org.name
+        ),
+    )?;
     let mut params = leaf_request(org, spec, &key)?;
     params.serial_number = Some(serial()?);
     params.use_authority_key_identifier_extension = true;

@@ -9,8 +9,10 @@ mod ext;
 mod leaf;
 pub mod responder;
 
-pub use ca::{build_ca, ca_plan, ca_repair_plan, detect_tier, Ca, OrgCa};
-pub use ext::{ca_common_name, ca_domain, BACKDATE};
+pub use ca::{build_ca, ca_plan, ca_repair_plan, detect_tier, offline_error, Ca, OrgCa};
+pub(crate) use ca::{ca_request, ca_request_for};
+pub(crate) use ext::{add_revocation_info, csr_pem, serial, validity};
+pub use ext::{ca_common_name, ca_domain, check_permitted, Permitted, BACKDATE};
 pub use leaf::{adhoc_spec, issue_leaf, leaf_from_disk, leaf_plan, Leaf};
 
 use crate::error::{Error, Result};

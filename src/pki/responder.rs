@@ -44,7 +44,7 @@ pub fn issue(org: &OrgSpec, ca: &Ca, now: OffsetDateTime) -> Result<(String, Key
     nocheck.set_criticality(false);
     params.custom_extensions.push(nocheck);
     validity(&mut params, now, org.leaf_days, Some(ca.not_after));
-    let issuer = Issuer::from_ca_cert_der(&ca.der, &ca.key)
+    let issuer = Issuer::from_ca_cert_der(&ca.der, ca.key()?)
         .map_err(|e| Error::bug(format!("cannot use the CA certificate as issuer: {e}")))?;
     let cert = params
         .signed_by(&key, &issuer)
@@ -116,7 +116,9 @@ pub fn plan_for(
     let mut plan = Plan::new();
     for level in &ca.levels {
         let files = layout.ocsp_responder(level.level);
-        if current(&files, level, now) {
+        // An offline root signs no responder here: `hapki serve` answers for the CAs whose
+        // keys are present (the root's OCSP is the root machine's business).
+        if level.key.is_none() || current(&files, level, now) {
             continue;
         }
         let (pem, key) = issue(org, level, now)?;

@@ -34,6 +34,8 @@ struct RawDefaults {
     ocsp_url: Option<String>,
     jwt_issuer: Option<String>,
     token_ttl: Option<String>,
+    /// A critical nameConstraints extension on the org's issuing CA (docs/profiles.md).
+    name_constraints: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +111,8 @@ struct RawUser {
     read_as: Vec<String>,
     application_id: Option<String>,
     scope: Option<String>,
+    /// A client of the org whose mTLS cert authenticates this user at the token endpoint.
+    client_cert: Option<String>,
 }
 
 // ---- the checked topology ----
@@ -159,6 +163,9 @@ pub struct UserSpec {
     pub read_as: Vec<String>,
     pub application_id: Option<String>,
     pub scope: Option<String>,
+    /// The org's client (`clients`) whose cert (subject CN `C.D`, issued by the org's CA) gets
+    /// this user's token from `hapki serve` without a secret (RFC 8705 `tls_client_auth`).
+    pub client_cert: Option<Label>,
 }
 
 #[derive(Clone, Debug)]
@@ -219,6 +226,11 @@ pub struct OrgSpec {
     pub ocsp_url: Option<String>,
     pub leaves: Vec<LeafSpec>,
     pub jwt: Option<JwtSpec>,
+    /// `name_constraints = true`: the issuing CA permits only the org's domain, the profile's
+    /// extra SANs, localhost and the loopback addresses (see `pki::permitted`).
+    pub name_constraints: bool,
+    /// Every extra SAN the profile's `sans` tables name (what name constraints also permit).
+    pub extra_sans: Vec<San>,
 }
 
 impl OrgSpec {
@@ -519,7 +531,14 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
         ocsp_url: url(o.ocsp_url.as_ref().or(d.ocsp_url.as_ref()), "ocsp_url")?,
         leaves: vec![],
         jwt: None,
+        name_constraints: o.name_constraints.or(d.name_constraints).unwrap_or(false),
+        extra_sans: vec![],
     };
+    if org.name_constraints && tier == 1 {
+        return Err(Error::input(
+            "name_constraints = true puts name constraints on the CA below the root, and tier 1 has none; use tier 2 or 3".to_string(),
+        ));
+    }
     if org.country.len() != 2 || !org.country.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(Error::input(format!(
             "country `{}` is not a two-letter ISO 3166 code; use e.g. `US`",
@@ -603,6 +622,11 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
             .iter()
             .map(|s| San::parse(s))
             .collect::<Result<Vec<_>>>()?;
+        for san in &sans {
+            if !org.extra_sans.contains(san) {
+                org.extra_sans.push(san.clone());
+            }
+        }
         extra.insert(node.clone(), sans);
     }
 
@@ -712,6 +736,29 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
             if !names.insert(name.clone()) {
                 return Err(Error::input(format!("user `{name}` is listed twice")));
             }
+            let client_cert = match &u.client_cert {
+                None => None,
+                Some(c) => match clients.iter().find(|l| l.as_str() == c) {
+                    Some(l) => Some(l.clone()),
+                    None => {
+                        return Err(Error::input(format!(
+                            "user `{name}` of org `{}` has client_cert = \"{c}\", which is not one of the org's clients; name one of `clients`",
+                            ro.name
+                        )))
+                    }
+                },
+            };
+            if let Some(c) = &client_cert {
+                if users
+                    .iter()
+                    .any(|x: &UserSpec| x.client_cert.as_ref() == Some(c))
+                {
+                    return Err(Error::input(format!(
+                        "client `{c}` of org `{}` is the client_cert of two users; a cert can stand for one user only",
+                        ro.name
+                    )));
+                }
+            }
             let custom = u.admin || !u.act_as.is_empty() || !u.read_as.is_empty();
             let format = match &u.format {
                 Some(f) => TokenFormat::parse(f)?,
@@ -727,6 +774,7 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
                 read_as: u.read_as.clone(),
                 application_id: u.application_id.clone(),
                 scope: u.scope.clone(),
+                client_cert,
             });
         }
         org.jwt = Some(JwtSpec {
@@ -861,5 +909,37 @@ token_ttl = "12h"
             e.to_string().contains("p.toml is not valid at line 2"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn client_cert_names_one_client_of_the_org_for_one_user() {
+        let t = Topology::load(None).unwrap();
+        let users = &t.org("participant1").unwrap().jwt.as_ref().unwrap().users;
+        let admin = users
+            .iter()
+            .find(|u| u.name == "participant_admin")
+            .unwrap();
+        assert_eq!(
+            admin.client_cert.as_ref().map(Label::as_str),
+            Some("participant1")
+        );
+        let base = |users: &str| {
+            format!(
+                "[[org]]\nname = \"p\"\ndns = \"p.com\"\norganization = \"P\"\nclients = [\"c\"]\n[org.jwt]\nusers = [{users}]\n"
+            )
+        };
+        let e = Topology::parse(&base(r#"{ name = "a", client_cert = "nope" }"#), "p.toml")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("not one of the org's clients"),
+            "{e}"
+        );
+        let e = Topology::parse(
+            &base(r#"{ name = "a", client_cert = "c" }, { name = "b", client_cert = "c" }"#),
+            "p.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("client_cert of two users"), "{e}");
+        assert!(Topology::parse(&base(r#"{ name = "a", client_cert = "c" }"#), "p.toml").is_ok());
     }
 }

@@ -1,16 +1,19 @@
 //! `hapki serve`: one org's online half. HTTPS with the org's `auth` server cert (the JWKS, the
 //! CRLs, OCSP, a health check) and plain HTTP for the revocation data alone (signed, and fetched
 //! over HTTP by convention). Everything served is read from the tree and re-read when it
-//! changes, so a revocation, a new CRL or a new JWKS shows without a restart.
+//! changes, so a revocation, a new CRL or a new JWKS shows without a restart. The HTTPS side
+//! also answers the OAuth 2.0 token endpoint (`token.rs`), with mTLS client certs (`mtls.rs`).
 //!
 //! The stack: tokio, hyper 1 through hyper-util's auto (HTTP/1.1 with keep-alive, HTTP/2 by ALPN
 //! or prior knowledge), tokio-rustls on aws-lc-rs. The limits that keep it up under abuse live
 //! here: connections (a semaphore), request bodies, the TLS handshake and header read times.
 
+mod mtls;
 mod ocsp;
 mod routes;
 pub mod status;
 mod tls;
+pub mod token;
 mod watch;
 
 use crate::error::{Error, Result};
@@ -21,9 +24,10 @@ use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use rustls_pki_types::CertificateDer;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{watch as tokio_watch, Semaphore};
@@ -52,14 +56,17 @@ pub struct Options {
     pub layout: OrgLayout,
     pub listen: SocketAddr,
     pub http: Option<SocketAddr>,
+    /// The org's JWT settings and users: who the token endpoint issues tokens to.
+    pub jwt: crate::profile::JwtSpec,
 }
 
 /// Runs until SIGTERM or SIGINT; startup problems (no auth cert, an address in use) are errors.
 pub fn run(opts: Options) -> Result<i32> {
-    let tls = tls::server_config(&opts.org, &opts.layout)?;
+    let endpoint = token::Endpoint::new(&opts.layout, opts.jwt.clone());
+    let tls = tls::server_config(&opts.org, &opts.layout, &endpoint.ca_certs())?;
     let https = bind(opts.listen, "--listen")?;
     let http = opts.http.map(|a| bind(a, "--http")).transpose()?;
-    let state = Arc::new(routes::State::new(&opts.layout));
+    let state = Arc::new(routes::State::new(&opts.layout).with_token(endpoint));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -210,15 +217,21 @@ async fn accept_loop(
             let secure = tls.is_some();
             let activity = Arc::new(Activity::default());
             let seen = activity.clone();
+            // The client cert of the TLS connection, known once the handshake is done (the
+            // service is made before it).
+            let client_cert: Arc<OnceLock<Option<CertificateDer<'static>>>> = Arc::default();
+            let cert_of_conn = client_cert.clone();
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
                 let busy = Busy::start(seen.clone());
+                let cert = cert_of_conn.clone();
                 async move {
                     let _busy = busy;
                     let started = Instant::now();
                     let method = req.method().clone();
                     let path = req.uri().path().to_string();
-                    let (resp, outcome) = routes::handle(req, &state, secure).await;
+                    let peer_cert = cert.get().and_then(Option::as_ref);
+                    let (resp, outcome) = routes::handle(req, &state, secure, peer_cert).await;
                     let bytes = hyper::body::Body::size_hint(resp.body())
                         .exact()
                         .unwrap_or(0);
@@ -243,6 +256,9 @@ async fn accept_loop(
                     else {
                         return;
                     };
+                    let sent = stream.get_ref().1.peer_certificates();
+                    let _ = client_cert
+                        .set(sent.and_then(|c| c.first()).map(|c| c.clone().into_owned()));
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
                     until_idle(graceful.watch(conn.into_owned()), &activity, idle).await;
                 }

@@ -9,9 +9,11 @@
 //! | `GET /crl/{..}.crl.pem`, `/crl/{..}.pem` | the same CRL, PEM; `ca` is an alias of `root` |
 //! | `POST /ocsp` (or `/`), `GET /ocsp/BASE64` | RFC 6960 OCSP |
 //! | `GET /healthz` | `ok` |
+//! | `POST /oauth/token`, `POST /auth` | the token endpoint (`token.rs`, HTTPS only) |
 
 use super::ocsp::{self, Responder};
 use super::status::{IndexStatus, StatusSource};
+use super::token::Endpoint;
 use super::watch::{Load, Watched};
 use super::{LEVELS, MAX_BODY};
 use crate::model::CaLevel;
@@ -21,6 +23,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
+use rustls_pki_types::CertificateDer;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -38,6 +41,7 @@ pub struct State {
     crls: Vec<Crl>,
     responders: Vec<Watched<Responder>>,
     status: Box<dyn StatusSource>,
+    token: Option<Endpoint>,
 }
 
 /// The file-name stem of a CA's CRL: the root's is `ca`, as its cert is `ca.cert.pem`.
@@ -111,7 +115,14 @@ impl State {
             crls,
             responders,
             status,
+            token: None,
         }
+    }
+
+    /// The same, with the token endpoint at `/oauth/token` and `/auth`.
+    pub fn with_token(mut self, token: Endpoint) -> Self {
+        self.token = Some(token);
+        self
     }
 }
 
@@ -145,10 +156,16 @@ fn unavailable(load: Load<Vec<u8>>, what: &str) -> Reply {
 }
 
 const PATHS: &str =
-    "/.well-known/jwks.json, /crl/{root,policy,intermediate}.crl[.pem], /ocsp, /healthz";
+    "/.well-known/jwks.json, /crl/{root,policy,intermediate}.crl[.pem], /ocsp, /oauth/token, /auth, /healthz";
 
 /// Answers one request; the second value is a word for the log line (the OCSP outcome).
-pub async fn handle(req: Request<Incoming>, st: &State, secure: bool) -> (Reply, &'static str) {
+/// `peer` is the client cert of the TLS connection, if it sent one.
+pub async fn handle(
+    req: Request<Incoming>,
+    st: &State,
+    secure: bool,
+    peer: Option<&CertificateDer<'static>>,
+) -> (Reply, &'static str) {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     let get = method == Method::GET || method == Method::HEAD;
@@ -176,6 +193,16 @@ pub async fn handle(req: Request<Incoming>, st: &State, secure: bool) -> (Reply,
         }
         p if get && p.starts_with("/crl/") => (crl(st, &p["/crl/".len()..]), "-"),
         "/ocsp" | "/" if method == Method::POST => ocsp_post(req, st).await,
+        "/oauth/token" | "/auth" => match (&st.token, secure) {
+            (Some(ep), true) => super::token::handle(req, ep, st.status.as_ref(), peer).await,
+            _ => (
+                text(
+                    StatusCode::NOT_FOUND,
+                    "the token endpoint is served over HTTPS only (the --listen address)",
+                ),
+                "-",
+            ),
+        },
         p if get && p.starts_with("/ocsp/") => ocsp_get(st, &p["/ocsp/".len()..]),
         "/healthz" | "/.well-known/jwks.json" | "/.well_known/jwks.json" => {
             (not_allowed("GET, HEAD"), "-")
@@ -289,7 +316,7 @@ async fn ocsp_post(req: Request<Incoming>, st: &State) -> (Reply, &'static str) 
     if declared.is_some_and(|n| n > DRAIN_CAP as u64) {
         return (too_large(), "-");
     }
-    let body = match read_body(req.into_body()).await {
+    let body = match read_body(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
         Err(reply) => return (reply, "-"),
     };
@@ -301,8 +328,8 @@ async fn ocsp_post(req: Request<Incoming>, st: &State) -> (Reply, &'static str) 
 /// reset, for a failure, so a moderate excess is drained first; beyond this the stream is cut.
 const DRAIN_CAP: usize = 16 * 1024 * 1024;
 
-/// The request body, at most `MAX_BODY` bytes of it kept; 413 above, 400 for a broken upload.
-async fn read_body(mut body: Incoming) -> Result<Vec<u8>, Reply> {
+/// The request body, at most `max` bytes of it kept; 413 above, 400 for a broken upload.
+pub(super) async fn read_body(mut body: Incoming, max: usize) -> Result<Vec<u8>, Reply> {
     let mut kept = Vec::new();
     let mut seen = 0usize;
     let deadline = tokio::time::Instant::now() + super::HEADER_TIMEOUT;
@@ -310,7 +337,7 @@ async fn read_body(mut body: Incoming) -> Result<Vec<u8>, Reply> {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
             Ok(Some(Ok(f))) => f,
             Ok(None) => break,
-            Ok(Some(Err(_))) | Err(_) if seen > MAX_BODY => return Err(too_large()),
+            Ok(Some(Err(_))) | Err(_) if seen > max => return Err(too_large()),
             Ok(Some(Err(_))) | Err(_) => {
                 return Err(text(
                     StatusCode::BAD_REQUEST,
@@ -320,14 +347,14 @@ async fn read_body(mut body: Incoming) -> Result<Vec<u8>, Reply> {
         };
         if let Ok(data) = frame.into_data() {
             seen = seen.saturating_add(data.len());
-            if seen <= MAX_BODY {
+            if seen <= max {
                 kept.extend_from_slice(&data);
             } else if seen > DRAIN_CAP {
                 return Err(too_large());
             }
         }
     }
-    if seen > MAX_BODY {
+    if seen > max {
         return Err(too_large());
     }
     Ok(kept)
@@ -386,7 +413,7 @@ fn ocsp_reply(st: &State, der: &[u8]) -> (Reply, &'static str) {
 
 /// RFC 3986 percent-decoding of one path segment (`%2B` -> `+`), hand-written because it is
 /// ten lines and no crate in the tree offers it; `None` for a bad escape or non-UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
+pub(super) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

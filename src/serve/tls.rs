@@ -60,7 +60,13 @@ impl ResolvesServerCert for Resolver {
 
 /// The rustls config of the HTTPS side (ALPN h2 and http/1.1), or the sentence that says which
 /// file is missing or unusable and how to make it.
-pub fn server_config(org: &str, layout: &OrgLayout) -> Result<Arc<rustls::ServerConfig>> {
+/// The client certs are asked for and checked as `mtls.rs` says; `ca_certs` are the org's CAs,
+/// named to clients as the acceptable issuers.
+pub fn server_config(
+    org: &str,
+    layout: &OrgLayout,
+    ca_certs: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ServerConfig>> {
     let files = layout.leaf(Kind::Server, AUTH);
     let chain = files.chain.clone().unwrap_or_else(|| files.cert.clone());
     let watched = Watched::new(vec![chain.clone(), files.key.clone()], certified_key);
@@ -84,10 +90,12 @@ pub fn server_config(org: &str, layout: &OrgLayout) -> Result<Arc<rustls::Server
         last: Mutex::new(first),
     };
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier =
+        super::mtls::OptionalClientCert::new(ca_certs, provider.signature_verification_algorithms);
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::bug(format!("TLS versions: {e}")))?
-        .with_no_client_auth()
+        .with_client_cert_verifier(Arc::new(verifier))
         .with_cert_resolver(Arc::new(resolver));
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))

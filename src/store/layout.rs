@@ -262,6 +262,11 @@ impl OrgLayout {
         self.dir.join("jwt/jwks.json")
     }
 
+    /// The token endpoint's clients and their secret hashes (`hapki jwt client add`).
+    pub fn clients(&self) -> PathBuf {
+        self.dir.join("jwt/clients.json")
+    }
+
     pub fn token(&self, user: &str) -> PathBuf {
         self.dir.join(format!("jwt/{user}.token"))
     }

@@ -1,6 +1,7 @@
 //! The files on disk: the drop-in layout (which path holds what), the atomic `Plan` that writes
 //! a run's files all together or not at all (with its `journal` for recovery), the `Lock` every
-//! writer holds, and the one guarded way of reading a file (`read`).
+//! writer holds, the one guarded way of reading a file (`read`), and the one walk of a tree
+//! (`walk`: no link followed, bounded depth).
 
 pub mod journal;
 pub mod layout;
@@ -8,6 +9,7 @@ pub mod lock;
 pub mod modes;
 pub mod plan;
 pub mod read;
+pub mod walk;
 
 pub use layout::{
     root_cert_in, CaFiles, LeafFiles, OrgLayout, ResponderFiles, JWT_SIGNING_NAME, ORG_FOLDERS,

@@ -2,10 +2,12 @@
 //! against its own `x5c`), `jwks` (the set document), `claims` (the three token shapes Canton
 //! accepts), `jws` (the compact JWS codec, written and read in one place), `sign` (the
 //! `Signer`), `verify` (token verification against a JWKS with a pinned clock), `stage` (the
-//! JWT part of a tree, as `init`, `jwt keygen`, `jwt mint` and `verify` need it) and `rotate`
-//! (signing-key rollover: staged, current and retired keys, and when an old key may go).
+//! JWT part of a tree, as `init`, `jwt keygen`, `jwt mint` and `verify` need it), `rotate`
+//! (signing-key rollover: staged, current and retired keys, and when an old key may go) and
+//! `clients` (the token endpoint's clients and their slow secret hashes).
 
 mod claims;
+pub mod clients;
 mod jwk;
 mod jwks;
 pub mod jws;

@@ -212,7 +212,12 @@ impl<'a, 't> OrgCheck<'a, 't> {
             .map(|(level, cert, der)| {
                 let path = layout.ca(*level).key;
                 let mut e = Entry::new(&path, format!("{} key", level_kind(*level)));
-                if !self.exists(&path) {
+                if !self.exists(&path) && *level == CaLevel::Root {
+                    e.warn(Code::KeyOffline,
+                        "is not here: fine when the root is kept offline (docs/offline-root.md); the CAs below it go on issuing, and a new CA below it or the root's CRL is signed on the root's machine",
+                        "",
+                    );
+                } else if !self.exists(&path) {
                     e.warn(Code::KeyOffline,
                         format!(
                             "is not here: fine if it is kept offline, but hapki cannot issue under this CA without it (and {} would replace the CA)",

@@ -37,6 +37,25 @@ pub(super) fn check_crls(
         let idx_path = layout.index(level);
         let mut e = Entry::new(&idx_path, format!("{} index", level.name()));
         claimed.push(idx_path.clone());
+        // A CA whose key is kept elsewhere (an offline root) keeps its index and CRL number
+        // there too; its CRL comes here by `hapki ca import`, so only the CRL is checked.
+        let offline = !files.contains(&layout.ca(level).key);
+        if offline {
+            claimed.extend([layout.index_attr(level), layout.crlnumber(level)]);
+            if files.contains(&idx_path) {
+                if let Ok(i) = Index::load(&idx_path) {
+                    indexes.push((level, i));
+                }
+            }
+            let resign = format!("sign it again on the root's machine (`hapki crl --org {org}` there) and install it here with `hapki ca import FILE --org {org}`");
+            for p in [layout.crl_pem(level), layout.crl_der(level)] {
+                claimed.push(p.clone());
+                let mut e = Entry::new(&p, format!("{} CRL", level.name()));
+                check_one(&mut e, &p, ca_der, now, files, &resign);
+                entries.push(e);
+            }
+            continue;
+        }
         if !files.contains(&idx_path) {
             e.problem(Code::Missing, "is missing", &init);
         } else {

@@ -6,7 +6,7 @@ use super::report::*;
 use super::Options;
 use crate::error::{Error, Result};
 use crate::profile::OrgSpec;
-use crate::store::{root_cert_in, ORG_FOLDERS};
+use crate::store::{self, root_cert_in, ORG_FOLDERS};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -89,20 +89,14 @@ pub(super) fn discover<'t>(o: &Options<'t>) -> Result<(Vec<Site<'t>>, Vec<Entry>
     Ok((sites, missing, fix))
 }
 
-/// Every file and folder under `dir` (not `dir` itself).
+/// Every file and folder under `dir` (not `dir` itself), from the store's one walk: links (and
+/// FIFOs, devices) count as files, and a linked folder is not entered.
 pub(super) fn walk(dir: &Path, files: &mut BTreeSet<PathBuf>, dirs: &mut Vec<PathBuf>) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        match e.file_type() {
-            Ok(t) if t.is_dir() => {
-                dirs.push(p.clone());
-                walk(&p, files, dirs);
-            }
-            Ok(_) => {
-                files.insert(p);
-            }
-            Err(_) => {}
+    for e in store::walk::walk(dir, store::walk::TREE_DEPTH) {
+        if e.is_dir() {
+            dirs.push(e.path);
+        } else {
+            files.insert(e.path);
         }
     }
 }

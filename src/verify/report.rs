@@ -152,7 +152,7 @@ impl From<&CheckError> for Code {
             E::Expired { .. } => Code::Expired,
             E::MissingEku { .. } => Code::WrongUsage,
             E::PathLenConstraint => Code::PathLen,
-            E::Refused(_) | E::UnusableRoot(_) => Code::Rejected,
+            E::Refused(_) | E::UnusableRoot(_) | E::OutsideNameConstraints => Code::Rejected,
             E::InvalidDnsName(_) => Code::InvalidName,
             E::NameMismatch(_) => Code::MissingName,
         }

@@ -2072,13 +2072,19 @@ impl Drop for Tmpfs {
     }
 }
 
-#[test]
-fn read_only_output_folder_is_refused_and_nothing_changes() {
+/// A run of hapki and the exact stderr it must give for an output folder.
+type Run<'a> = (&'a [&'a str], &'a dyn Fn(&Path) -> String);
+
+/// What a disk that cannot take the tree's files does: participant1's CA is made on a tmpfs
+/// of `size` at MNT (`MNT/certs`), `spoil` makes the disk unwritable, and then each of `runs`
+/// exits 2 with its stderr and
+/// changes nothing under MNT. `test` is the calling test, for its SKIPPED line.
+fn refused_on_an_unwritable_disk(test: &str, size: &str, spoil: fn(&Tmpfs, &Path), runs: &[Run]) {
     let fx = Fixture::ecdsa().bare();
-    let mnt = fx.dir.path().join("ro");
-    let fs = match Tmpfs::mount(&mnt, "4m") {
+    let mnt = fx.dir.path().join("mnt");
+    let fs = match Tmpfs::mount(&mnt, size) {
         Ok(fs) => fs,
-        Err(why) => return skipped(test_name!(), &why),
+        Err(why) => return skipped(test, &why),
     };
     let out = mnt.join("certs");
     let run = |args: &[&str]| {
@@ -2091,73 +2097,68 @@ fn read_only_output_folder_is_refused_and_nothing_changes() {
             .output()
             .unwrap()
     };
-    assert!(run(&["ca", "init", "--org", "participant1"])
-        .status
-        .success());
-    fs.remount_read_only();
+    assert!(
+        run(&["ca", "init", "--org", "participant1"])
+            .status
+            .success(),
+        "{test}"
+    );
+    spoil(&fs, &mnt);
     let before = snapshot(&mnt);
-    for args in [
-        &["issue", "participant1"][..],
-        &["ca", "init", "--org", "participant1", "--force"][..],
-        &["ca", "init", "--org", "participant2"][..],
-    ] {
+    for (args, stderr) in runs {
         let o = run(args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
-        assert_eq!(
-            String::from_utf8_lossy(&o.stderr),
-            format!(
-                "error: cannot write to the output folder {}: read-only file system; make it writable or choose another folder with --out\n",
-                out.display()
-            ),
-            "{args:?}"
-        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{test}: {args:?}: {err}");
+        assert_eq!(err, stderr(&out), "{test}: {args:?}");
+        // No temp file, no new folder, nothing changed.
         assert_same_tree(&before, &snapshot(&mnt));
     }
 }
 
 #[test]
+fn read_only_output_folder_is_refused_and_nothing_changes() {
+    let read_only = |out: &Path| {
+        format!(
+            "error: cannot write to the output folder {}: read-only file system; make it writable or choose another folder with --out\n",
+            out.display()
+        )
+    };
+    refused_on_an_unwritable_disk(
+        test_name!(),
+        "4m",
+        |fs, _| fs.remount_read_only(),
+        &[
+            (&["issue", "participant1"], &read_only),
+            (
+                &["ca", "init", "--org", "participant1", "--force"],
+                &read_only,
+            ),
+            (&["ca", "init", "--org", "participant2"], &read_only),
+        ],
+    );
+}
+
+#[test]
 fn full_disk_fails_cleanly_and_leaves_no_half_written_file() {
-    let fx = Fixture::ecdsa().bare();
-    let mnt = fx.dir.path().join("full");
-    let _fs = match Tmpfs::mount(&mnt, "256k") {
-        Ok(fs) => fs,
-        Err(why) => return skipped(test_name!(), &why),
-    };
-    let out = mnt.join("certs");
-    let run = |args: &[&str]| {
-        hapki()
-            .args(args)
-            .arg("--profile")
-            .arg(fx.profile_path())
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap()
-    };
-    assert!(run(&["ca", "init", "--org", "participant1"])
-        .status
-        .success());
-    // Fill the disk.
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(mnt.join("filler")).unwrap();
-        let block = vec![0u8; 4096];
-        while f.write_all(&block).is_ok() {}
-        let _ = f.sync_all();
-    }
-    let before = snapshot(&mnt);
-    let o = run(&["issue", "participant1"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(
-        err,
+    let no_space = |out: &Path| {
         format!(
             "error: cannot write {}: no space left on device; free some disk space and run again\n",
             server_cert(&out.join("participant1"), "participant1").display()
         )
+    };
+    refused_on_an_unwritable_disk(
+        test_name!(),
+        "256k",
+        |_, mnt| {
+            // Fill the disk.
+            use std::io::Write;
+            let mut f = std::fs::File::create(mnt.join("filler")).unwrap();
+            let block = vec![0u8; 4096];
+            while f.write_all(&block).is_ok() {}
+            let _ = f.sync_all();
+        },
+        &[(&["issue", "participant1"], &no_space)],
     );
-    // No temp file, no new folder, nothing changed.
-    assert_same_tree(&before, &snapshot(&mnt));
 }
 
 #[test]

@@ -3,58 +3,37 @@
 //! server and proxy cert of the tree), keys are 0600 inside it (GNU tar lists the modes), and
 //! the Kubernetes manifests parse as YAML (PyYAML) with the fields Kubernetes requires.
 
-use assert_cmd::Command;
+use crate::support::fixture::{crate_root, Fixture};
+use crate::support::skip::{have, skipped, test_name};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
+use std::sync::OnceLock;
 
 const AT: &str = "2026-12-01T00:00:00Z";
 
-fn have(bin: &str) -> bool {
-    Proc::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// The tree of the shipped ECDSA profile issued at AT, shared: export only reads it (and takes
+/// no --at, so the fixture has no clock of its own).
+fn tree() -> &'static Fixture {
+    static TREE: OnceLock<Fixture> = OnceLock::new();
+    TREE.get_or_init(|| {
+        let fx = Fixture::shipped_ecdsa().shared().bare();
+        fx.ok(&["init", "--at", AT]);
+        fx
+    })
 }
 
-fn skip(what: &str) {
-    eprintln!("SKIPPED: {what}");
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what} (CI=true)"
-    );
+/// A file path for a test's own export.
+fn target(name: &str) -> PathBuf {
+    tree().scratch("export").join(name)
 }
 
-fn profile() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha-ecdsa.toml")
-}
-
-fn hapki(args: &[&str], out: &Path) -> std::process::Output {
-    Command::cargo_bin("hapki")
-        .unwrap()
-        .args(args)
-        .arg("--profile")
-        .arg(profile())
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap()
-}
-
-fn tree() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("certs");
-    let o = hapki(&["init", "--at", AT], &out);
-    assert!(o.status.success(), "{o:?}");
-    (dir, out)
-}
-
-fn export(out: &Path, args: &[&str], to: &Path) {
+fn export(args: &[&str], to: &Path) {
     let mut a = vec!["export", "bundle"];
     a.extend(args);
     a.push("--to");
     a.push(to.to_str().unwrap());
-    let o = hapki(&a, out);
+    let o = tree().output(&a);
     assert!(o.status.success(), "{o:?}");
 }
 
@@ -105,12 +84,12 @@ fn node_certs(out: &Path) -> BTreeMap<String, String> {
 fn participant1b_tar_holds_its_files_and_no_other_nodes_key() {
     for bin in ["openssl", "tar"] {
         if !have(bin) {
-            return skip(&format!("{bin} is not installed"));
+            return skipped(test_name!(), &format!("{bin} is not installed"));
         }
     }
-    let (dir, out) = tree();
-    let tar = dir.path().join("p1b.tar");
-    export(&out, &["participant1b"], &tar);
+    let out = &tree().out;
+    let tar = target("p1b.tar");
+    export(&["participant1b"], &tar);
     // GNU tar lists it: modes and paths.
     let o = Proc::new("tar").arg("-tvf").arg(&tar).output().unwrap();
     assert!(o.status.success(), "{o:?}");
@@ -161,8 +140,7 @@ fn participant1b_tar_holds_its_files_and_no_other_nodes_key() {
     }
     // Extract and check each private key: its public half is that of a cert in the bundle,
     // and of no other node's cert in the tree.
-    let x = dir.path().join("x");
-    std::fs::create_dir(&x).unwrap();
+    let x = tree().scratch("x");
     let o = Proc::new("tar")
         .arg("-xpf")
         .arg(&tar)
@@ -171,7 +149,7 @@ fn participant1b_tar_holds_its_files_and_no_other_nodes_key() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{o:?}");
-    let others: Vec<(String, String)> = node_certs(&out)
+    let others: Vec<(String, String)> = node_certs(out)
         .into_iter()
         .filter(|(n, _)| !n.starts_with("participant1b."))
         .collect();
@@ -201,9 +179,8 @@ fn participant1b_tar_holds_its_files_and_no_other_nodes_key() {
 
 #[test]
 fn proxy_bundle_has_its_backend_cert_and_the_fronted_primary() {
-    let (dir, out) = tree();
-    let tar = dir.path().join("lb.tar");
-    export(&out, &["lb-participant1"], &tar);
+    let tar = target("lb.tar");
+    export(&["lb-participant1"], &tar);
     let o = Proc::new("tar").arg("-tf").arg(&tar).output().unwrap();
     let listing = String::from_utf8(o.stdout).unwrap();
     for w in [
@@ -220,17 +197,20 @@ fn proxy_bundle_has_its_backend_cert_and_the_fronted_primary() {
 
 #[test]
 fn k8s_manifests_are_valid_yaml_with_the_fields_kubernetes_requires() {
-    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let py = crate_root().join(".venv/bin/python");
     let has_yaml = Proc::new(&py)
         .args(["-c", "import yaml"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_yaml {
-        return skip(".venv/bin/python with PyYAML (tests/interop/requirements.txt) is missing");
+        return skipped(
+            test_name!(),
+            ".venv/bin/python with PyYAML (tests/interop/requirements.txt) is missing",
+        );
     }
-    let (dir, out) = tree();
-    let yaml = dir.path().join("p1b.yaml");
-    export(&out, &["participant1b", "--format", "k8s"], &yaml);
+    let out = &tree().out;
+    let yaml = target("p1b.yaml");
+    export(&["participant1b", "--format", "k8s"], &yaml);
     let script = r#"
 import base64, re, sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]
@@ -285,8 +265,7 @@ print("\n".join(out))
 
 #[test]
 fn bad_input_is_refused() {
-    let (dir, out) = tree();
-    let to = dir.path().join("b.tar");
+    let to = target("b.tar");
     for (args, want) in [
         (vec!["lb-sequencer"], "`lb-sequencer` is no node"),
         (vec!["db"], "`db` is a node of several orgs"),
@@ -302,7 +281,7 @@ fn bad_input_is_refused() {
         let mut a = vec!["export", "bundle"];
         a.extend(args);
         a.extend(["--to", to.to_str().unwrap()]);
-        let o = hapki(&a, &out);
+        let o = tree().output(&a);
         assert_eq!(o.status.code(), Some(2), "{a:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(want), "{a:?}: {err}");

@@ -4,57 +4,24 @@
 //! (which sends a cert file's whole chain, as NGINX's `proxy_ssl_certificate` does) and
 //! `openssl s_client`.
 
-use assert_cmd::Command;
-use std::net::{TcpListener, TcpStream};
+use crate::support::fixture::Fixture;
+use crate::support::proc::{free_port, KillOnDrop};
+use crate::support::skip::{have, skipped, test_name};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Proc, Stdio};
+use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
 const AT: &str = "2026-12-01T00:00:00Z";
 
-fn have(bin: &str) -> bool {
-    Proc::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn skip(what: &str) {
-    eprintln!("SKIPPED: {what}");
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what} (CI=true)"
-    );
-}
-
-fn init(out: &Path) {
-    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha-ecdsa.toml");
-    Command::cargo_bin("hapki")
-        .unwrap()
-        .args(["init", "--at", AT, "--profile"])
-        .arg(profile)
-        .arg("--out")
-        .arg(out)
-        .assert()
-        .success();
-}
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn tree() -> Fixture {
+    Fixture::shipped_ecdsa().at(AT).init()
 }
 
 /// `openssl s_server` with participant1's server chain, requiring a client cert that
 /// verifies against participant1's root alone.
-fn server(p1: &Path) -> (Server, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+fn server(p1: &Path) -> (KillOnDrop, u16) {
+    let port = free_port();
     let child = Proc::new("openssl")
         .arg("s_server")
         .args(["-accept", &format!("127.0.0.1:{port}")])
@@ -71,7 +38,7 @@ fn server(p1: &Path) -> (Server, u16) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let s = Server(child);
+    let s = KillOnDrop(child);
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -146,13 +113,11 @@ fn pem_count(p: &Path) -> usize {
 fn server_trusting_only_the_root_accepts_the_client_chain_and_refuses_the_bare_leaf() {
     for bin in ["openssl", "curl"] {
         if !have(bin) {
-            return skip(&format!("{bin} is not installed"));
+            return skipped(test_name!(), &format!("{bin} is not installed"));
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("certs");
-    init(&out);
-    let p1: PathBuf = out.join("participant1");
+    let fx = tree();
+    let p1: PathBuf = fx.org("participant1");
     let chain = p1.join("client/admin-api-chain.customer1.com.cert.pem");
     let leaf = p1.join("client/admin-api.customer1.com.cert.pem");
     // Leaf then intermediate, and no root (the server holds it).
@@ -195,19 +160,9 @@ fn server_trusting_only_the_root_accepts_the_client_chain_and_refuses_the_bare_l
 
 #[test]
 fn verify_accepts_client_chains_and_init_restores_a_wrong_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("certs");
-    init(&out);
-    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha-ecdsa.toml");
-    let verify = || {
-        Command::cargo_bin("hapki")
-            .unwrap()
-            .args(["verify", "--at", AT, "--profile"])
-            .arg(&profile)
-            .arg(&out)
-            .output()
-            .unwrap()
-    };
+    let fx = tree();
+    let out = &fx.out;
+    let verify = || fx.verify(&[]);
     let v = verify();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
     let chain = out.join("participant2/client/participant2-chain.customer2.com.cert.pem");
@@ -222,30 +177,19 @@ fn verify_accepts_client_chains_and_init_restores_a_wrong_one() {
         report.contains("must be leaf, intermediate, no root"),
         "{report}"
     );
-    init(&out);
+    fx.ok(&["init"]);
     assert_eq!(pem_count(&chain), 2);
     assert!(verify().status.success());
 }
 
 #[test]
 fn a_client_name_ending_in_chain_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("p.toml");
-    std::fs::write(
-        &profile,
+    let fx = Fixture::profile(
         "[defaults]\nca_key = \"ecdsa-p256\"\nleaf_key = \"ecdsa-p256\"\n[[org]]\nname = \"o\"\ndns = \"o.com\"\norganization = \"O\"\nservers = [\"s\"]\nclients = [\"a\", \"a-chain\"]\n",
     )
-    .unwrap();
-    Command::cargo_bin("hapki")
-        .unwrap()
-        .args(["init", "--profile"])
-        .arg(&profile)
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains(
-            "the client name `a-chain` ends in `-chain`",
-        ));
-    assert!(!dir.path().join("out").exists());
+    .bare();
+    fx.run(&["init"]).code(2).stderr(predicates::str::contains(
+        "the client name `a-chain` ends in `-chain`",
+    ));
+    assert!(!fx.out.exists());
 }

@@ -1,25 +1,18 @@
 //! `hapki init --json`: the run's summary as JSON, with the same counts the text report gives,
 //! on a fresh tree, on a complete one (nothing to do) and on a repair.
 
-use assert_cmd::Command;
+use crate::support::fixture::Fixture;
 use serde_json::Value;
-use std::path::Path;
 
 const AT: &str = "2026-12-01T00:00:00Z";
 
-fn init_json(out: &Path) -> Value {
-    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha-ecdsa.toml");
-    let o = Command::cargo_bin("hapki")
-        .unwrap()
-        .args(["init", "--json", "--at", AT, "--profile"])
-        .arg(profile)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{o:?}");
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+fn tree() -> Fixture {
+    Fixture::shipped_ecdsa().at(AT).bare()
+}
+
+fn init_json(fx: &Fixture) -> Value {
+    let (stdout, _) = fx.ok(&["init", "--json"]);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
 fn org<'a>(v: &'a Value, name: &str) -> &'a Value {
@@ -33,9 +26,9 @@ fn org<'a>(v: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn fresh_tree_reports_every_org_and_what_it_got() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("certs");
-    let v = init_json(&out);
+    let fx = tree();
+    let out = &fx.out;
+    let v = init_json(&fx);
     assert_eq!(v["out"], out.display().to_string());
     assert_eq!(v["nothing_to_do"], false);
     let names: Vec<&str> = (v["orgs"].as_array().unwrap().iter())
@@ -74,17 +67,17 @@ fn fresh_tree_reports_every_org_and_what_it_got() {
 
 #[test]
 fn second_run_has_nothing_to_do_and_a_repair_names_its_org() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("certs");
-    init_json(&out);
-    let v = init_json(&out);
+    let fx = tree();
+    let out = &fx.out;
+    init_json(&fx);
+    let v = init_json(&fx);
     assert_eq!(v["nothing_to_do"], true, "{v}");
     for o in v["orgs"].as_array().unwrap() {
         assert_eq!(o["changed"], false, "{o}");
         assert_eq!(o["ca"]["status"], "kept");
     }
     std::fs::remove_file(out.join("participant2/client/admin-api.customer2.com.key.der")).unwrap();
-    let v = init_json(&out);
+    let v = init_json(&fx);
     assert_eq!(v["nothing_to_do"], false);
     assert_eq!(v["written"]["leaf_certs"], 0);
     assert_eq!(v["written"]["leaves_repaired"], 1);

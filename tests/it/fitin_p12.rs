@@ -3,32 +3,16 @@
 //! `openssl pkcs12`, and used by a JSSE server and client (Java standard library only) for a
 //! mutual-TLS handshake.
 
-use assert_cmd::Command;
+use crate::support::fixture::Fixture;
+use crate::support::proc::both;
+use crate::support::skip::{have, skipped, test_name};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command as Proc;
 
-fn have(bin: &str) -> bool {
-    Proc::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn skip(what: &str) {
-    eprintln!("SKIPPED: {what}");
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what} (CI=true)"
-    );
-}
-
-fn profile() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha-ecdsa.toml")
-}
-
 struct Tree {
-    _dir: tempfile::TempDir,
+    fx: Fixture,
+    /// The fixture's folder (beside the output folder), for the exported files.
     root: PathBuf,
     out: PathBuf,
     pw: PathBuf,
@@ -37,43 +21,21 @@ struct Tree {
 impl Tree {
     /// A tree issued now (JSSE checks validity against the real clock).
     fn new() -> Tree {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let out = root.join("certs");
+        let fx = Fixture::shipped_ecdsa().init();
+        let root = fx.dir.path().to_path_buf();
+        let out = fx.out.clone();
         let pw = root.join("pw.txt");
         std::fs::write(&pw, "s3cret pass\n").unwrap();
-        Command::cargo_bin("hapki")
-            .unwrap()
-            .args(["init", "--profile"])
-            .arg(profile())
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success();
-        Tree {
-            _dir: dir,
-            root,
-            out,
-            pw,
-        }
+        Tree { fx, root, out, pw }
     }
 
     fn export(&self, args: &[&str], to: &str) -> PathBuf {
         let to = self.root.join(to);
-        Command::cargo_bin("hapki")
-            .unwrap()
-            .args(["export", "p12"])
-            .args(args)
-            .arg("--password-file")
-            .arg(&self.pw)
-            .arg("--to")
-            .arg(&to)
-            .arg("--profile")
-            .arg(profile())
-            .arg("--out")
-            .arg(&self.out)
-            .assert()
-            .success();
+        let mut a = vec!["export", "p12"];
+        a.extend_from_slice(args);
+        a.extend(["--password-file", self.pw.to_str().unwrap()]);
+        a.extend(["--to", to.to_str().unwrap()]);
+        self.fx.run(&a).success();
         to
     }
 
@@ -84,14 +46,7 @@ impl Tree {
 
 fn run(cmd: &mut Proc) -> (bool, String) {
     let o = cmd.output().unwrap();
-    (
-        o.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    (o.status.success(), both(&o))
 }
 
 fn keytool_list(store: &Path, pass: &str) -> String {
@@ -106,7 +61,7 @@ fn keytool_list(store: &Path, pass: &str) -> String {
 #[test]
 fn keytool_reads_the_keystore_and_the_truststore() {
     if !have("keytool") {
-        return skip("keytool (Java) is not installed");
+        return skipped(test_name!(), "keytool (Java) is not installed");
     }
     let t = Tree::new();
     let ks = t.export(&["participant1b"], "p1b.p12");
@@ -158,7 +113,7 @@ fn keytool_reads_the_keystore_and_the_truststore() {
 #[test]
 fn openssl_reads_it_with_modern_encryption_and_the_key_matches_the_cert() {
     if !have("openssl") {
-        return skip("openssl is not installed");
+        return skipped(test_name!(), "openssl is not installed");
     }
     let t = Tree::new();
     let ks = t.export(&["admin-api", "--org", "participant2"], "a.p12");
@@ -203,7 +158,7 @@ fn openssl_reads_it_with_modern_encryption_and_the_key_matches_the_cert() {
 #[test]
 fn java_mutual_tls_with_the_p12_files_and_another_orgs_client_is_refused() {
     if !have("javac") || !have("java") {
-        return skip("javac/java (JDK 17) is not installed");
+        return skipped(test_name!(), "javac/java (JDK 17) is not installed");
     }
     let t = Tree::new();
     let classes = t.root.join("classes");
@@ -251,18 +206,7 @@ fn truststore_is_kept_on_reruns_and_written_again_when_wrong() {
     let t = Tree::new();
     let ts = t.truststore("domain");
     let before = std::fs::read(&ts).unwrap();
-    let init = || {
-        let o = Command::cargo_bin("hapki")
-            .unwrap()
-            .args(["init", "--profile"])
-            .arg(profile())
-            .arg("--out")
-            .arg(&t.out)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{o:?}");
-        String::from_utf8(o.stdout).unwrap()
-    };
+    let init = || t.fx.ok(&["init"]).0;
     let text = init();
     assert!(text.contains("nothing to do"), "{text}");
     assert_eq!(std::fs::read(&ts).unwrap(), before);
@@ -279,21 +223,11 @@ fn bad_input_is_refused_and_nothing_is_written() {
     let t = Tree::new();
     let refused = |args: &[&str], pw: &Path, want: &str| {
         let to = t.root.join("x.p12");
-        Command::cargo_bin("hapki")
-            .unwrap()
-            .args(["export", "p12"])
-            .args(args)
-            .arg("--password-file")
-            .arg(pw)
-            .arg("--to")
-            .arg(&to)
-            .arg("--profile")
-            .arg(profile())
-            .arg("--out")
-            .arg(&t.out)
-            .assert()
-            .code(2)
-            .stderr(predicates::str::contains(want));
+        let mut a = vec!["export", "p12"];
+        a.extend_from_slice(args);
+        a.extend(["--password-file", pw.to_str().unwrap()]);
+        a.extend(["--to", to.to_str().unwrap()]);
+        t.fx.run(&a).code(2).stderr(predicates::str::contains(want));
         assert!(!to.exists());
     };
     let empty = t.root.join("empty.txt");

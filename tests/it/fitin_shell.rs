@@ -1,32 +1,12 @@
 //! Shell integration: completion scripts the shells accept, a man page `man` renders, and help
 //! reachable every way a newcomer tries it (`hapki`, `hapki help`, `hapki help --help`).
 
-use assert_cmd::Command;
+use crate::support::fixture::{hapki, stdout_of_success};
+use crate::support::skip::{have, skipped, test_name};
 use std::process::Command as Proc;
 
-fn hapki() -> Command {
-    Command::cargo_bin("hapki").unwrap()
-}
-
 fn stdout_of(args: &[&str]) -> String {
-    let out = hapki().args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn have(bin: &str) -> bool {
-    Proc::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn skip(what: &str) {
-    eprintln!("SKIPPED: {what}");
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what} (CI=true)"
-    );
+    stdout_of_success(&hapki().args(args).output().unwrap())
 }
 
 const VERBS: &[&str] = &[
@@ -94,7 +74,10 @@ fn man_page_renders_with_man() {
     let page = stdout_of(&["man"]);
     assert!(page.contains(".TH hapki"), "not roff:\n{page}");
     if !have("man") {
-        return skip("man is not installed (apt-get install man-db)");
+        return skipped(
+            test_name!(),
+            "man is not installed (apt-get install man-db)",
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("hapki.1");

@@ -51,7 +51,7 @@ fn sequencer_client_fails_over_to_sequencer2_and_back_verifying_the_service_name
     let pki = ha_fixture();
     let (s1, s2) = (free_port(), free_port());
     let ca = pki.bundle("domain");
-    let seq2 = nginx_backend(&pki, &sequencer("sequencer2", s2, "sequencer2"));
+    let seq2 = nginx_backend(pki, &sequencer("sequencer2", s2, "sequencer2"));
 
     // sequencer is down (nothing listens on s1): the client goes on to sequencer2.
     let (i, r) = failover("sequencer.acme.com", &[s1, s2], &ca, None).unwrap();
@@ -63,7 +63,7 @@ fn sequencer_client_fails_over_to_sequencer2_and_back_verifying_the_service_name
     );
 
     // sequencer back, sequencer2 gone: the first endpoint answers under the same name.
-    let _seq1 = nginx_backend(&pki, &sequencer("sequencer", s1, "sequencer"));
+    let _seq1 = nginx_backend(pki, &sequencer("sequencer", s1, "sequencer"));
     seq2.stop();
     let (i, r) = failover("sequencer.acme.com", &[s1, s2], &ca, None).unwrap();
     assert_eq!(i, 0, "{r:?}");
@@ -77,7 +77,7 @@ fn participant_client_fails_over_to_participant1b_with_its_client_cert() {
     let ca = pki.bundle("participant1");
     let admin = pki.client("participant1", "admin-api");
     let p1b = nginx_backend(
-        &pki,
+        pki,
         &participant("participant1b", p2, ("participant1", "participant1b")),
     );
 
@@ -92,7 +92,7 @@ fn participant_client_fails_over_to_participant1b_with_its_client_cert() {
     assert!(r.body.contains("CN=admin-api.customer1.com"), "{r:?}");
 
     let _p1 = nginx_backend(
-        &pki,
+        pki,
         &participant("participant1", p1, ("participant1", "participant1")),
     );
     p1b.stop();
@@ -111,7 +111,7 @@ fn client_refuses_a_replica_whose_cert_lacks_the_service_name() {
     let (s1, s2) = (free_port(), free_port());
     // sequencer down; the "replica" presents mediator2's cert: the same CA, but it names the
     // mediator service, not sequencer.acme.com.
-    let _wrong = nginx_backend(&pki, &sequencer("wrong", s2, "mediator2"));
+    let _wrong = nginx_backend(pki, &sequencer("wrong", s2, "mediator2"));
     let failures = failover("sequencer.acme.com", &[s1, s2], &pki.bundle("domain"), None)
         .expect_err("a cert without the service name was accepted");
     // curl 7: nothing listens; 60: the cert does not verify for the name.
@@ -129,7 +129,7 @@ fn client_refuses_a_participant_replica_with_another_orgs_cert() {
     let pki = ha_fixture();
     let (p1, p2) = (free_port(), free_port());
     let _impostor = nginx_backend(
-        &pki,
+        pki,
         &participant("impostor", p2, ("participant2", "participant2")),
     );
     let failures = failover(

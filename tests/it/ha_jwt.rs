@@ -182,11 +182,11 @@ fn bearer(token: &str) -> Vec<String> {
 fn alice_passes_through_the_proxy_and_a_participant2_token_is_refused() {
     let pki = ha_fixture();
     let backend = JwtBackend::start(
-        &pki,
+        pki,
         &pki.file("participant1/jwt/jwks.json"),
         &pki.file("participant1/root/certs/ca.cert.pem"),
     );
-    let (_proxy, lb) = proxy(&pki, backend.port);
+    let (_proxy, lb) = proxy(pki, backend.port);
     let ca = pki.bundle("participant1");
     let admin = pki.client("participant1", "admin-api");
 
@@ -229,58 +229,77 @@ fn alice_passes_through_the_proxy_and_a_participant2_token_is_refused() {
     assert_eq!(r.status, 401, "{r:?}");
     assert!(r.body.contains("has no audience"), "{r:?}");
 
-    Interop::org(&pki, "participant1")
+    Interop::org(pki, "participant1")
         .accept(&pki.token("participant1", "alice"), AUD)
         .refuse(&pki.token("participant2", "bob"), AUD)
         .refuse(&pki.token("participant1", "participant_admin"), AUD)
         .run();
 }
 
-#[test]
-fn backend_with_participant2s_jwks_refuses_alice() {
+/// A backend that must refuse alice's token: it serves `jwks_org`'s JWKS and trusts
+/// `root_org`'s root for its signing keys.
+struct Refusal {
+    jwks_org: &'static str,
+    root_org: &'static str,
+    /// What the backend's 401 says.
+    because: &'static str,
+    /// The JWKS PyJWT and jwcrypto judge alice's token with, and whether they accept it.
+    interop: (&'static str, bool),
+}
+
+/// alice's token through the proxy to a backend that refuses it, for each case of `Refusal`.
+fn backend_refuses_alice(case: &str, r: Refusal) {
     let pki = ha_fixture();
     let backend = JwtBackend::start(
-        &pki,
-        &pki.file("participant2/jwt/jwks.json"),
-        &pki.file("participant2/root/certs/ca.cert.pem"),
+        pki,
+        &pki.file(&format!("{}/jwt/jwks.json", r.jwks_org)),
+        &pki.file(&format!("{}/root/certs/ca.cert.pem", r.root_org)),
     );
-    let (_proxy, lb) = proxy(&pki, backend.port);
-    let r = curl(
+    let (_proxy, lb) = proxy(pki, backend.port);
+    let reply = curl(
         SERVICE,
         lb,
         &pki.bundle("participant1"),
         Some(&pki.client("participant1", "admin-api")),
         &bearer(&pki.token("participant1", "alice")),
     );
-    assert_eq!(r.status, 401, "{r:?}");
-    assert!(r.body.contains("which is not in the JWKS"), "{r:?}");
-    Interop::org(&pki, "participant2")
-        .refuse(&pki.token("participant1", "alice"), AUD)
-        .run();
+    assert_eq!(reply.status, 401, "{case}: {reply:?}");
+    assert!(reply.body.contains(r.because), "{case}: {reply:?}");
+    let judged = Interop::org(pki, r.interop.0);
+    let alice = pki.token("participant1", "alice");
+    let judged = if r.interop.1 {
+        judged.accept(&alice, AUD)
+    } else {
+        judged.refuse(&alice, AUD)
+    };
+    judged.run();
+}
+
+#[test]
+fn backend_with_participant2s_jwks_refuses_alice() {
+    backend_refuses_alice(
+        "participant2's JWKS",
+        Refusal {
+            jwks_org: "participant2",
+            root_org: "participant2",
+            because: "which is not in the JWKS",
+            interop: ("participant2", false),
+        },
+    );
 }
 
 #[test]
 fn backend_refuses_alice_when_the_jwks_does_not_chain_to_its_trusted_root() {
-    let pki = ha_fixture();
     // participant1's JWKS, but the backend trusts participant2's root for signing keys.
-    let backend = JwtBackend::start(
-        &pki,
-        &pki.file("participant1/jwt/jwks.json"),
-        &pki.file("participant2/root/certs/ca.cert.pem"),
-    );
-    let (_proxy, lb) = proxy(&pki, backend.port);
-    let r = curl(
-        SERVICE,
-        lb,
-        &pki.bundle("participant1"),
-        Some(&pki.client("participant1", "admin-api")),
-        &bearer(&pki.token("participant1", "alice")),
-    );
-    assert_eq!(r.status, 401, "{r:?}");
-    assert!(r.body.contains("is signed by a JWKS key"), "{r:?}");
     // PyJWT and jwcrypto pin no root: with that JWKS alone they accept the token, so it is the
     // JWKS key's chain, not the token, that the backend refused.
-    Interop::org(&pki, "participant1")
-        .accept(&pki.token("participant1", "alice"), AUD)
-        .run();
+    backend_refuses_alice(
+        "participant1's JWKS under participant2's root",
+        Refusal {
+            jwks_org: "participant1",
+            root_org: "participant2",
+            because: "is signed by a JWKS key",
+            interop: ("participant1", true),
+        },
+    );
 }

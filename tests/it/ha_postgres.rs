@@ -9,7 +9,7 @@ use crate::support::ha::{
     as_user, bounded, dns, egid, euid, ha_fixture, pg_bin, render, template, user_ids, Server,
     CLIENT_SECS,
 };
-use crate::support::proc::free_port;
+use crate::support::proc::{both, free_port};
 use std::fs;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -54,7 +54,7 @@ fn start_cluster(pki: &Fixture, swap: &[(&str, &str)], key: &Path) -> Cluster {
         .arg(&data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "initdb: {}", text(&out));
+    assert!(out.status.success(), "initdb: {}", both(&out));
 
     let vars = [pki.certs_var()];
     let tmpl = |name: &str| {
@@ -135,14 +135,6 @@ fn start_cluster(pki: &Fixture, swap: &[(&str, &str)], key: &Path) -> Cluster {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// psql to `db.customer1.com` (hostaddr 127.0.0.1, so the name is verified without DNS) with
 /// `sslmode=verify-full` and participant1's bundle, as user `canton`, with an optional client
 /// cert; asks who it is and what client cert the server saw.
@@ -183,90 +175,80 @@ fn db_key(pki: &Fixture, org: &str, node: &str) -> PathBuf {
 #[test]
 fn participant1_connects_with_verify_full_and_its_client_cert_others_are_refused() {
     let pki = ha_fixture();
-    let c = start_cluster(&pki, &[], &db_key(&pki, "participant1", "db"));
+    let c = start_cluster(pki, &[], &db_key(pki, "participant1", "db"));
 
     let ok = psql(
-        &pki,
+        pki,
         c.port,
         Some(pki.client("participant1", "participant1")),
     );
-    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(ok.status.success(), "{}", both(&ok));
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(out.starts_with("canton|"), "{out}");
     assert!(out.contains("CN=participant1.customer1.com"), "{out}");
 
-    let none = psql(&pki, c.port, None);
+    let none = psql(pki, c.port, None);
     assert!(!none.status.success());
     assert!(
-        text(&none).contains("connection requires a valid client certificate"),
+        both(&none).contains("connection requires a valid client certificate"),
         "{}",
-        text(&none)
+        both(&none)
     );
 
     // A valid cert of the right CA whose CN pg_ident.conf does not map to `canton`.
-    let unmapped = psql(&pki, c.port, Some(pki.client("participant1", "admin-api")));
+    let unmapped = psql(pki, c.port, Some(pki.client("participant1", "admin-api")));
     assert!(!unmapped.status.success());
     assert!(
-        text(&unmapped).contains("certificate authentication failed"),
+        both(&unmapped).contains("certificate authentication failed"),
         "{}",
-        text(&unmapped)
+        both(&unmapped)
     );
 
     // A cert of another org's CA: refused in the handshake.
     let other = psql(
-        &pki,
+        pki,
         c.port,
         Some(pki.client("participant2", "participant2")),
     );
     assert!(!other.status.success());
-    assert!(text(&other).contains("SSL error"), "{}", text(&other));
+    assert!(both(&other).contains("SSL error"), "{}", both(&other));
+}
+
+/// The server presents the chain `chain` (in place of participant1's db chain) and the key of
+/// `key` (org, node); psql, verifying participant1's db, refuses it saying `because`.
+fn psql_refuses_the_server(case: &str, chain: &str, key: (&str, &str), because: &str) {
+    let pki = ha_fixture();
+    let c = start_cluster(
+        pki,
+        &[("participant1/db/certs/db-chain.customer1.com", chain)],
+        &db_key(pki, key.0, key.1),
+    );
+    let r = psql(
+        pki,
+        c.port,
+        Some(pki.client("participant1", "participant1")),
+    );
+    assert!(!r.status.success(), "{case}: {}", both(&r));
+    assert!(both(&r).contains(because), "{case}: {}", both(&r));
 }
 
 #[test]
 fn psql_refuses_a_server_with_another_orgs_db_cert() {
-    let pki = ha_fixture();
-    let c = start_cluster(
-        &pki,
-        &[(
-            "participant1/db/certs/db-chain.customer1.com",
-            "participant2/db/certs/db-chain.customer2.com",
-        )],
-        &db_key(&pki, "participant2", "db"),
-    );
-    let r = psql(
-        &pki,
-        c.port,
-        Some(pki.client("participant1", "participant1")),
-    );
-    assert!(!r.status.success(), "{}", text(&r));
-    assert!(
-        text(&r).contains("certificate verify failed"),
-        "{}",
-        text(&r)
+    psql_refuses_the_server(
+        "participant2's db cert",
+        "participant2/db/certs/db-chain.customer2.com",
+        ("participant2", "db"),
+        "certificate verify failed",
     );
 }
 
 #[test]
 fn psql_refuses_a_server_cert_of_the_right_ca_for_another_name() {
-    let pki = ha_fixture();
     // participant1's json cert: the right CA, but it does not name db.customer1.com.
-    let c = start_cluster(
-        &pki,
-        &[(
-            "participant1/db/certs/db-chain.customer1.com",
-            "participant1/json/certs/json-chain.customer1.com",
-        )],
-        &db_key(&pki, "participant1", "json"),
-    );
-    let r = psql(
-        &pki,
-        c.port,
-        Some(pki.client("participant1", "participant1")),
-    );
-    assert!(!r.status.success(), "{}", text(&r));
-    assert!(
-        text(&r).contains("does not match host name \"db.customer1.com\""),
-        "{}",
-        text(&r)
+    psql_refuses_the_server(
+        "participant1's json cert",
+        "participant1/json/certs/json-chain.customer1.com",
+        ("participant1", "json"),
+        "does not match host name \"db.customer1.com\"",
     );
 }

@@ -17,7 +17,7 @@ const SERVICE: &str = "participant1.customer1.com";
 /// One scenario's fixture and ports: the proxy's, the primary's and the backup's (nothing
 /// listens on the backend ports until a scenario starts a backend there).
 struct Setup {
-    fx: Fixture,
+    fx: &'static Fixture,
     lb: u16,
     primary: u16,
     backup: u16,
@@ -34,7 +34,7 @@ impl Setup {
     }
 
     fn start(&self, proxy: Proxy, config: &str) -> Server {
-        proxy.start(&self.fx, config, self.lb, self.primary, self.backup)
+        proxy.start(self.fx, config, self.lb, self.primary, self.backup)
     }
 
     /// A request to the service through the proxy, with participant1's bundle and `client`.
@@ -52,10 +52,26 @@ impl Setup {
 
 const ADMIN: Option<(&str, &str)> = Some(("participant1", "admin-api"));
 
+/// One `#[test]` per proxy for a scenario `fn(Proxy)`, so each proxy's run passes or fails
+/// on its own: `per_proxy!(scenario: nginx_test_name, haproxy_test_name);`.
+macro_rules! per_proxy {
+    ($scenario:ident: $nginx:ident, $haproxy:ident) => {
+        #[test]
+        fn $nginx() {
+            $scenario(Proxy::Nginx);
+        }
+
+        #[test]
+        fn $haproxy() {
+            $scenario(Proxy::Haproxy);
+        }
+    };
+}
+
 fn admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops(proxy: Proxy) {
     let s = Setup::new();
-    let primary = nginx_backend(&s.fx, &participant("participant1", s.primary));
-    let _backup = nginx_backend(&s.fx, &participant("participant1b", s.backup));
+    let primary = nginx_backend(s.fx, &participant("participant1", s.primary));
+    let _backup = nginx_backend(s.fx, &participant("participant1b", s.backup));
     let _proxy = s.start(proxy, &proxy.template());
 
     let r = s.request(ADMIN);
@@ -79,20 +95,14 @@ fn admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops(
     assert!(r.body.contains("CN=lb-participant1.customer1.com"), "{r:?}");
 }
 
-#[test]
-fn nginx_admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops() {
-    admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops(Proxy::Nginx);
-}
-
-#[test]
-fn haproxy_admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops() {
-    admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops(Proxy::Haproxy);
-}
+per_proxy!(admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops:
+    nginx_admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops,
+    haproxy_admin_client_reaches_primary_as_the_proxy_then_the_backup_when_primary_stops);
 
 fn proxy_refuses_callers_without_a_participant1_client_cert(proxy: Proxy) {
     let s = Setup::new();
-    let _primary = nginx_backend(&s.fx, &participant("participant1", s.primary));
-    let _backup = nginx_backend(&s.fx, &participant("participant1b", s.backup));
+    let _primary = nginx_backend(s.fx, &participant("participant1", s.primary));
+    let _backup = nginx_backend(s.fx, &participant("participant1b", s.backup));
     let _proxy = s.start(proxy, &proxy.template());
 
     proxy.assert_refused_caller(&s.request(None), "No required SSL certificate");
@@ -105,76 +115,53 @@ fn proxy_refuses_callers_without_a_participant1_client_cert(proxy: Proxy) {
     assert_eq!(ok.status, 200, "{ok:?}");
 }
 
-#[test]
-fn nginx_proxy_refuses_callers_without_a_participant1_client_cert() {
-    proxy_refuses_callers_without_a_participant1_client_cert(Proxy::Nginx);
-}
+per_proxy!(proxy_refuses_callers_without_a_participant1_client_cert:
+    nginx_proxy_refuses_callers_without_a_participant1_client_cert,
+    haproxy_proxy_refuses_callers_without_a_participant1_client_cert);
 
-#[test]
-fn haproxy_proxy_refuses_callers_without_a_participant1_client_cert() {
-    proxy_refuses_callers_without_a_participant1_client_cert(Proxy::Haproxy);
+/// The one backend there presents `cert` (org, node) for the service; the proxy must refuse
+/// it: no backend answers, and nothing else is there to (the backup port has nothing
+/// listening).
+fn proxy_refuses_the_backend(proxy: Proxy, case: &str, name: &str, cert: (&str, &str)) {
+    let s = Setup::new();
+    let _backend = nginx_backend(
+        s.fx,
+        &Backend {
+            name,
+            port: s.primary,
+            cert,
+            client_ca: Some("participant1"),
+        },
+    );
+    let _proxy = s.start(proxy, &proxy.template());
+    let r = s.request(ADMIN);
+    assert_eq!(r.status, proxy.no_backend_status(), "{case}: {r:?}");
+    assert_eq!(r.header("X-Backend"), None, "{case}: {r:?}");
 }
 
 fn proxy_refuses_a_backend_that_presents_another_orgs_cert(proxy: Proxy) {
-    let s = Setup::new();
     // participant2's server cert chains to another CA and names another host.
-    let _impostor = nginx_backend(
-        &s.fx,
-        &Backend {
-            name: "impostor",
-            port: s.primary,
-            cert: ("participant2", "participant2"),
-            client_ca: Some("participant1"),
-        },
-    );
-    // The backup port has nothing listening: the impostor is the only way through.
-    let _proxy = s.start(proxy, &proxy.template());
-    let r = s.request(ADMIN);
-    assert_eq!(r.status, proxy.no_backend_status(), "{r:?}");
-    assert_eq!(r.header("X-Backend"), None, "{r:?}");
+    let case = "a backend with another org's cert";
+    proxy_refuses_the_backend(proxy, case, "impostor", ("participant2", "participant2"));
 }
 
-#[test]
-fn nginx_proxy_refuses_a_backend_that_presents_another_orgs_cert() {
-    proxy_refuses_a_backend_that_presents_another_orgs_cert(Proxy::Nginx);
-}
-
-#[test]
-fn haproxy_proxy_refuses_a_backend_that_presents_another_orgs_cert() {
-    proxy_refuses_a_backend_that_presents_another_orgs_cert(Proxy::Haproxy);
-}
+per_proxy!(proxy_refuses_a_backend_that_presents_another_orgs_cert:
+    nginx_proxy_refuses_a_backend_that_presents_another_orgs_cert,
+    haproxy_proxy_refuses_a_backend_that_presents_another_orgs_cert);
 
 fn proxy_refuses_a_backend_whose_cert_lacks_the_service_name(proxy: Proxy) {
-    let s = Setup::new();
     // Same CA, but the json server's cert does not name participant1.customer1.com.
-    let _wrong_name = nginx_backend(
-        &s.fx,
-        &Backend {
-            name: "json",
-            port: s.primary,
-            cert: ("participant1", "json"),
-            client_ca: Some("participant1"),
-        },
-    );
-    let _proxy = s.start(proxy, &proxy.template());
-    let r = s.request(ADMIN);
-    assert_eq!(r.status, proxy.no_backend_status(), "{r:?}");
-    assert_eq!(r.header("X-Backend"), None, "{r:?}");
+    let case = "a backend whose cert lacks the service name";
+    proxy_refuses_the_backend(proxy, case, "json", ("participant1", "json"));
 }
 
-#[test]
-fn nginx_proxy_refuses_a_backend_whose_cert_lacks_the_service_name() {
-    proxy_refuses_a_backend_whose_cert_lacks_the_service_name(Proxy::Nginx);
-}
-
-#[test]
-fn haproxy_proxy_refuses_a_backend_whose_cert_lacks_the_service_name() {
-    proxy_refuses_a_backend_whose_cert_lacks_the_service_name(Proxy::Haproxy);
-}
+per_proxy!(proxy_refuses_a_backend_whose_cert_lacks_the_service_name:
+    nginx_proxy_refuses_a_backend_whose_cert_lacks_the_service_name,
+    haproxy_proxy_refuses_a_backend_whose_cert_lacks_the_service_name);
 
 fn caller_refuses_a_proxy_that_presents_another_orgs_cert(proxy: Proxy) {
     let s = Setup::new();
-    let _primary = nginx_backend(&s.fx, &participant("participant1", s.primary));
+    let _primary = nginx_backend(s.fx, &participant("participant1", s.primary));
     // The proxy config with participant2's server chain and key in place of participant1's.
     let config = swap_cert(
         &proxy.template(),
@@ -187,19 +174,13 @@ fn caller_refuses_a_proxy_that_presents_another_orgs_cert(proxy: Proxy) {
     assert_eq!((r.exit, r.status), (60, 0), "{r:?}");
 }
 
-#[test]
-fn nginx_caller_refuses_a_proxy_that_presents_another_orgs_cert() {
-    caller_refuses_a_proxy_that_presents_another_orgs_cert(Proxy::Nginx);
-}
-
-#[test]
-fn haproxy_caller_refuses_a_proxy_that_presents_another_orgs_cert() {
-    caller_refuses_a_proxy_that_presents_another_orgs_cert(Proxy::Haproxy);
-}
+per_proxy!(caller_refuses_a_proxy_that_presents_another_orgs_cert:
+    nginx_caller_refuses_a_proxy_that_presents_another_orgs_cert,
+    haproxy_caller_refuses_a_proxy_that_presents_another_orgs_cert);
 
 fn backend_refuses_a_proxy_that_presents_another_orgs_client_cert(proxy: Proxy) {
     let s = Setup::new();
-    let _primary = nginx_backend(&s.fx, &participant("participant1", s.primary));
+    let _primary = nginx_backend(s.fx, &participant("participant1", s.primary));
     // The proxy's backend cert swapped for participant2's (another CA).
     let config = swap_cert(
         &proxy.template(),
@@ -215,12 +196,6 @@ fn backend_refuses_a_proxy_that_presents_another_orgs_client_cert(proxy: Proxy) 
     assert_eq!(r.header("X-Backend"), None, "{r:?}");
 }
 
-#[test]
-fn nginx_backend_refuses_a_proxy_that_presents_another_orgs_client_cert() {
-    backend_refuses_a_proxy_that_presents_another_orgs_client_cert(Proxy::Nginx);
-}
-
-#[test]
-fn haproxy_backend_refuses_a_proxy_that_presents_another_orgs_client_cert() {
-    backend_refuses_a_proxy_that_presents_another_orgs_client_cert(Proxy::Haproxy);
-}
+per_proxy!(backend_refuses_a_proxy_that_presents_another_orgs_client_cert:
+    nginx_backend_refuses_a_proxy_that_presents_another_orgs_client_cert,
+    haproxy_backend_refuses_a_proxy_that_presents_another_orgs_client_cert);

@@ -160,10 +160,15 @@ struct Tree {
 }
 
 impl Tree {
+    /// A test's own copy (`cp -a`) of the one tree this module builds.
     fn new() -> Tree {
-        let fx = Fixture::profile(PROFILE).cas();
-        fx.ok(&["issue", "participant1"]);
-        Tree { fx }
+        static BASE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+        let base = BASE.get_or_init(|| {
+            let fx = Fixture::profile(PROFILE).shared().cas();
+            fx.ok(&["issue", "participant1"]);
+            fx
+        });
+        Tree { fx: base.copy() }
     }
 
     fn with_jwt(self) -> Tree {

@@ -4,7 +4,9 @@
 
 use crate::support::fixture::{ecdsa_profile, hapki, Fixture, AT, AT_UNIX};
 use crate::support::interop::Interop;
-use crate::support::jwt::{b64url, sign_rs256, signing, split, unb64url, INTERMEDIATE, ROOT};
+use crate::support::jwt::{
+    b64url, es256_fixture, sign_rs256, signing, split, unb64url, INTERMEDIATE, ROOT,
+};
 use crate::support::openssl::{der, digest, openssl_ok as openssl, openssl_raw};
 use crate::support::tree::{assert_same_tree as assert_unchanged, mode, snapshot, Entry};
 use base64::engine::general_purpose::STANDARD;
@@ -371,44 +373,30 @@ fn mint_scope_token_for_alice() {
     );
 }
 
-#[test]
-fn mint_participant_admin_has_no_audience() {
-    let pki = Fixture::ecdsa().at(AT).keys();
-    let payload = mint_one(
-        &pki,
-        "participant1",
-        "participant_admin",
-        &["--user", "participant_admin", "--org", "participant1"],
-    );
-    assert_eq!(
-        payload,
-        r#"{"sub":"participant_admin","scope":"daml_ledger_api","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
-    );
+/// One `#[test]` per token shape: `name: org, user, mint args => the exact payload`, minted
+/// at AT on a fixture of its own.
+macro_rules! mint_shape {
+    ($($name:ident: $org:expr, $user:expr, $args:expr => $payload:expr;)+) => {$(
+        #[test]
+        fn $name() {
+            let pki = Fixture::ecdsa().at(AT).keys();
+            let payload = mint_one(&pki, $org, $user, $args);
+            assert_eq!(payload, $payload, "{}", stringify!($name));
+        }
+    )+};
 }
 
-#[test]
-fn mint_audience_format() {
-    let pki = Fixture::ecdsa().at(AT).keys();
-    let payload = mint_one(
-        &pki,
-        "participant1",
-        "alice",
-        &["--user", "alice", "--format", "audience"],
-    );
-    assert_eq!(
-        payload,
-        r#"{"sub":"alice","aud":"https://daml.com/jwt/aud/participant/participant1","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
-    );
-}
-
-#[test]
-fn mint_custom_claims_of_the_profile_navigator() {
-    let pki = Fixture::ecdsa().at(AT).keys();
-    let payload = mint_one(&pki, "participant1", "navigator", &["--user", "navigator"]);
-    assert_eq!(
-        payload,
-        r#"{"https://daml.com/ledger-api":{"ledgerId":"participant1","participantId":"participant1","applicationId":"navigator","admin":true,"actAs":[],"readAs":[]},"aud":"participant1","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#
-    );
+mint_shape! {
+    mint_participant_admin_has_no_audience:
+        "participant1", "participant_admin",
+        &["--user", "participant_admin", "--org", "participant1"]
+        => r#"{"sub":"participant_admin","scope":"daml_ledger_api","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#;
+    mint_audience_format:
+        "participant1", "alice", &["--user", "alice", "--format", "audience"]
+        => r#"{"sub":"alice","aud":"https://daml.com/jwt/aud/participant/participant1","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#;
+    mint_custom_claims_of_the_profile_navigator:
+        "participant1", "navigator", &["--user", "navigator"]
+        => r#"{"https://daml.com/ledger-api":{"ledgerId":"participant1","participantId":"participant1","applicationId":"navigator","admin":true,"actAs":[],"readAs":[]},"aud":"participant1","iat":1795694400,"exp":1795780800,"iss":"local-jwt-provider"}"#;
 }
 
 #[test]
@@ -586,9 +574,23 @@ fn verify(token: &str, jwks: &std::path::Path, extra: &[&str]) -> assert_cmd::as
 
 /// Asserts `hapki jwt verify` refuses with exactly `reason` (after "invalid: WHAT ").
 fn refused(token: &str, jwks: &std::path::Path, extra: &[&str], what: &str, reason: &str) {
-    let a = verify(token, jwks, extra).code(1);
-    assert_eq!(stdout(&a), format!("invalid: {what} {reason}\n"));
-    assert_eq!(stderr(&a), "");
+    refused_because("", token, jwks, extra, what, reason);
+}
+
+/// `refused`, naming the `case` of a table in its messages.
+fn refused_because(
+    case: &str,
+    token: &str,
+    jwks: &std::path::Path,
+    extra: &[&str],
+    what: &str,
+    reason: &str,
+) {
+    let a = verify(token, jwks, extra);
+    let code = a.get_output().status.code();
+    assert_eq!(code, Some(1), "{case}: {:?}", a.get_output());
+    assert_eq!(stdout(&a), format!("invalid: {what} {reason}\n"), "{case}");
+    assert_eq!(stderr(&a), "", "{case}");
 }
 
 #[test]
@@ -805,54 +807,56 @@ fn verify_refuses_a_jwks_whose_x5c_does_not_chain() {
         "cannot be trusted: its JWKS key `{kid}` has an x5c[0] that does not chain to the org root through its intermediate"
     );
 
-    // participant2's intermediate in place of participant1's.
-    let jwks = edited_jwks(&pki, "swapped-intermediate", |j| {
-        j["keys"][0]["x5c"][1] = p2["keys"][0]["x5c"][1].clone();
-    });
-    refused(
-        file.to_str().unwrap(),
-        &jwks,
-        &["--at", AT],
-        &what,
-        &no_chain,
-    );
-
-    // participant2's intermediate and root: a self-consistent tail, but not participant1's root.
-    let jwks = edited_jwks(&pki, "swapped-chain", |j| {
-        j["keys"][0]["x5c"][1] = p2["keys"][0]["x5c"][1].clone();
-        j["keys"][0]["x5c"][2] = p2["keys"][0]["x5c"][2].clone();
-    });
-    refused(
-        file.to_str().unwrap(),
-        &jwks,
-        &["--at", AT],
-        &what,
-        &no_chain,
-    );
-
-    // The intermediate left out.
-    let jwks = edited_jwks(&pki, "short", |j| {
-        j["keys"][0]["x5c"].as_array_mut().unwrap().truncate(1);
-    });
-    refused(
-        file.to_str().unwrap(),
-        &jwks,
-        &["--at", AT],
-        &what,
-        &no_chain,
-    );
-
-    // No x5c at all.
-    let jwks = edited_jwks(&pki, "no-x5c", |j| {
-        j["keys"][0].as_object_mut().unwrap().remove("x5c");
-    });
-    refused(
-        file.to_str().unwrap(),
-        &jwks,
-        &["--at", AT],
-        &what,
-        &format!("cannot be trusted: its JWKS key `{kid}` has no x5c chain"),
-    );
+    let no_x5c = format!("cannot be trusted: its JWKS key `{kid}` has no x5c chain");
+    // (case, the edit of participant1's JWKS, what verify says of alice's token)
+    type Edit = fn(&mut Value, &Value);
+    let cases: [(&str, Edit, &str); 4] = [
+        // participant2's intermediate in place of participant1's.
+        (
+            "swapped-intermediate",
+            |j, p2| {
+                j["keys"][0]["x5c"][1] = p2["keys"][0]["x5c"][1].clone();
+            },
+            &no_chain,
+        ),
+        // participant2's intermediate and root: a self-consistent tail, but not participant1's
+        // root.
+        (
+            "swapped-chain",
+            |j, p2| {
+                j["keys"][0]["x5c"][1] = p2["keys"][0]["x5c"][1].clone();
+                j["keys"][0]["x5c"][2] = p2["keys"][0]["x5c"][2].clone();
+            },
+            &no_chain,
+        ),
+        // The intermediate left out.
+        (
+            "short",
+            |j, _| {
+                j["keys"][0]["x5c"].as_array_mut().unwrap().truncate(1);
+            },
+            &no_chain,
+        ),
+        // No x5c at all.
+        (
+            "no-x5c",
+            |j, _| {
+                j["keys"][0].as_object_mut().unwrap().remove("x5c");
+            },
+            &no_x5c,
+        ),
+    ];
+    for (case, edit, reason) in cases {
+        let jwks = edited_jwks(&pki, case, |j| edit(j, &p2));
+        refused_because(
+            case,
+            file.to_str().unwrap(),
+            &jwks,
+            &["--at", AT],
+            &what,
+            reason,
+        );
+    }
 
     // participant2's complete, valid JWKS in participant1's folder, with bob's good token:
     // it chains to participant2's root, not to the org root of the folder.
@@ -1196,18 +1200,7 @@ fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
 
 #[test]
 fn keygen_ecdsa_p256_gives_an_es256_jwks_and_tokens() {
-    let pki = Fixture::ecdsa().at(AT).cas();
-    pki.run(&[
-        "jwt",
-        "keygen",
-        "--org",
-        "participant1",
-        "--key",
-        "ecdsa-p256",
-        "--at",
-        AT,
-    ])
-    .success();
+    let pki = es256_fixture();
     let k = pki.jwks("participant1")["keys"][0].clone();
     let mut fields: Vec<&str> = k.as_object().unwrap().keys().map(String::as_str).collect();
     fields.sort();

@@ -6,7 +6,7 @@
 
 use crate::support::fixture::{Fixture, AT, AT_UNIX};
 use crate::support::interop::{python, Interop};
-use crate::support::jwt::{b64url, sign_rs256, signing, split, unb64url};
+use crate::support::jwt::{b64url, es256_fixture, sign_rs256, signing, split, unb64url};
 use crate::support::openssl::{openssl_ok as openssl, openssl_raw};
 use std::path::PathBuf;
 
@@ -98,16 +98,7 @@ fn pyjwt_and_jwcrypto_accept_hapki_tokens_and_jwks() {
 #[test]
 fn pyjwt_and_jwcrypto_accept_es256_tokens_and_jwks() {
     python();
-    let pki = Fixture::ecdsa().at(AT).cas();
-    pki.run(&[
-        "jwt",
-        "keygen",
-        "--org",
-        "participant1",
-        "--key",
-        "ecdsa-p256",
-    ])
-    .success();
+    let pki = es256_fixture();
     let alice = mint_at(&pki, "participant1", "alice", &[], "alice.token");
     let navigator = mint_at(&pki, "participant1", "navigator", &[], "navigator.token");
     let report = interop(

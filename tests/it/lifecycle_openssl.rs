@@ -5,67 +5,35 @@
 //! openssl's with -attime.
 
 use crate::support::fixture::{
-    hapki_ecdsa as hapki, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
+    ecdsa_tree, hapki_ecdsa as hapki, hapki_std, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
 };
+use crate::support::openssl::{openssl_at, openssl_raw, serial_of};
+use crate::support::proc::both;
+use crate::support::skip::{have, skipped, test_name};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const T0: &str = "2026-12-01T00:00:00Z";
 /// T0 + 1 h, as Unix seconds for `openssl -attime`.
 const T1: &str = "2026-12-01T01:00:00Z";
 const T1_UNIX: &str = "1796086800";
 
-fn openssl(args: &[&str], dir: &Path) -> Output {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn have_openssl() -> bool {
-    let ok = Command::new("openssl").arg("version").output().is_ok();
+/// Whether openssl is here; `false` after `test` reported SKIPPED.
+fn have_openssl(test: &str) -> bool {
+    let ok = have("openssl");
     if !ok {
-        eprintln!("SKIPPED: openssl is not installed");
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "openssl is required in CI"
-        );
+        skipped(test, "openssl is not installed");
     }
     ok
 }
 
-fn both(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn serial_of(cert: &Path) -> String {
-    let o = Command::new("openssl")
-        .args(["x509", "-noout", "-serial", "-in"])
-        .arg(cert)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout)
-        .trim()
-        .trim_start_matches("serial=")
-        .to_string()
-}
-
 fn tree() -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("certs");
-    ok(&hapki(&out, &["init", "--at", T0]));
-    (d, out)
+    ecdsa_tree(T0)
 }
 
 #[test]
 fn every_index_line_is_what_openssl_ca_writes_for_its_cert() {
-    if !have_openssl() {
+    if !have_openssl(test_name!()) {
         return;
     }
     let (_d, out) = tree();
@@ -89,14 +57,20 @@ fn every_index_line_is_what_openssl_ca_writes_for_its_cert() {
                 assert_eq!((f[0], f[2], f[4]), ("V", "", "unknown"), "{line}");
                 // The cert it names, as openssl prints it.
                 let cert = dir.join(format!("newcerts/{}.pem", f[3]));
-                let o = Command::new("openssl")
-                    .args([
-                        "x509", "-noout", "-serial", "-subject", "-enddate", "-nameopt", "compat",
+                let o = openssl_raw(
+                    &[
+                        "x509",
+                        "-noout",
+                        "-serial",
+                        "-subject",
+                        "-enddate",
+                        "-nameopt",
+                        "compat",
                         "-in",
-                    ])
-                    .arg(&cert)
-                    .output()
-                    .unwrap();
+                        cert.to_str().unwrap(),
+                    ],
+                    None,
+                );
                 let text = ok(&o);
                 assert!(text.contains(&format!("serial={}\n", f[3])), "{text}");
                 assert!(text.contains(&format!("subject={}\n", f[5])), "{text}");
@@ -124,7 +98,7 @@ fn every_index_line_is_what_openssl_ca_writes_for_its_cert() {
 
 #[test]
 fn revocation_as_openssl_verify_ca_and_ocsp_see_it() {
-    if !have_openssl() {
+    if !have_openssl(test_name!()) {
         return;
     }
     let (_d, out) = tree();
@@ -170,7 +144,8 @@ fn revocation_as_openssl_verify_ca_and_ocsp_see_it() {
         std::fs::read_to_string(p1.join("intermediate/crlnumber")).unwrap(),
         "1002\n"
     );
-    let text = ok(&openssl(
+    let text = ok(&openssl_at(
+        &p1,
         &[
             "crl",
             "-noout",
@@ -178,7 +153,6 @@ fn revocation_as_openssl_verify_ca_and_ocsp_see_it() {
             "-in",
             "intermediate/crl/intermediate.crl.pem",
         ],
-        &p1,
     ));
     assert!(
         text.contains("X509v3 CRL Number: \n                4097"),
@@ -197,14 +171,14 @@ fn revocation_as_openssl_verify_ca_and_ocsp_see_it() {
         ),
     )
     .unwrap();
-    let o = openssl(&["ca", "-config", "ca.cnf", "-status", &serial], &p1);
+    let o = openssl_at(&p1, &["ca", "-config", "ca.cnf", "-status", &serial]);
     assert!(
         both(&o).contains(&format!("{serial}=Revoked (R)")),
         "{}",
         both(&o)
     );
     let good = serial_of(&p1.join(other));
-    let o = openssl(&["ca", "-config", "ca.cnf", "-status", &good], &p1);
+    let o = openssl_at(&p1, &["ca", "-config", "ca.cnf", "-status", &good]);
     assert!(
         both(&o).contains(&format!("{good}=Valid (V)")),
         "{}",
@@ -221,9 +195,9 @@ fn revocation_as_openssl_verify_ca_and_ocsp_see_it() {
         ),
     ] {
         for org in ["domain", "participant1", "participant2"] {
-            let o = openssl(
-                &["crl", "-noout", "-verify", "-in", crl, "-CAfile", ca],
+            let o = openssl_at(
                 &out.join(org),
+                &["crl", "-noout", "-verify", "-in", crl, "-CAfile", ca],
             );
             assert!(both(&o).contains("verify OK"), "{org} {crl}: {}", both(&o));
         }
@@ -231,7 +205,8 @@ fn revocation_as_openssl_verify_ca_and_ocsp_see_it() {
 
     // openssl verify with the bundle: the revoked client is refused, the others pass.
     let verify = |dir: &Path, cert: &str| {
-        openssl(
+        openssl_at(
+            dir,
             &[
                 "verify",
                 "-attime",
@@ -243,7 +218,6 @@ fn revocation_as_openssl_verify_ca_and_ocsp_see_it() {
                 "intermediate/crl/ca-chain.crl.pem",
                 cert,
             ],
-            dir,
         )
     };
     let o = verify(&p1, revoked);
@@ -312,7 +286,7 @@ fn revocation_as_openssl_verify_ca_and_ocsp_see_it() {
     assert!(!o.status.success(), "{}", both(&o));
 
     // verify: a revoked cert still deployed is a problem.
-    let o = Command::new(env!("CARGO_BIN_EXE_hapki"))
+    let o = hapki_std()
         .args(["verify", "--profile", PROFILE, "--at", T1])
         .arg(&out)
         .output()
@@ -323,7 +297,7 @@ fn revocation_as_openssl_verify_ca_and_ocsp_see_it() {
 
 #[test]
 fn openssl_ocsp_answers_from_the_index() {
-    if !have_openssl() {
+    if !have_openssl(test_name!()) {
         return;
     }
     let (_d, out) = tree();
@@ -360,7 +334,8 @@ fn openssl_ocsp_answers_from_the_index() {
         .unwrap();
     let ask = |cert: &str| -> String {
         for _ in 0..50 {
-            let o = openssl(
+            let o = openssl_at(
+                &p1,
                 &[
                     "ocsp",
                     "-issuer",
@@ -372,7 +347,6 @@ fn openssl_ocsp_answers_from_the_index() {
                     "-CAfile",
                     "intermediate/certs/ca-chain.cert.pem",
                 ],
-                &p1,
             );
             let s = both(&o);
             if o.status.success() && s.contains(cert) {
@@ -434,7 +408,7 @@ fn crl_within_signs_only_what_is_due_and_numbers_only_grow() {
     );
     // verify: fine now, a warning late in the window, a problem once expired.
     let verify = |at: &str| {
-        Command::new(env!("CARGO_BIN_EXE_hapki"))
+        hapki_std()
             .args(["verify", "--profile", PROFILE, "--within", "1d", "--at", at])
             .arg(&p1)
             .output()
@@ -466,7 +440,7 @@ fn a_torn_last_index_line_is_recovered() {
     // A run killed mid-append left half a line.
     std::fs::write(&idx, format!("{before}V\t2712010000")).unwrap();
     // Readers ignore it.
-    let o = Command::new(env!("CARGO_BIN_EXE_hapki"))
+    let o = hapki_std()
         .args(["verify", "--profile", PROFILE, "--at", T1])
         .arg(&out)
         .output()

@@ -1,10 +1,10 @@
 //! `hapki renew` at pinned times, `hapki list`, and concurrent issue/revoke runs under one CA.
 
 use crate::support::fixture::{
-    hapki_ecdsa as hapki, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
+    ecdsa_tree, hapki_ecdsa as hapki, hapki_std, stdout_of_success as ok, ECDSA_PROFILE as PROFILE,
 };
+use crate::support::openssl::openssl_raw;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const T0: &str = "2026-12-01T00:00:00Z";
 /// 300 days after T0: under a third of a 365-day leaf's life is left.
@@ -16,19 +16,15 @@ fn read(p: &Path) -> String {
 
 /// Serial and public key of a PEM cert, as openssl prints them.
 fn openssl_x509(cert: &Path, what: &str) -> String {
-    let o = Command::new("openssl")
-        .args(["x509", "-noout", what, "-in"])
-        .arg(cert)
-        .output()
-        .unwrap();
+    let o = openssl_raw(
+        &["x509", "-noout", what, "-in", cert.to_str().unwrap()],
+        None,
+    );
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 fn tree() -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("certs");
-    ok(&hapki(&out, &["init", "--at", T0]));
-    (d, out)
+    ecdsa_tree(T0)
 }
 
 #[test]
@@ -81,11 +77,11 @@ fn renew_reissues_near_expiry_leaves_at_the_same_paths_and_skips_fresh_ones() {
     );
     let haproxy = read(&p1.join("db/private/db.customer1.com.haproxy.pem"));
     assert!(haproxy.starts_with(&read(&cert)) && haproxy.ends_with(&read(&key)));
-    let csr_pub = Command::new("openssl")
-        .args(["req", "-noout", "-pubkey", "-in"])
-        .arg(p1.join("db/csr/db.customer1.com.csr.pem"))
-        .output()
-        .unwrap();
+    let csr = p1.join("db/csr/db.customer1.com.csr.pem");
+    let csr_pub = openssl_raw(
+        &["req", "-noout", "-pubkey", "-in", csr.to_str().unwrap()],
+        None,
+    );
     assert_eq!(
         String::from_utf8_lossy(&csr_pub.stdout).trim(),
         openssl_x509(&cert, "-pubkey")
@@ -127,18 +123,13 @@ fn renew_reissues_near_expiry_leaves_at_the_same_paths_and_skips_fresh_ones() {
     );
     assert_ne!(openssl_x509(&client, "-serial"), client_serial);
     let der = std::fs::read(p1.join("client/admin-api.customer1.com.cert.der")).unwrap();
-    let pem_as_der = Command::new("openssl")
-        .args(["x509", "-outform", "DER", "-in"])
-        .arg(&client)
-        .output()
-        .unwrap();
-    assert_eq!(der, pem_as_der.stdout);
+    assert_eq!(der, crate::support::openssl::der(&client));
 
     // The whole tree verifies after (CRLs signed again for that day first).
     ok(&hapki(&out, &["crl", "--at", LATE]));
     ok(&hapki(&out, &["jwt", "mint", "--at", LATE]));
     ok(&hapki(&out, &["renew", "--at", LATE]));
-    let v = Command::new(env!("CARGO_BIN_EXE_hapki"))
+    let v = hapki_std()
         .args(["verify", "--profile", PROFILE, "--at", LATE])
         .arg(&out)
         .output()

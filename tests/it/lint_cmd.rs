@@ -2,40 +2,12 @@
 //! made to write badly (a CA whose basicConstraints is not critical, a negative and a 21-octet
 //! serial, TeletexString names, a CA without SKI, a leaf without AKI and with a bad DNS SAN).
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-use std::process::Command as Proc;
-
-const AT: &str = "2026-11-26T12:00:00Z";
-
-fn hapki() -> Command {
-    Command::cargo_bin("hapki").unwrap()
-}
-
-fn openssl_ok() -> bool {
-    if Proc::new("openssl").arg("version").output().is_ok() {
-        return true;
-    }
-    let msg = "SKIPPED: openssl is not installed";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}");
-    }
-    eprintln!("{msg}");
-    false
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Proc::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::support::fixture::{hapki, Fixture, AT};
+use crate::support::openssl::openssl_in;
+use crate::support::skip::{have, skipped, test_name};
+use crate::support::tree::files_ending;
+use std::path::Path;
+use std::sync::OnceLock;
 
 /// `hapki lint FILE`: its exit code and the codes of its findings at warning or above.
 fn lint(file: &Path) -> (i32, Vec<String>) {
@@ -58,37 +30,15 @@ fn lint(file: &Path) -> (i32, Vec<String>) {
     (out.status.code().unwrap(), codes)
 }
 
-fn tree(dir: &Path) -> PathBuf {
-    let out = dir.join("t");
-    hapki()
-        .args(["init", "--profile"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha-ecdsa.toml"))
-        .arg("--out")
-        .arg(&out)
-        .args(["--at", AT])
-        .assert()
-        .success();
-    out
-}
-
-fn files_ending(dir: &Path, suffix: &str, found: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files_ending(&p, suffix, found);
-        } else if p.to_string_lossy().ends_with(suffix) {
-            found.push(p);
-        }
-    }
+/// The tree of the shipped ECDSA profile at AT, shared: lint only reads it.
+fn tree() -> &'static Fixture {
+    static TREE: OnceLock<Fixture> = OnceLock::new();
+    TREE.get_or_init(|| Fixture::shipped_ecdsa().at(AT).shared().init())
 }
 
 #[test]
 fn every_cert_hapki_writes_lints_clean() {
-    let dir = tempfile::tempdir().unwrap();
-    let t = tree(dir.path());
-    let mut files = vec![];
-    files_ending(&t, ".cert.pem", &mut files);
-    files_ending(&t, ".cert.der", &mut files);
+    let files = files_ending(&tree().out, &[".cert.pem", ".cert.der"]);
     assert!(files.len() > 40, "{}", files.len());
     let out = hapki().arg("lint").args(&files).output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -105,8 +55,8 @@ fn every_cert_hapki_writes_lints_clean() {
 
 #[test]
 fn bad_certs_made_with_openssl_get_the_right_codes_and_exit_1() {
-    if !openssl_ok() {
-        return;
+    if !have("openssl") {
+        return skipped(test_name!(), "openssl is not installed");
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -128,7 +78,7 @@ fn bad_certs_made_with_openssl_get_the_right_codes_and_exit_1() {
         "leaf.ext",
         "basicConstraints=CA:FALSE\nsubjectAltName=DNS:bad_name.example.com\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=none\n",
     );
-    openssl(
+    openssl_in(
         d,
         &[
             "genpkey",
@@ -146,7 +96,7 @@ fn bad_certs_made_with_openssl_get_the_right_codes_and_exit_1() {
             cnf,
         ];
         a.extend_from_slice(extra);
-        openssl(d, &a);
+        openssl_in(d, &a);
     };
     req(
         "bc.pem",
@@ -181,7 +131,7 @@ fn bad_certs_made_with_openssl_get_the_right_codes_and_exit_1() {
         "t61.cnf",
         &["-extensions", "ext"],
     );
-    openssl(
+    openssl_in(
         d,
         &[
             "req",
@@ -196,7 +146,7 @@ fn bad_certs_made_with_openssl_get_the_right_codes_and_exit_1() {
             "leaf.csr",
         ],
     );
-    openssl(
+    openssl_in(
         d,
         &[
             "x509",
@@ -260,7 +210,7 @@ fn bad_certs_made_with_openssl_get_the_right_codes_and_exit_1() {
         "leaf2.ext",
         "basicConstraints=CA:FALSE\nsubjectAltName=DNS:leaf.example.com\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
     );
-    openssl(
+    openssl_in(
         d,
         &[
             "x509",
@@ -281,7 +231,7 @@ fn bad_certs_made_with_openssl_get_the_right_codes_and_exit_1() {
             "leaf2.pem",
         ],
     );
-    openssl(
+    openssl_in(
         d,
         &[
             "genpkey",
@@ -293,7 +243,7 @@ fn bad_certs_made_with_openssl_get_the_right_codes_and_exit_1() {
             "k2.pem",
         ],
     );
-    openssl(
+    openssl_in(
         d,
         &[
             "req",
@@ -334,12 +284,11 @@ fn bad_certs_made_with_openssl_get_the_right_codes_and_exit_1() {
 
 #[test]
 fn a_file_that_is_no_certificate_is_refused_with_one_sentence_and_exit_2() {
+    let t = &tree().out;
     let dir = tempfile::tempdir().unwrap();
-    let t = tree(dir.path());
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "hello\n").unwrap();
-    let mut keys = vec![];
-    files_ending(&t.join("participant1"), ".key.pem", &mut keys);
+    let keys = files_ending(&t.join("participant1"), &[".key.pem"]);
     let der_key = t.join("participant1/client/participant1.customer1.com.key.der");
     for (file, want) in [
         (
@@ -377,8 +326,7 @@ fn a_file_that_is_no_certificate_is_refused_with_one_sentence_and_exit_2() {
         assert!(out.stdout.is_empty());
     }
     // A bad file among good ones: the good ones are still linted, and the exit code is 2.
-    let mut certs = vec![];
-    files_ending(&t.join("domain/root"), ".cert.pem", &mut certs);
+    let certs = files_ending(&t.join("domain/root"), &[".cert.pem"]);
     hapki()
         .arg("lint")
         .arg(&certs[0])
@@ -389,9 +337,9 @@ fn a_file_that_is_no_certificate_is_refused_with_one_sentence_and_exit_2() {
 
 #[test]
 fn json_lists_every_cert_of_a_chain_with_its_findings() {
-    let dir = tempfile::tempdir().unwrap();
-    let t = tree(dir.path());
-    let chain = t.join("participant1/participant1/certs/participant1-chain.customer1.com.cert.pem");
+    let chain = tree()
+        .out
+        .join("participant1/participant1/certs/participant1-chain.customer1.com.cert.pem");
     let out = hapki()
         .args(["lint", "--json"])
         .arg(&chain)

@@ -2,38 +2,19 @@
 //! past 64 KiB is refused with one sentence naming the node and the cap (exit 2, nothing
 //! written), never "internal error"; at the cap the cert is issued and lints clean.
 
-use assert_cmd::Command;
-use std::path::Path;
+use crate::support::fixture::{hapki, Fixture, AT};
 
-const AT: &str = "2026-11-26T12:00:00Z";
-
-fn profile(dir: &Path, dns: &str, sans: usize) -> std::path::PathBuf {
+/// A fixture of one org `p` (domain `dns`) whose server `web` carries `sans` SANs of its own.
+fn fixture(dns: &str, sans: usize) -> Fixture {
     let list: Vec<String> = (0..sans).map(|i| format!("\"DNS:n{i}.{dns}\"")).collect();
-    let p = dir.join("p.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[defaults]\nca_key = \"ecdsa-p256\"\nleaf_key = \"ecdsa-p256\"\n\
-             [[org]]\nname = \"p\"\ndns = \"{dns}\"\norganization = \"P\"\nservers = [\"web\"]\n\
-             [org.sans]\nweb = [{}]\n",
-            list.join(", ")
-        ),
-    )
-    .unwrap();
-    p
-}
-
-fn run(args: &[&str], p: &Path, out: &Path) -> std::process::Output {
-    Command::cargo_bin("hapki")
-        .unwrap()
-        .args(args)
-        .arg("--profile")
-        .arg(p)
-        .arg("--out")
-        .arg(out)
-        .args(["--at", AT])
-        .output()
-        .unwrap()
+    Fixture::profile(&format!(
+        "[defaults]\nca_key = \"ecdsa-p256\"\nleaf_key = \"ecdsa-p256\"\n\
+         [[org]]\nname = \"p\"\ndns = \"{dns}\"\norganization = \"P\"\nservers = [\"web\"]\n\
+         [org.sans]\nweb = [{}]\n",
+        list.join(", ")
+    ))
+    .at(AT)
+    .bare()
 }
 
 fn refused(out: &std::process::Output, want: &str) {
@@ -46,11 +27,10 @@ fn refused(out: &std::process::Output, want: &str) {
 
 #[test]
 fn a_profile_server_with_3200_sans_is_refused_at_parse_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = profile(dir.path(), "p.example.com", 3200);
-    let out = dir.path().join("t");
+    let fx = fixture("p.example.com", 3200);
+    let out = &fx.out;
     refused(
-        &run(&["init"], &p, &out),
+        &fx.output(&["init"]),
         "has a problem in org `p`: the server `web` of org `p` has 3204 SANs; a cert carries at most 1000",
     );
     assert!(!out.exists(), "nothing is written");
@@ -58,19 +38,13 @@ fn a_profile_server_with_3200_sans_is_refused_at_parse_time() {
 
 #[test]
 fn issue_with_1001_extra_sans_is_refused_and_1000_sans_make_a_clean_cert() {
-    let dir = tempfile::tempdir().unwrap();
     // 996 profile SANs + the 4 defaults (own name, localhost, 127.0.0.1, ::1) = the cap.
-    let p = profile(dir.path(), "p.example.com", 996);
-    let out = dir.path().join("t");
-    let o = run(&["init"], &p, &out);
+    let fx = fixture("p.example.com", 996);
+    let out = &fx.out;
+    let o = fx.output(&["init"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let cert = out.join("p/web/certs/web.p.example.com.cert.pem");
-    let lint = Command::cargo_bin("hapki")
-        .unwrap()
-        .arg("lint")
-        .arg(&cert)
-        .output()
-        .unwrap();
+    let lint = hapki().arg("lint").arg(&cert).output().unwrap();
     assert_eq!(
         lint.status.code(),
         Some(0),
@@ -83,20 +57,16 @@ fn issue_with_1001_extra_sans_is_refused_and_1000_sans_make_a_clean_cert() {
         .collect();
     let before = std::fs::read(&cert).unwrap();
     refused(
-        &run(
-            &[
-                "issue",
-                "api",
-                "--org",
-                "p",
-                "--kind",
-                "server",
-                "--san",
-                &extra.join(","),
-            ],
-            &p,
-            &out,
-        ),
+        &fx.output(&[
+            "issue",
+            "api",
+            "--org",
+            "p",
+            "--kind",
+            "server",
+            "--san",
+            &extra.join(","),
+        ]),
         "error: the server `api` of org `p` has 1005 SANs; a cert carries at most 1000",
     );
     assert!(!out.join("p/api").exists());
@@ -105,13 +75,12 @@ fn issue_with_1001_extra_sans_is_refused_and_1000_sans_make_a_clean_cert() {
 
 #[test]
 fn a_common_name_over_64_characters_is_refused_with_a_sentence() {
-    let dir = tempfile::tempdir().unwrap();
     // 50 characters of domain: the CA names (`intermediate-ca.` + domain) pass 64.
     let dns = format!("{}.example.com", "d".repeat(38));
-    let p = profile(dir.path(), &dns, 0);
-    let out = dir.path().join("t");
+    let fx = fixture(&dns, 0);
+    let out = &fx.out;
     refused(
-        &run(&["init"], &p, &out),
+        &fx.output(&["init"]),
         "RFC 5280 allows at most 64: shorten the name or the org's dns domain",
     );
     assert!(!out.exists());

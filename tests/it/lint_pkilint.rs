@@ -6,62 +6,36 @@
 //! The certs are linted in one Python process by `tests/interop/pkilint_many.py` (the validators
 //! of `lint_pkix_cert lint`); `lint_pkix_cert` itself runs on a sample and must agree with it.
 
-use assert_cmd::Command;
+use crate::support::fixture::{crate_root, Fixture, AT};
+use crate::support::skip::{skipped, test_name};
+use crate::support::tree::files_ending;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-const AT: &str = "2026-11-26T12:00:00Z";
-
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    crate_root().to_path_buf()
 }
 
-fn lint_cli() -> Option<PathBuf> {
+/// pkilint's own CLI in the venv; `None` (the caller `test` reported SKIPPED) without it.
+fn lint_cli(test: &str) -> Option<PathBuf> {
     let p = root().join(".venv/bin/lint_pkix_cert");
     if p.exists() {
         return Some(p);
     }
-    let msg = format!(
-        "SKIPPED: {} is missing; install it with `.venv/bin/pip install -r tests/interop/requirements.txt`",
-        p.display()
+    skipped(
+        test,
+        &format!(
+            "{} is missing; install it with `.venv/bin/pip install -r tests/interop/requirements.txt`",
+            p.display()
+        ),
     );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}");
-    }
-    eprintln!("{msg}");
     None
-}
-
-fn hapki(args: &[&str]) {
-    let out = Command::cargo_bin("hapki")
-        .unwrap()
-        .args(args)
-        .args(["--at", AT])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hapki {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Every distinct certificate in the `*.cert.pem` files of `tree` (chains and bundles included),
 /// each written to its own file under `into`.
 fn certs_of(tree: &Path, into: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, found);
-            } else if p.to_string_lossy().ends_with(".cert.pem") {
-                found.push(p);
-            }
-        }
-    }
-    let mut files = vec![];
-    walk(tree, &mut files);
-    files.sort();
+    let files = files_ending(tree, &[".cert.pem"]);
     let mut seen = BTreeSet::new();
     let mut out = vec![];
     std::fs::create_dir_all(into).unwrap();
@@ -166,26 +140,15 @@ fn assert_clean(tree: &Path, work: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn ecdsa_profile_tiers_1_to_3_are_pkilint_clean_and_the_cli_agrees() {
-    let Some(cli) = lint_cli() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let profile = root().join("profiles/canton-ha-ecdsa.toml");
-    let profile = profile.to_str().unwrap();
+    let Some(cli) = lint_cli(test_name!()) else {
+        return;
+    };
     let mut localhost_seen = 0;
     for tier in ["1", "2", "3"] {
-        let out = dir.path().join(format!("t{tier}"));
-        let out_s = out.to_str().unwrap();
-        hapki(&[
-            "ca",
-            "init",
-            "--profile",
-            profile,
-            "--out",
-            out_s,
-            "--tier",
-            tier,
-        ]);
-        hapki(&["init", "--profile", profile, "--out", out_s]);
-        let certs = certs_of(&out, &dir.path().join(format!("c{tier}")));
+        let fx = Fixture::shipped_ecdsa().at(AT).bare();
+        fx.ok(&["ca", "init", "--tier", tier]);
+        fx.ok(&["init"]);
+        let certs = certs_of(&fx.out, &fx.scratch("certs"));
         let reports = pkilint(&certs);
         let (bad, localhost) = problems(&reports);
         assert!(bad.is_empty(), "tier {tier}:\n{}", bad.join("\n"));
@@ -218,38 +181,13 @@ fn ecdsa_profile_tiers_1_to_3_are_pkilint_clean_and_the_cli_agrees() {
 
 #[test]
 fn the_subject_key_identifier_method_is_one_pkilint_recognises() {
-    if lint_cli().is_none() {
+    if lint_cli(test_name!()).is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("t");
-    hapki(&[
-        "ca",
-        "init",
-        "--profile",
-        root()
-            .join("profiles/canton-ha-ecdsa.toml")
-            .to_str()
-            .unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--tier",
-        "3",
-        "--org",
-        "participant1",
-    ]);
-    hapki(&[
-        "issue",
-        "participant1",
-        "--profile",
-        root()
-            .join("profiles/canton-ha-ecdsa.toml")
-            .to_str()
-            .unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let certs = certs_of(&out, &dir.path().join("c"));
+    let fx = Fixture::shipped_ecdsa().at(AT).bare();
+    fx.ok(&["ca", "init", "--tier", "3", "--org", "participant1"]);
+    fx.ok(&["issue", "participant1"]);
+    let certs = certs_of(&fx.out, &fx.scratch("certs"));
     for (file, results) in pkilint_at("INFO", &certs) {
         let codes: Vec<&str> = results
             .as_array()
@@ -273,65 +211,43 @@ fn the_subject_key_identifier_method_is_one_pkilint_recognises() {
 
 #[test]
 fn rsa_default_profile_is_pkilint_clean() {
-    if lint_cli().is_none() {
+    if lint_cli(test_name!()).is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("t");
-    hapki(&[
-        "init",
-        "--profile",
-        root().join("profiles/canton-ha.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_clean(&out, &dir.path().join("c"));
+    let fx = Fixture::shipped("canton-ha.toml").at(AT).init();
+    assert_clean(&fx.out, &fx.scratch("certs"));
 }
 
 #[test]
 fn every_key_type_with_crl_and_ocsp_is_pkilint_clean() {
-    if lint_cli().is_none() {
+    if lint_cli(test_name!()).is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    for (i, (ca, leaf)) in [
+    for (ca, leaf) in [
         ("ed25519", "ed25519"),
         ("ecdsa-p384", "ecdsa-p384"),
         ("ecdsa-p256", "rsa2048"),
         ("rsa3072", "ecdsa-p256"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let profile = dir.path().join(format!("p{i}.toml"));
+    ] {
         // hapki refuses P-384 JWT keys (Canton rejects ES384 tokens).
-        let jwt = if *leaf == "ecdsa-p384" {
+        let jwt = if leaf == "ecdsa-p384" {
             "ecdsa-p256"
         } else {
             leaf
         };
-        std::fs::write(
-            &profile,
-            format!(
+        let fx = Fixture::profile(&format!(
                 "[defaults]\nca_key = \"{ca}\"\nleaf_key = \"{leaf}\"\njwt_key = \"{jwt}\"\ntier = 2\n\
                  country = \"DE\"\nstate = \"Baden-Württemberg\"\n\
                  crl_url = \"http://crl.example.com/ca.crl\"\nocsp_url = \"http://ocsp.example.com\"\n\
                  [[org]]\nname = \"p\"\ndns = \"p.example.com\"\norganization = \"Példa GmbH & Co. KG\"\n\
                  servers = [\"web\"]\nclients = [\"admin\"]\n\
                  [org.jwt]\nparticipant_id = \"p\"\nusers = [{{ name = \"alice\", format = \"scope\" }}]\n"
-            ),
-        )
-        .unwrap();
-        let out = dir.path().join(format!("t{i}"));
-        hapki(&[
-            "init",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        ))
+        .at(AT)
+        .bare();
+        fx.ok(&["init"]);
         // An ad-hoc leaf with a key type of its own and extra SANs.
-        hapki(&[
+        fx.ok(&[
             "issue",
             "extra",
             "--kind",
@@ -344,25 +260,50 @@ fn every_key_type_with_crl_and_ocsp_is_pkilint_clean() {
             "IP:10.0.0.7",
             "--san",
             "DNS:extra2.p.example.com",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
         ]);
         // A leaf name whose FQDN is over RFC 5280's 64-character common name: no commonName,
         // the SAN names it.
-        hapki(&[
+        fx.ok(&["issue", &"a".repeat(63), "--kind", "client", "--org", "p"]);
+        assert_clean(&fx.out, &fx.scratch("certs"));
+    }
+}
+
+#[test]
+fn a_name_constrained_profile_is_pkilint_clean() {
+    if lint_cli(test_name!()).is_none() {
+        return;
+    }
+    // The ECDSA profile with `name_constraints = true` for every org, tiers 2 and 3 (the
+    // constraints on the issuing CA, signed by the root or by the policy CA).
+    let text = std::fs::read_to_string(root().join("profiles/canton-ha-ecdsa.toml"))
+        .unwrap()
+        .replacen("[defaults]\n", "[defaults]\nname_constraints = true\n", 1);
+    assert!(text.contains("name_constraints = true"));
+    for tier in ["2", "3"] {
+        let fx = Fixture::profile(&text.replace("tier = 2", &format!("tier = {tier}")))
+            .at(AT)
+            .bare();
+        fx.ok(&["init"]);
+        fx.ok(&[
             "issue",
-            &"a".repeat(63),
+            "extra",
             "--kind",
-            "client",
+            "server",
             "--org",
-            "p",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
+            "participant1",
+            "--san",
+            "DNS:db.customer1.com",
         ]);
-        assert_clean(&out, &dir.path().join(format!("c{i}")));
+        let mid = fx.p1("intermediate/certs/intermediate.cert.pem");
+        let shown = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "nameConstraints", "-in"])
+            .arg(&mid)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&shown.stdout).contains("DNS:customer1.com"),
+            "tier {tier}: no name constraints on the issuing CA"
+        );
+        assert_clean(&fx.out, &fx.scratch("certs"));
     }
 }

@@ -11,12 +11,15 @@
 //! needs from `crate::support` (`use crate::support::fixture::{Fixture, AT};`). Build fixtures
 //! with `Fixture` (never a temp folder and profile of your own), pin every time (`--at AT`, and
 //! `.at(AT)` for a fixture whose certs must be valid at that time), and report a test that this
-//! machine cannot run with `support::skip::skipped`, never with a silent `return`. An unused
-//! helper is a compile warning (and CI denies warnings): delete it.
+//! machine cannot run with `support::skip::skipped`, never with a silent `return`. A tree that
+//! several tests only read is built once (`.shared()` in a `static OnceLock`); a test that
+//! changes it works on its own `fx.copy()`. An unused helper is a compile warning (and CI
+//! denies warnings): delete it.
 
 mod support;
 
 mod broken_pipe;
+mod ca_offline;
 mod cli_core;
 mod fitin_bundle;
 mod fitin_client_chain;
@@ -46,6 +49,7 @@ mod mtls;
 mod rotate_cli;
 mod rotate_e2e;
 mod rotate_h2_idle;
+mod name_constraints;
 mod safety_init_repair;
 mod safety_journal;
 mod safety_jwt;
@@ -53,5 +57,6 @@ mod safety_links;
 mod safety_lock;
 mod safety_reads;
 mod serve_online;
+mod token_endpoint;
 mod verify;
 mod verify_codes;

@@ -2,32 +2,10 @@
 //! trust bundle, root copy or CSR is written again from the kept certs and keys, and a key,
 //! token or key folder opened to others is closed again; then `verify` accepts the tree.
 
-use assert_cmd::cargo::CommandCargoExt;
+use crate::support::fixture::{Fixture, AT};
+use crate::support::tree::copy_tree;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
-
-const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/canton-ha-ecdsa.toml");
-const AT: &str = "2026-11-26T12:00:00Z";
-
-fn init(out: &Path) -> Output {
-    Command::cargo_bin("hapki")
-        .unwrap()
-        .args(["init", "--profile", PROFILE, "--at", AT, "--out"])
-        .arg(out)
-        .output()
-        .unwrap()
-}
-
-fn verify(out: &Path) -> Output {
-    Command::cargo_bin("hapki")
-        .unwrap()
-        .arg("verify")
-        .arg(out)
-        .args(["--profile", PROFILE, "--at", AT])
-        .output()
-        .unwrap()
-}
 
 fn chmod(p: &Path, m: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
@@ -68,28 +46,19 @@ const CASES: &[Break] = &[
 
 #[test]
 fn init_repairs_every_file_verify_fails_that_it_can_rebuild() {
-    let d = tempfile::tempdir().unwrap();
-    let base = d.path().join("base");
-    assert!(init(&base).status.success());
-    let t = d.path().join("T");
+    let base = Fixture::shipped_ecdsa().at(AT).init();
+    let t = base.copy();
     for (i, (file, break_it)) in CASES.iter().enumerate() {
-        let _ = std::fs::remove_dir_all(&t);
-        assert!(Command::new("cp")
-            .arg("-a")
-            .arg(&base)
-            .arg(&t)
-            .status()
-            .unwrap()
-            .success());
-        let path = t.join("participant1").join(file);
+        copy_tree(&base.out, &t.out);
+        let path = t.path("participant1", file);
         break_it(&path);
-        let v = verify(&t);
+        let v = t.verify(&[]);
         assert_eq!(
             v.status.code(),
             Some(1),
             "case {i} ({file}) is a real break"
         );
-        let r = init(&t);
+        let r = t.output(&["init"]);
         assert!(
             r.status.success(),
             "case {i} ({file}): {}",
@@ -98,7 +67,7 @@ fn init_repairs_every_file_verify_fails_that_it_can_rebuild() {
         let said = String::from_utf8_lossy(&r.stdout);
         assert!(!said.contains("nothing to do"), "case {i} ({file}): {said}");
         assert!(said.contains("repaired"), "case {i} ({file}): {said}");
-        let v = verify(&t);
+        let v = t.verify(&[]);
         assert!(
             v.status.success(),
             "case {i} ({file}): {}",

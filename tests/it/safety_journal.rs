@@ -4,54 +4,10 @@
 //! of a private key left behind. The kills come from a test-only hook in debug builds
 //! (`HAPKI_TEST_KILL_AT_RENAME=K` aborts before the K-th rename, like a SIGKILL: no cleanup).
 
-use assert_cmd::cargo::CommandCargoExt;
+use crate::support::fixture::{Fixture, AT};
+use crate::support::tree::{contents, copy_tree};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/canton-ha-ecdsa.toml");
-const AT: &str = "2026-11-26T12:00:00Z";
-
-fn hapki(args: &[&str], out: &Path) -> Command {
-    let mut c = Command::cargo_bin("hapki").unwrap();
-    c.args(args)
-        .args(["--profile", PROFILE, "--at", AT])
-        .args(["--out", out.to_str().unwrap()]);
-    c
-}
-
-fn verify(out: &Path) -> Output {
-    Command::cargo_bin("hapki")
-        .unwrap()
-        .args([
-            "verify",
-            out.to_str().unwrap(),
-            "--profile",
-            PROFILE,
-            "--at",
-            AT,
-        ])
-        .output()
-        .unwrap()
-}
-
-/// Every file of the tree, by path relative to it.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p.strip_prefix(base).unwrap().to_path_buf();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut m = BTreeMap::new();
-    walk(dir, dir, &mut m);
-    m
-}
 
 fn pem_blocks(b: &[u8]) -> Vec<String> {
     let s = String::from_utf8_lossy(b);
@@ -89,37 +45,26 @@ fn leftovers(m: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<&PathBuf> {
         .collect()
 }
 
-fn base_tree() -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let base = d.path().join("base");
-    assert!(hapki(&["init"], &base).output().unwrap().status.success());
-    (d, base)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    let _ = std::fs::remove_dir_all(to);
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap()
-        .success());
+/// The tree every test breaks a copy of, and that copy.
+fn base_tree() -> (Fixture, Fixture) {
+    let base = Fixture::shipped_ecdsa().at(AT).init();
+    let t = base.copy();
+    (base, t)
 }
 
 const CA_INIT: &[&str] = &["ca", "init", "--force", "--org", "participant1"];
 
 #[test]
 fn ca_init_force_killed_at_every_rename_is_settled_by_the_next_init() {
-    let (d, base) = base_tree();
-    let old_root = one_ca(&base);
-    let t = d.path().join("T");
+    let (base, t) = base_tree();
+    let old_root = one_ca(&base.out);
     let mut kills = 0;
     let mut saw_old = false;
     let mut saw_new = false;
     for k in 1..200 {
-        copy_tree(&base, &t);
-        let r = hapki(CA_INIT, &t)
+        copy_tree(&base.out, &t.out);
+        let r = t
+            .cmd(CA_INIT)
             .env("HAPKI_TEST_KILL_AT_RENAME", k.to_string())
             .output()
             .unwrap();
@@ -134,36 +79,36 @@ fn ca_init_force_killed_at_every_rename_is_settled_by_the_next_init() {
         );
         kills += 1;
         assert!(
-            t.join(".hapki-journal").exists(),
+            t.out.join(".hapki-journal").exists(),
             "K={k}: the journal is there"
         );
         // verify sees the interrupted run before anything settles it.
-        let v = verify(&t);
+        let v = t.verify(&[]);
         assert_eq!(v.status.code(), Some(1), "K={k}");
         assert!(
             String::from_utf8_lossy(&v.stdout)
                 .contains(".hapki-journal (journal of an interrupted run): is pending"),
             "K={k}"
         );
-        let i = hapki(&["init"], &t).output().unwrap();
+        let i = t.output(&["init"]);
         assert!(
             i.status.success(),
             "K={k}: {}",
             String::from_utf8_lossy(&i.stderr)
         );
-        let v = verify(&t);
+        let v = t.verify(&[]);
         assert!(
             v.status.success(),
             "K={k}: {}",
             String::from_utf8_lossy(&v.stdout)
         );
-        let root = one_ca(&t);
+        let root = one_ca(&t.out);
         if root == old_root {
             saw_old = true;
         } else {
             saw_new = true;
         }
-        let snap = snapshot(&t);
+        let snap = contents(&t.out);
         assert!(leftovers(&snap).is_empty(), "K={k}: {:?}", leftovers(&snap));
     }
     assert!(kills >= 6, "ca init --force made only {kills} renames");
@@ -173,13 +118,13 @@ fn ca_init_force_killed_at_every_rename_is_settled_by_the_next_init() {
 
 #[test]
 fn a_rename_that_fails_puts_every_old_file_back() {
-    let (d, base) = base_tree();
-    let before = snapshot(&base);
-    let t = d.path().join("T");
+    let (base, t) = base_tree();
+    let before = contents(&base.out);
     let mut failures = 0;
     for k in 1..200 {
-        copy_tree(&base, &t);
-        let r = hapki(CA_INIT, &t)
+        copy_tree(&base.out, &t.out);
+        let r = t
+            .cmd(CA_INIT)
             .env("HAPKI_TEST_FAIL_AT_RENAME", k.to_string())
             .output()
             .unwrap();
@@ -190,7 +135,7 @@ fn a_rename_that_fails_puts_every_old_file_back() {
         assert_eq!(r.status.code(), Some(2), "K={k}");
         let err = String::from_utf8_lossy(&r.stderr);
         assert!(err.starts_with("error: cannot write "), "K={k}: {err}");
-        assert_eq!(snapshot(&t), before, "K={k}: the tree is as it was");
+        assert_eq!(contents(&t.out), before, "K={k}: the tree is as it was");
     }
     assert!(
         failures >= 6,
@@ -200,37 +145,33 @@ fn a_rename_that_fails_puts_every_old_file_back() {
 
 #[test]
 fn a_journal_whose_temp_files_are_gone_rolls_back_to_the_old_files() {
-    let (d, base) = base_tree();
-    let before = snapshot(&base);
-    let t = d.path().join("T");
-    copy_tree(&base, &t);
+    let (base, t) = base_tree();
+    let before = contents(&base.out);
     // Killed before its 3rd rename, then a temp file lost (as if never flushed): the new CA is
     // not complete, so the old one comes back.
-    let r = hapki(CA_INIT, &t)
+    let r = t
+        .cmd(CA_INIT)
         .env("HAPKI_TEST_KILL_AT_RENAME", "3")
         .output()
         .unwrap();
     assert_eq!(r.status.code(), None);
     let journal: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(t.join(".hapki-journal")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(t.out.join(".hapki-journal")).unwrap()).unwrap();
     let last = journal["entries"].as_array().unwrap().last().unwrap();
-    std::fs::remove_file(t.join(last["temp"].as_str().unwrap())).unwrap();
-    let i = hapki(&["init"], &t).output().unwrap();
+    std::fs::remove_file(t.out.join(last["temp"].as_str().unwrap())).unwrap();
+    let i = t.output(&["init"]);
     assert!(i.status.success(), "{}", String::from_utf8_lossy(&i.stderr));
-    assert_eq!(snapshot(&t), before);
+    assert_eq!(contents(&t.out), before);
 }
 
 #[test]
 fn temp_files_of_a_killed_run_are_swept_by_the_next_writer() {
-    let (d, base) = base_tree();
-    let t = d.path().join("T");
-    copy_tree(&base, &t);
+    let (_base, t) = base_tree();
     // A run killed while staging leaves temp files (a CA private key's among them) and no
     // journal; the next init, which has nothing to write there, removes them all the same.
-    let planted =
-        t.join("participant1/root/private/.ca.key.pem.hapki-999999999-0011223344556677.tmp");
+    let planted = t.p1("root/private/.ca.key.pem.hapki-999999999-0011223344556677.tmp");
     std::fs::write(&planted, "half a key").unwrap();
-    let i = hapki(&["init"], &t).output().unwrap();
+    let i = t.output(&["init"]);
     assert!(i.status.success());
     assert!(!planted.exists());
 }

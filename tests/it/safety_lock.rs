@@ -1,37 +1,19 @@
 //! One writer per output folder (`OUT/.hapki.lock`): concurrent writers wait their turn and
 //! the tree `verify` then reads is whole; a writer that waits past `--wait` names the holder.
 
-use assert_cmd::cargo::CommandCargoExt;
-use std::path::Path;
+use crate::support::fixture::{Fixture, AT};
 use std::process::{Command, Output};
 
-const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/canton-ha-ecdsa.toml");
-const AT: &str = "2026-11-26T12:00:00Z";
-
-fn hapki(args: &[&str]) -> Command {
-    let mut c = Command::cargo_bin("hapki").unwrap();
-    c.args(args);
-    c
+/// A fixture of the shipped ECDSA profile at AT, nothing run yet.
+fn bare() -> Fixture {
+    Fixture::shipped_ecdsa().at(AT).bare()
 }
 
-fn verify(out: &Path) -> Output {
-    hapki(&[
-        "verify",
-        out.to_str().unwrap(),
-        "--profile",
-        PROFILE,
-        "--at",
-        AT,
-    ])
-    .output()
-    .unwrap()
-}
-
-/// Runs `n` copies of `args` at once and returns their outputs.
-fn at_once(n: usize, args: &[&str]) -> Vec<Output> {
+/// Runs `n` copies of `cmd` at once and returns their outputs.
+fn at_once(n: usize, cmd: impl Fn() -> Command) -> Vec<Output> {
     let children: Vec<_> = (0..n)
         .map(|_| {
-            hapki(args)
+            cmd()
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -56,71 +38,39 @@ fn all_ok(outs: &[Output]) {
 
 #[test]
 fn eight_concurrent_inits_on_a_fresh_folder_leave_a_tree_verify_accepts() {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("T");
-    let o = out.to_str().unwrap();
-    all_ok(&at_once(
-        8,
-        &["init", "--profile", PROFILE, "--out", o, "--at", AT],
-    ));
-    let v = verify(&out);
+    let fx = bare();
+    all_ok(&at_once(8, || fx.std_cmd(&["init"])));
+    let v = fx.verify(&[]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
     assert!(
-        !out.join(".hapki.lock").exists(),
+        !fx.out.join(".hapki.lock").exists(),
         "the lock file goes with its last holder"
     );
 }
 
 #[test]
 fn eight_concurrent_issues_of_one_name_leave_a_tree_verify_accepts() {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("T");
-    let o = out.to_str().unwrap();
-    let init = hapki(&["init", "--profile", PROFILE, "--out", o, "--at", AT])
-        .output()
-        .unwrap();
+    let fx = bare();
+    let init = fx.output(&["init"]);
     assert!(init.status.success());
-    all_ok(&at_once(
-        8,
-        &[
-            "issue",
-            "participant1b",
-            "--force",
-            "--profile",
-            PROFILE,
-            "--out",
-            o,
-            "--at",
-            AT,
-        ],
-    ));
-    let v = verify(&out);
+    all_ok(&at_once(8, || {
+        fx.std_cmd(&["issue", "participant1b", "--force"])
+    }));
+    let v = fx.verify(&[]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }
 
 #[test]
 fn a_held_lock_makes_a_writer_fail_after_wait_naming_the_pid() {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("T");
-    std::fs::create_dir(&out).unwrap();
+    let fx = bare();
+    let out = &fx.out;
+    std::fs::create_dir(out).unwrap();
     let path = out.join(".hapki.lock");
     let holder = std::fs::File::create(&path).unwrap();
     holder.lock().unwrap();
     std::fs::write(&path, format!("{}\n", std::process::id())).unwrap();
     let started = std::time::Instant::now();
-    let r = hapki(&[
-        "init",
-        "--profile",
-        PROFILE,
-        "--out",
-        out.to_str().unwrap(),
-        "--at",
-        AT,
-        "--wait",
-        "1s",
-    ])
-    .output()
-    .unwrap();
+    let r = fx.output(&["init", "--wait", "1s"]);
     let took = started.elapsed();
     assert_eq!(r.status.code(), Some(2));
     let err = String::from_utf8_lossy(&r.stderr);
@@ -135,21 +85,9 @@ fn a_held_lock_makes_a_writer_fail_after_wait_naming_the_pid() {
     assert!(took >= std::time::Duration::from_secs(1), "{took:?}");
     assert!(took < std::time::Duration::from_secs(10), "{took:?}");
     // Nothing was written while the lock was held.
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    assert_eq!(std::fs::read_dir(out).unwrap().count(), 1);
     // Once it is released the same command goes through.
     drop(holder);
-    let r = hapki(&[
-        "init",
-        "--profile",
-        PROFILE,
-        "--out",
-        out.to_str().unwrap(),
-        "--at",
-        AT,
-        "--wait",
-        "1s",
-    ])
-    .output()
-    .unwrap();
+    let r = fx.output(&["init", "--wait", "1s"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
 }

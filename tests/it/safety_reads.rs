@@ -2,20 +2,15 @@
 //! file: a FIFO in place of a cert, `/dev/zero`, or a link to it gives a prompt sentence that
 //! says what the file is, never a hang or a process that grows until the kernel kills it.
 
-use assert_cmd::cargo::CommandCargoExt;
+use crate::support::fixture::{hapki_std, Fixture, AT};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/canton-ha-ecdsa.toml");
-const AT: &str = "2026-11-26T12:00:00Z";
-
-/// Runs hapki with a deadline; a run that outlives it is killed and fails the test. Returns
-/// the output and the peak memory (KiB) the kernel saw, from `/proc/PID/status`.
-fn run_within(args: &[&str], secs: u64) -> (Output, u64) {
-    let mut child = Command::cargo_bin("hapki")
-        .unwrap()
-        .args(args)
+/// Runs `cmd` (a hapki command) with a deadline; a run that outlives it is killed and fails the
+/// test. Returns the output and the peak memory (KiB) the kernel saw, from `/proc/PID/status`.
+fn run_within(mut cmd: Command, secs: u64) -> (Output, u64) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -37,29 +32,24 @@ fn run_within(args: &[&str], secs: u64) -> (Output, u64) {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("hapki {args:?} hung for {secs}s");
+            panic!("{cmd:?} hung for {secs}s");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
-fn tree() -> (tempfile::TempDir, std::path::PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("T");
-    let (r, _) = run_within(
-        &[
-            "init",
-            "--profile",
-            PROFILE,
-            "--out",
-            out.to_str().unwrap(),
-            "--at",
-            AT,
-        ],
-        120,
-    );
+fn tree() -> Fixture {
+    let fx = Fixture::shipped_ecdsa().at(AT).bare();
+    let (r, _) = run_within(fx.std_cmd(&["init"]), 120);
     assert!(r.status.success());
-    (d, out)
+    fx
+}
+
+/// `hapki inspect FILE`.
+fn inspect(file: &str) -> Command {
+    let mut c = hapki_std();
+    c.args(["inspect", file]);
+    c
 }
 
 fn mkfifo(p: &Path) {
@@ -70,20 +60,19 @@ fn mkfifo(p: &Path) {
 
 #[test]
 fn a_fifo_in_place_of_a_cert_is_named_not_waited_on() {
-    let (_d, out) = tree();
-    let o = out.to_str().unwrap();
-    let cert = out.join("participant1/participant1b/certs/participant1b.customer1.com.cert.pem");
+    let fx = tree();
+    let cert = fx.p1("participant1b/certs/participant1b.customer1.com.cert.pem");
     mkfifo(&cert);
     let c = cert.to_str().unwrap();
 
-    let (r, _) = run_within(&["inspect", c], 20);
+    let (r, _) = run_within(inspect(c), 20);
     assert_eq!(r.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&r.stderr),
         format!("error: cannot read {c}: it is a FIFO (named pipe), not a regular file; replace it with a regular file\n")
     );
 
-    let (r, _) = run_within(&["verify", o, "--profile", PROFILE, "--at", AT], 20);
+    let (r, _) = run_within(fx.verify_cmd(&[]), 20);
     assert_eq!(r.status.code(), Some(1));
     let report = String::from_utf8_lossy(&r.stdout);
     let line = report.lines().find(|l| l.contains(c)).unwrap();
@@ -93,15 +82,15 @@ fn a_fifo_in_place_of_a_cert_is_named_not_waited_on() {
     );
 
     // init replaces what it cannot read by a new cert, and the tree verifies again.
-    let (r, _) = run_within(&["init", "--profile", PROFILE, "--out", o, "--at", AT], 60);
+    let (r, _) = run_within(fx.std_cmd(&["init"]), 60);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let (r, _) = run_within(&["verify", o, "--profile", PROFILE, "--at", AT], 20);
+    let (r, _) = run_within(fx.verify_cmd(&[]), 20);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
 }
 
 #[test]
 fn inspect_of_a_device_says_it_is_one() {
-    let (r, peak) = run_within(&["inspect", "/dev/zero"], 20);
+    let (r, peak) = run_within(inspect("/dev/zero"), 20);
     assert_eq!(r.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&r.stderr),
@@ -112,9 +101,8 @@ fn inspect_of_a_device_says_it_is_one() {
 
 #[test]
 fn a_cert_linked_to_dev_zero_is_refused_quickly_in_bounded_memory() {
-    let (_d, out) = tree();
-    let o = out.to_str().unwrap();
-    let cert = out.join("participant1/participant1b/certs/participant1b.customer1.com.cert.pem");
+    let fx = tree();
+    let cert = fx.p1("participant1b/certs/participant1b.customer1.com.cert.pem");
     std::fs::remove_file(&cert).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &cert).unwrap();
     for args in [
@@ -122,9 +110,7 @@ fn a_cert_linked_to_dev_zero_is_refused_quickly_in_bounded_memory() {
         &["issue", "participant1b"][..],
         &["init"][..],
     ] {
-        let mut a = args.to_vec();
-        a.extend(["--profile", PROFILE, "--out", o, "--at", AT]);
-        let (r, peak) = run_within(&a, 30);
+        let (r, peak) = run_within(fx.std_cmd(args), 30);
         assert_eq!(r.status.code(), Some(2), "{args:?}");
         assert!(
             String::from_utf8_lossy(&r.stderr).contains(&format!(
@@ -136,7 +122,7 @@ fn a_cert_linked_to_dev_zero_is_refused_quickly_in_bounded_memory() {
         );
         assert!(peak < 256 * 1024, "{args:?} grew to {peak} KiB");
     }
-    let (r, peak) = run_within(&["verify", o, "--profile", PROFILE, "--at", AT], 30);
+    let (r, peak) = run_within(fx.verify_cmd(&[]), 30);
     assert_eq!(r.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&r.stdout).contains("it is a device, not a regular file"));
     assert!(peak < 256 * 1024, "verify grew to {peak} KiB");

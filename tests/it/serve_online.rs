@@ -7,20 +7,18 @@
 //! certs are valid for the whole test and every issued time is fixed by the test, which is as
 //! deterministic as a test of a live server can be.
 
-use assert_cmd::cargo::CommandCargoExt;
+use crate::support::fixture::{crate_root, hapki_std, Fixture};
+use crate::support::openssl::openssl_raw;
+use crate::support::proc::{both, free_port};
+use crate::support::skip::{have, skipped, test_name};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const PROFILE: &str = "profiles/canton-ha-ecdsa.toml";
 const ORG: &str = "participant1";
 const DNS: &str = "customer1.com";
-
-fn hapki() -> Command {
-    Command::cargo_bin("hapki").unwrap()
-}
 
 fn an_hour_ago() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
@@ -28,31 +26,20 @@ fn an_hour_ago() -> String {
 }
 
 fn ok(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{what} failed: {}", both(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn init(dir: &Path) {
-    let out = hapki()
-        .args(["init", "--profile", PROFILE, "--out"])
-        .arg(dir)
-        .args(["--at", &an_hour_ago()])
-        .output()
-        .unwrap();
-    ok(out, "hapki init");
+/// The shipped ECDSA profile's tree, issued an hour ago (`init --at`; the fixture's other
+/// commands run at the real clock, as the server does).
+fn tree() -> Fixture {
+    let fx = Fixture::shipped_ecdsa().bare();
+    init(&fx);
+    fx
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn init(fx: &Fixture) {
+    fx.ok(&["init", "--at", &an_hour_ago()]);
 }
 
 /// A running `hapki serve`, killed when dropped (a test that fails mid-way leaves no server).
@@ -64,14 +51,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    fn start(fx: &Fixture) -> Server {
         let (https, http) = (free_port(), free_port());
-        let log = dir.join("serve.log");
-        let child = hapki()
-            .args(["serve", "--org", ORG, "--profile", PROFILE, "--out"])
-            .arg(dir)
-            .args(["--listen", &format!("127.0.0.1:{https}")])
-            .args(["--http", &format!("127.0.0.1:{http}")])
+        let log = fx.scratch("serve").join("serve.log");
+        let listen = format!("127.0.0.1:{https}");
+        let plain = format!("127.0.0.1:{http}");
+        let child = fx
+            .std_cmd(&["serve", "--org", ORG, "--listen", &listen, "--http", &plain])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -160,12 +146,11 @@ fn fetch(args: &[&str]) -> (u16, Vec<u8>) {
 
 #[test]
 fn jwks_over_https_with_curl_http2_and_keep_alive() {
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let s = Server::start(dir.path());
-    let ca = root(dir.path());
+    let fx = tree();
+    let s = Server::start(&fx);
+    let ca = root(&fx.out);
     let ca = ca.to_str().unwrap();
-    let jwks = std::fs::read(org(dir.path()).join("jwt/jwks.json")).unwrap();
+    let jwks = std::fs::read(org(&fx.out).join("jwt/jwks.json")).unwrap();
 
     for path in ["/.well-known/jwks.json", "/.well_known/jwks.json"] {
         let out = curl(&["--cacert", ca, "-D", "-", &s.url(path)]);
@@ -228,12 +213,11 @@ fn jwks_over_https_with_curl_http2_and_keep_alive() {
 
 #[test]
 fn a_new_jwks_is_served_without_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let s = Server::start(dir.path());
-    let ca = root(dir.path());
+    let fx = tree();
+    let s = Server::start(&fx);
+    let ca = root(&fx.out);
     let ca = ca.to_str().unwrap();
-    let path = org(dir.path()).join("jwt/jwks.json");
+    let path = org(&fx.out).join("jwt/jwks.json");
     let (code, before) = fetch(&["--cacert", ca, &s.url("/.well-known/jwks.json")]);
     assert_eq!(code, 200);
     // What a rotation does: a new file renamed over the old one.
@@ -250,8 +234,9 @@ fn a_new_jwks_is_served_without_restart() {
     assert!(String::from_utf8_lossy(&body).contains("jwks.json does not exist"));
 }
 
-fn python() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+/// The venv's Python with PyJWT; `None` (the caller `test` reported SKIPPED) without it.
+fn python(test: &str) -> Option<PathBuf> {
+    let p = crate_root().join(".venv/bin/python");
     let works = Command::new(&p)
         .args(["-c", "import jwt, cryptography"])
         .output()
@@ -259,45 +244,29 @@ fn python() -> Option<PathBuf> {
     if works {
         Some(p)
     } else {
-        skip("PyJWT is not installed in .venv (pip install -r tests/interop/requirements.txt)");
+        skipped(
+            test,
+            "PyJWT is not installed in .venv (pip install -r tests/interop/requirements.txt)",
+        );
         None
     }
 }
 
-fn skip(why: &str) {
-    eprintln!("SKIPPED: {why}");
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI must run this test: {why}"
-    );
-}
-
-fn mint(dir: &Path, user: &str) -> String {
-    let out = hapki()
-        .args([
-            "jwt",
-            "mint",
-            "--user",
-            user,
-            "--org",
-            ORG,
-            "--profile",
-            PROFILE,
-        ])
-        .arg("--out")
-        .arg(dir)
-        .output()
-        .unwrap();
-    ok(out, "hapki jwt mint").trim().to_string()
+fn mint(fx: &Fixture, user: &str) -> String {
+    fx.ok(&["jwt", "mint", "--user", user, "--org", ORG])
+        .0
+        .trim()
+        .to_string()
 }
 
 #[test]
 fn pyjwt_fetches_the_jwks_over_https_and_verifies_a_token() {
-    let Some(py) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let s = Server::start(dir.path());
-    let token = mint(dir.path(), "alice");
+    let Some(py) = python(test_name!()) else {
+        return;
+    };
+    let fx = tree();
+    let s = Server::start(&fx);
+    let token = mint(&fx, "alice");
     let script = r#"
 import ssl, sys, jwt
 url, cafile, token = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -310,18 +279,17 @@ print("OK", key.key_id)
 "#;
     let out = Command::new(py)
         .args(["-c", script, &s.url("/.well-known/jwks.json")])
-        .arg(root(dir.path()))
+        .arg(root(&fx.out))
         .arg(&token)
         .output()
         .unwrap();
     assert!(ok(out, "PyJWKClient").starts_with("OK "));
 
     // The same client refuses the server when it trusts another root.
-    let other = tempfile::tempdir().unwrap();
-    init(other.path());
-    let out = Command::new(python().unwrap())
+    let other = tree();
+    let out = Command::new(python(test_name!()).unwrap())
         .args(["-c", script, &s.url("/.well-known/jwks.json")])
-        .arg(root(other.path()))
+        .arg(root(&other.out))
         .arg(&token)
         .output()
         .unwrap();
@@ -331,13 +299,12 @@ print("OK", key.key_id)
 
 /// Compiles `tests/java/CLASS.java` into `classes` and makes a PKCS#12 truststore of the org
 /// root there; `None` (after a SKIPPED note) without a JDK.
-fn java_setup(classes: &Path, class: &str, dir: &Path) -> Option<PathBuf> {
-    let have = |c: &str| Command::new(c).arg("-version").output().is_ok();
+fn java_setup(test: &str, classes: &Path, class: &str, dir: &Path) -> Option<PathBuf> {
     if !have("javac") || !have("java") || !have("keytool") {
-        skip("a JDK (javac, java, keytool) is not installed");
+        skipped(test, "a JDK (javac, java, keytool) is not installed");
         return None;
     }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/java/{class}.java"));
+    let src = crate_root().join(format!("tests/java/{class}.java"));
     let out = Command::new("javac")
         .arg("-d")
         .arg(classes)
@@ -367,14 +334,13 @@ fn java_setup(classes: &Path, class: &str, dir: &Path) -> Option<PathBuf> {
 
 #[test]
 fn a_jdk_only_java_client_fetches_the_jwks_and_verifies_a_token() {
-    let dir = tempfile::tempdir().unwrap();
+    let fx = tree();
     let classes = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let Some(store) = java_setup(classes.path(), "JwksClient", dir.path()) else {
+    let Some(store) = java_setup(test_name!(), classes.path(), "JwksClient", &fx.out) else {
         return;
     };
-    let s = Server::start(dir.path());
-    let token = mint(dir.path(), "alice");
+    let s = Server::start(&fx);
+    let token = mint(&fx, "alice");
     let out = Command::new("java")
         .arg("-cp")
         .arg(classes.path())
@@ -389,10 +355,7 @@ fn a_jdk_only_java_client_fetches_the_jwks_and_verifies_a_token() {
 }
 
 fn openssl(args: &[&str]) -> Output {
-    Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl runs")
+    openssl_raw(args, None)
 }
 
 struct Ocsp {
@@ -437,9 +400,8 @@ fn serial_hex(cert: &str) -> String {
 
 #[test]
 fn init_writes_delegated_ocsp_responders_that_openssl_accepts() {
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let o = org(dir.path());
+    let fx = tree();
+    let o = org(&fx.out);
     let cert = o.join(format!("intermediate/certs/ocsp.{DNS}.cert.pem"));
     let key = o.join(format!("intermediate/private/ocsp.{DNS}.key.pem"));
     let root_ocsp = o.join(format!("root/certs/root-ocsp.{DNS}.cert.pem"));
@@ -468,19 +430,18 @@ fn init_writes_delegated_ocsp_responders_that_openssl_accepts() {
     assert!(v.contains(": OK"), "{v}");
     // A second init keeps them.
     let before = std::fs::read(&cert).unwrap();
-    init(dir.path());
+    init(&fx);
     assert_eq!(std::fs::read(&cert).unwrap(), before);
 }
 
 #[test]
 fn ocsp_good_then_revoked_without_restart_post_and_get() {
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let s = Server::start(dir.path());
-    let f = ocsp_files(dir.path());
+    let fx = tree();
+    let s = Server::start(&fx);
+    let f = ocsp_files(&fx.out);
     let url = s.http_url("/ocsp");
     let serial = serial_hex(&f.leaf);
-    let index = org(dir.path()).join("intermediate/index.txt");
+    let index = org(&fx.out).join("intermediate/index.txt");
     // `init` records every cert in its CA's index; this test writes the lines itself, as
     // `openssl ca` would, starting from none.
     std::fs::remove_file(&index).unwrap();
@@ -581,14 +542,13 @@ fn index_line(status: char, serial: &str, revoked: &str) -> String {
 
 #[test]
 fn java_checks_the_servers_chain_over_ocsp_in_a_tls_handshake() {
-    let dir = tempfile::tempdir().unwrap();
+    let fx = tree();
     let classes = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let Some(store) = java_setup(classes.path(), "OcspClient", dir.path()) else {
+    let Some(store) = java_setup(test_name!(), classes.path(), "OcspClient", &fx.out) else {
         return;
     };
-    let s = Server::start(dir.path());
-    let o = org(dir.path());
+    let s = Server::start(&fx);
+    let o = org(&fx.out);
     // The chain Java checks: the server's auth cert (in the intermediate's index) and the
     // intermediate (in the root's index).
     let auth = o.join(format!("auth/certs/auth.{DNS}.cert.pem"));
@@ -631,16 +591,15 @@ fn java_checks_the_servers_chain_over_ocsp_in_a_tls_handshake() {
 
 #[test]
 fn crls_are_served_as_on_disk_and_absent_ones_are_404() {
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let o = org(dir.path());
+    let fx = tree();
+    let o = org(&fx.out);
     // `init` signs an empty CRL per CA; this test starts from none to see the 404.
     for crl in ["intermediate/crl/intermediate.crl", "root/crl/ca.crl"] {
         for ext in ["pem", "der"] {
             let _ = std::fs::remove_file(o.join(format!("{crl}.{ext}")));
         }
     }
-    let s = Server::start(dir.path());
+    let s = Server::start(&fx);
     assert_eq!(fetch(&[&s.http_url("/crl/intermediate.crl")]).0, 404);
 
     // A CRL signed by the intermediate, as the CRL commands will write it.
@@ -670,7 +629,7 @@ fn crls_are_served_as_on_disk_and_absent_ones_are_404() {
     assert_eq!((code, &der[..]), (200, &crl.der()[..]));
     let (code, pem) = fetch(&[
         "--cacert",
-        root(dir.path()).to_str().unwrap(),
+        root(&fx.out).to_str().unwrap(),
         &s.url("/crl/intermediate.crl.pem"),
     ]);
     assert_eq!((code, pem), (200, crl.pem().unwrap().into_bytes()));
@@ -711,10 +670,9 @@ const MALFORMED: &[u8] = &[0x30, 0x03, 0x0a, 0x01, 0x01];
 
 #[test]
 fn bad_input_gets_clean_errors_and_the_server_keeps_serving() {
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path());
-    let mut s = Server::start(dir.path());
-    let ca = root(dir.path());
+    let fx = tree();
+    let mut s = Server::start(&fx);
+    let ca = root(&fx.out);
     let ca = ca.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
 
@@ -806,7 +764,7 @@ fn bad_input_gets_clean_errors_and_the_server_keeps_serving() {
 
 #[test]
 fn serve_help_has_examples_and_exit_codes() {
-    let out = hapki().args(["serve", "--help"]).output().unwrap();
+    let out = hapki_std().args(["serve", "--help"]).output().unwrap();
     let text = ok(out, "hapki serve --help");
     assert!(
         text.contains("EXAMPLES:\n  hapki serve --org participant1"),
@@ -817,13 +775,17 @@ fn serve_help_has_examples_and_exit_codes() {
 
 #[test]
 fn startup_errors_are_one_sentence_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = hapki()
-        .args(["serve", "--org", ORG, "--profile", PROFILE, "--out"])
-        .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0", "--http", "off"])
-        .output()
-        .unwrap();
+    let fx = Fixture::shipped_ecdsa().bare();
+    std::fs::create_dir_all(&fx.out).unwrap();
+    let out = fx.output(&[
+        "serve",
+        "--org",
+        ORG,
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "off",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -832,23 +794,20 @@ fn startup_errors_are_one_sentence_and_exit_2() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 
-    init(dir.path());
+    init(&fx);
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let out = hapki()
-        .args(["serve", "--org", ORG, "--profile", PROFILE, "--out"])
-        .arg(dir.path())
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--http", "off"])
-        .output()
-        .unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let out = fx.output(&["serve", "--org", ORG, "--listen", &listen, "--http", "off"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         err.trim(),
         format!("error: cannot listen on 127.0.0.1:{port} (--listen): it is in use by another process; pick another address with --listen")
     );
-    let out = hapki()
-        .args(["serve", "--org", "nope", "--profile", PROFILE])
+    let out = hapki_std()
+        .args(["serve", "--org", "nope", "--profile"])
+        .arg(fx.profile_path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -59,17 +59,17 @@ tier = 1
 servers = ["gateway"]
 "#;
 
-/// A fresh tree built by `hapki init` from `PROFILE` (real clock: `verify` without `--at`
-/// checks at the real now).
+/// A test's own copy (`cp -a`) of the one tree `hapki init` built from `PROFILE` for this
+/// module (real clock: `verify` without `--at` checks at the real now).
 struct Tree {
     fx: Fixture,
 }
 
 impl Tree {
     fn new() -> Tree {
-        Tree {
-            fx: Fixture::profile(PROFILE).init(),
-        }
+        static BASE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+        let base = BASE.get_or_init(|| Fixture::profile(PROFILE).shared().init());
+        Tree { fx: base.copy() }
     }
 
     fn path(&self, rel: &str) -> PathBuf {

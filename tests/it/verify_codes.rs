@@ -2,12 +2,12 @@
 //! the ECDSA profile, built and checked at pinned times, broken one way per test, must report
 //! exactly the codes of that fault and no other.
 
-use assert_cmd::Command;
+use crate::support::fixture::Fixture;
 use serde_json::Value;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use tempfile::TempDir;
+use std::sync::OnceLock;
 
 const BUILT_AT: &str = "2026-01-01T00:00:00Z";
 /// An hour later: every cert and token (1 day TTL) is valid, none expires within 30 days.
@@ -19,45 +19,25 @@ const CHAIN: &str = "participant1/participant1/certs/participant1-chain.customer
 const DB_KEY: &str = "participant1/db/private/db.customer1.com.key.pem";
 const CLIENT_DER: &str = "participant1/client/admin-api.customer1.com.cert.der";
 
-fn profile() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/canton-ha-ecdsa.toml")
-}
-
-fn hapki() -> Command {
-    Command::cargo_bin("hapki").expect("the hapki binary is built")
-}
-
+/// A test's own copy of the one tree built at BUILT_AT (shared: each test breaks its copy).
 struct Tree {
-    _tmp: TempDir,
-    dir: PathBuf,
+    fx: Fixture,
 }
 
 impl Tree {
     fn new() -> Tree {
-        let tmp = TempDir::new().unwrap();
-        let dir = tmp.path().join("certs");
-        hapki()
-            .args(["init", "--at", BUILT_AT, "--profile"])
-            .arg(profile())
-            .arg("--out")
-            .arg(&dir)
-            .assert()
-            .success();
-        Tree { _tmp: tmp, dir }
+        static BASE: OnceLock<Fixture> = OnceLock::new();
+        let base = BASE.get_or_init(|| Fixture::shipped_ecdsa().at(BUILT_AT).shared().init());
+        Tree { fx: base.copy() }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.dir.join(rel)
+        self.fx.out.join(rel)
     }
 
     /// `verify --json --at AT`: the exit code, and each file that is not ok with its codes.
     fn codes(&self, at: &str) -> (i32, Vec<(String, Vec<String>)>) {
-        let out = hapki()
-            .args(["verify", "--json", "--at", at, "--profile"])
-            .arg(profile())
-            .arg(&self.dir)
-            .output()
-            .unwrap();
+        let out = self.fx.verify(&["--json", "--at", at]);
         assert!(
             out.stderr.is_empty(),
             "{}",
@@ -82,7 +62,7 @@ impl Tree {
             }
             if e["status"] != "ok" {
                 let file = e["file"].as_str().unwrap();
-                let rel = Path::new(file).strip_prefix(&self.dir).unwrap();
+                let rel = Path::new(file).strip_prefix(&self.fx.out).unwrap();
                 flagged.push((rel.display().to_string(), codes));
             }
         }

@@ -6,6 +6,8 @@
 //! let fx = Fixture::ecdsa().at(AT).keys();   // `ca init` + `jwt keygen`, on a clock at AT
 //! let fx = Fixture::profile(TEXT).bare();    // a profile of the test's own, nothing run yet
 //! fx.mint(&["--user", "alice"]);             // `jwt mint --at AT ...`
+//! let copy = fx.copy();                     // its own copy of fx's tree, to break
+//! static T: OnceLock<Fixture> = ...;        // `.shared()`: built once, read by many tests
 //! ```
 //!
 //! The profile text comes from one source, the shipped `profiles/canton-ha.toml` (the built-in
@@ -13,15 +15,17 @@
 //! CAs and leaves, made in a fraction of a second, and RSA 2048 JWT keys (RS256, what Canton's
 //! `jwt-rs-256-*` auth expects). Tests of another topology pass their own text.
 //!
-//! Time: `fx.mint` passes `--at AT`, and tests pass `--at` to `jwt verify` and `verify`. But
-//! `hapki init`, `ca init`, `issue` and `jwt keygen` take no `--at`: they date certs from the
-//! clock. So a test that mints or verifies at `AT` builds its fixture with `.at(AT)`, which runs
-//! every command of the fixture (`fx.cmd`, `fx.ok`, `fx.run`, `fx.mint`) on a clock that starts
-//! at `AT` (libfaketime, Debian's `faketime` package): its certs are then valid at `AT`, and the
-//! test gives the same result on any day. Without `.at`, the fixture uses the real clock: what
-//! the tests of real servers (NGINX, HAProxy, PostgreSQL, curl, which judge certs by the wall
-//! clock) and of relative times (a cert's notBefore a few minutes before now) need.
+//! Time: every hapki command that issues or checks takes `--at TIME` (issuing ones through
+//! `Common`, and `verify`, `jwt verify`). A fixture built with `.at(AT)` passes `--at AT` to
+//! each of its commands (`fx.cmd`, `fx.ok`, `fx.run`, and the steps `.cas()`, `.keys()`,
+//! `.init()`) that does not name its own `--at`: its certs are then valid at `AT`, and the test
+//! gives the same result on any day. No command such a fixture runs lacks `--at`, so no clock is
+//! faked (`fx.cmd` refuses to run one on an `.at` fixture rather than run it at the real time).
+//! Without `.at`, the fixture uses the real clock: what the tests of real servers (NGINX,
+//! HAProxy, PostgreSQL, curl, which judge certs by the wall clock) and of relative times (a
+//! cert's notBefore a few minutes before now) need.
 
+use super::tree::copy_tree;
 use assert_cmd::Command;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -31,27 +35,20 @@ use std::time::Duration;
 pub const AT: &str = "2026-11-26T12:00:00Z";
 pub const AT_UNIX: i64 = 1_795_694_400;
 
-/// The preload library that fakes the clock of `.at` fixtures (libfaketime, multi-threaded
-/// flavour: hapki generates keys on several threads).
-const FAKETIME_LIBS: &[&str] = &[
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-    "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
-    "/usr/lib/faketime/libfaketimeMT.so.1",
-    "/usr/local/lib/faketime/libfaketimeMT.so.1",
+/// The commands that take `--at`: those with `Common` (every issuing one) and the checks.
+const TAKES_AT: &[&[&str]] = &[
+    &["init"],
+    &["ca", "init"],
+    &["issue"],
+    &["renew"],
+    &["revoke"],
+    &["crl"],
+    &["list"],
+    &["jwt", "keygen"],
+    &["jwt", "mint"],
+    &["jwt", "verify"],
+    &["verify"],
 ];
-
-fn faketime_lib() -> &'static str {
-    FAKETIME_LIBS
-        .iter()
-        .copied()
-        .find(|p| Path::new(p).is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "libfaketime is not installed ({FAKETIME_LIBS:?}); fixtures pinned with .at() \
-                 need it: install the `faketime` package (scripts/test.sh does)"
-            )
-        })
-}
 
 /// How long one fixture step (`hapki init` and the like) may run.
 const STEP_LIMIT: Duration = Duration::from_secs(120);
@@ -108,7 +105,8 @@ pub struct Builder {
     /// The profile text, or `None` for the built-in one (no `--profile`).
     profile: Option<String>,
     readable_by_others: bool,
-    clock: Option<&'static str>,
+    clock: Option<String>,
+    shared: bool,
 }
 
 /// A temp folder with the profile (`profile.toml`) and the output folder (`certs/`) in it.
@@ -116,8 +114,8 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
     profile: Option<PathBuf>,
     pub out: PathBuf,
-    /// The RFC 3339 instant every command's clock starts at, or `None` for the real clock.
-    clock: Option<&'static str>,
+    /// The time (`--at`) every command runs at, or `None` for the real clock.
+    clock: Option<String>,
 }
 
 impl Fixture {
@@ -132,7 +130,19 @@ impl Fixture {
             profile: Some(text.to_string()),
             readable_by_others: false,
             clock: None,
+            shared: false,
         }
+    }
+
+    /// A profile shipped under `profiles/` (`canton-ha-ecdsa.toml`: P-384 CAs, P-256 leaves and
+    /// ES256 JWT keys), copied into the fixture's folder.
+    pub fn shipped(name: &str) -> Builder {
+        Fixture::profile(&shipped_profile(name))
+    }
+
+    /// The shipped `profiles/canton-ha-ecdsa.toml`.
+    pub fn shipped_ecdsa() -> Builder {
+        Fixture::shipped("canton-ha-ecdsa.toml")
     }
 
     /// The built-in profile (RSA 4096 CAs, RSA 2048 leaves): no `--profile` is passed.
@@ -141,6 +151,7 @@ impl Fixture {
             profile: None,
             readable_by_others: false,
             clock: None,
+            shared: false,
         }
     }
 
@@ -156,35 +167,89 @@ impl Fixture {
         self.profile_path().display().to_string()
     }
 
-    /// `hapki ARGS [--profile P] --out O`, run in the fixture's folder and bounded in time.
+    /// `hapki ARGS [--profile P] [--at T] --out O`, run in the fixture's folder and bounded in
+    /// time.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = hapki();
+        let mut c = Command::from_std(self.std_cmd(args));
+        c.timeout(STEP_LIMIT);
+        c
+    }
+
+    /// The same command as a plain std command, for tests that spawn it and wire its stdio
+    /// themselves (no time bound: the test keeps its own).
+    pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = hapki_std();
         c.args(args);
         if let Some(p) = &self.profile {
             c.arg("--profile").arg(p);
         }
-        c.arg("--out")
+        c.args(self.clock_args(args).iter().flatten())
+            .arg("--out")
             .arg(&self.out)
-            .current_dir(self.dir.path())
-            .timeout(STEP_LIMIT);
-        self.on_clock(&mut c);
+            .current_dir(self.dir.path());
         c
     }
 
-    /// Puts `c` (any hapki command) on the fixture's clock: for an `.at(T)` fixture, a clock
-    /// that starts at T when the process starts; otherwise the real one.
-    fn on_clock<'c>(&self, c: &'c mut Command) -> &'c mut Command {
-        if let Some(at) = self.clock {
-            let start = at
-                .strip_suffix('Z')
-                .expect("an RFC 3339 time in UTC")
-                .replace('T', " ");
-            c.env("LD_PRELOAD", faketime_lib())
-                .env("FAKETIME", format!("@{start}"))
-                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-                .env("TZ", "UTC");
+    /// Runs `hapki ARGS ...` (as `cmd`) to its end, whatever its exit.
+    pub fn output(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).output().expect("run hapki")
+    }
+
+    /// `hapki verify OUT [--profile P] [--at T] EXTRA` run to its end (verify takes the tree as
+    /// its argument, not `--out`).
+    pub fn verify(&self, extra: &[&str]) -> std::process::Output {
+        Command::from_std(self.verify_cmd(extra))
+            .timeout(STEP_LIMIT)
+            .output()
+            .expect("run hapki verify")
+    }
+
+    /// The command of `verify`, for tests that spawn it themselves.
+    pub fn verify_cmd(&self, extra: &[&str]) -> std::process::Command {
+        let mut c = hapki_std();
+        c.arg("verify").arg(&self.out).args(extra);
+        if let Some(p) = &self.profile {
+            c.arg("--profile").arg(p);
         }
+        let mut args = vec!["verify"];
+        args.extend_from_slice(extra);
+        c.args(self.clock_args(&args).iter().flatten())
+            .current_dir(self.dir.path());
         c
+    }
+
+    /// A fixture of its own with the same profile and clock, and a copy (`cp -a`: modes and
+    /// times kept) of this one's output tree: for tests that break and repair one tree in
+    /// turn, or change what a shared fixture holds.
+    pub fn copy(&self) -> Fixture {
+        let fx = Builder {
+            profile: self
+                .profile
+                .as_ref()
+                .map(|p| std::fs::read_to_string(p).expect("read profile")),
+            readable_by_others: false,
+            clock: self.clock.clone(),
+            shared: false,
+        }
+        .bare();
+        if self.out.exists() {
+            copy_tree(&self.out, &fx.out);
+        }
+        fx
+    }
+
+    /// `--at T` for a command of an `.at(T)` fixture that does not name its own time.
+    fn clock_args(&self, args: &[&str]) -> Option<[&str; 2]> {
+        let at = self.clock.as_deref()?;
+        if args.contains(&"--at") {
+            return None;
+        }
+        assert!(
+            TAKES_AT.iter().any(|verb| args.starts_with(verb)),
+            "hapki {args:?} takes no --at, so a fixture pinned with .at({at}) cannot run it at \
+             that time; run it on a fixture without .at()"
+        );
+        Some(["--at", at])
     }
 
     pub fn run(&self, args: &[&str]) -> assert_cmd::assert::Assert {
@@ -237,11 +302,14 @@ impl Fixture {
         p
     }
 
-    /// A fresh folder in the fixture's temp folder (a server's config and logs, a test's files).
+    /// A fresh folder of its own in the fixture's temp folder (a server's config and logs, a
+    /// test's files), named `NAME-XXXXXX`: tests that share a fixture never share one.
     pub fn scratch(&self, name: &str) -> PathBuf {
-        let d = self.dir.path().join(name);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+        tempfile::Builder::new()
+            .prefix(&format!("{name}-"))
+            .tempdir_in(self.dir.path())
+            .expect("a scratch folder")
+            .keep()
     }
 
     /// The org's JWKS as JSON.
@@ -280,19 +348,31 @@ impl Builder {
         self
     }
 
-    /// Every command of the fixture runs on a clock that starts at `at` (RFC 3339, UTC), so
-    /// its certs are valid at that time whatever the date.
-    pub fn at(mut self, at: &'static str) -> Builder {
-        self.clock = Some(at);
+    /// Every command of the fixture runs at `at` (RFC 3339 or Unix seconds: `--at at`), so its
+    /// certs are valid at that time whatever the date.
+    pub fn at(mut self, at: impl Into<String>) -> Builder {
+        self.clock = Some(at.into());
+        self
+    }
+
+    /// A fixture for a `static OnceLock<Fixture>` that several tests read and none changes
+    /// (a test that changes it works on `fx.copy()`). A static is never dropped, so its folder
+    /// is made under the target folder, and the next test process removes it (`shared_root`).
+    pub fn shared(mut self) -> Builder {
+        self.shared = true;
         self
     }
 
     /// The profile written, nothing run.
     pub fn bare(self) -> Fixture {
-        let dir = tempfile::Builder::new()
-            .prefix("hapki-it-")
-            .tempdir()
-            .expect("temp dir");
+        let mut b = tempfile::Builder::new();
+        b.prefix("hapki-it-");
+        let dir = if self.shared {
+            b.tempdir_in(shared_root())
+        } else {
+            b.tempdir()
+        }
+        .expect("temp dir");
         if self.readable_by_others {
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         }
@@ -332,6 +412,28 @@ impl Builder {
     }
 }
 
+/// Where this test process keeps its shared fixtures: `target/tmp/shared-PID`. The first call
+/// removes the folders of test processes that are gone, so shared fixtures do not pile up.
+fn shared_root() -> &'static Path {
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let gone = name
+                .strip_prefix("shared-")
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if gone {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let root = base.join(format!("shared-{}", std::process::id()));
+        std::fs::create_dir_all(&root).expect("the shared fixtures' folder");
+        root
+    })
+}
+
 /// The real `hapki` binary.
 pub fn hapki() -> Command {
     Command::cargo_bin("hapki").expect("the hapki binary is built")
@@ -354,6 +456,15 @@ pub fn hapki_ecdsa(out: &Path, args: &[&str]) -> std::process::Output {
         .arg(out)
         .output()
         .unwrap()
+}
+
+/// A temp folder with `certs/` in it, `hapki init --at AT` of the shipped ECDSA profile: the
+/// tree the `hapki_ecdsa` tests (lifecycle_*) start from. Returns (folder, `certs/`).
+pub fn ecdsa_tree(at: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("certs");
+    stdout_of_success(&hapki_ecdsa(&out, &["init", "--at", at]));
+    (d, out)
 }
 
 /// The stdout of a run that must have succeeded; its status and both streams when it did not.

@@ -53,9 +53,12 @@ pub fn render(text: &str, vars: &[(&str, String)]) -> String {
     out
 }
 
-/// One test's PKI: `hapki init` of the ECDSA fixture, readable by the `postgres` user.
-pub fn ha_fixture() -> Fixture {
-    Fixture::ecdsa().readable_by_others().init()
+/// The PKI of the HA tests: `hapki init` of the ECDSA fixture, readable by the `postgres`
+/// user, built once and shared (the HA tests read it; their servers' files go in scratch
+/// folders of their own).
+pub fn ha_fixture() -> &'static Fixture {
+    static PKI: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| Fixture::ecdsa().readable_by_others().shared().init())
 }
 
 /// What the HA tests take from a fixture, by the paths SPEC.md gives.

@@ -1,6 +1,7 @@
 //! Compact JWTs taken apart and put together here, not by the code under test, and the file
 //! names of an org's JWT signing key.
 
+use super::fixture::{Fixture, AT};
 use super::openssl::openssl_ok;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -58,4 +59,20 @@ pub fn sign_rs256(key_pem: &Path, header: &str, payload: &str) -> String {
         Some(input.as_bytes()),
     );
     format!("{input}.{}", b64url(&sig))
+}
+
+/// The ECDSA fixture's CAs at AT, and participant1's JWT signing key made ECDSA P-256 (ES256)
+/// by `jwt keygen --key ecdsa-p256`.
+pub fn es256_fixture() -> Fixture {
+    let pki = Fixture::ecdsa().at(AT).cas();
+    pki.run(&[
+        "jwt",
+        "keygen",
+        "--org",
+        "participant1",
+        "--key",
+        "ecdsa-p256",
+    ])
+    .success();
+    pki
 }

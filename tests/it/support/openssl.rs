@@ -40,6 +40,38 @@ pub fn openssl_raw(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs openssl with `args` in the folder `dir` (for relative file names), whatever its exit.
+pub fn openssl_at(dir: &Path, args: &[&str]) -> Output {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed (the tests cross-check hapki with it)")
+}
+
+/// Runs openssl with `args` in the folder `dir`, asserting it succeeds; returns stdout.
+pub fn openssl_in(dir: &Path, args: &[&str]) -> String {
+    let out = openssl_at(dir, args);
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The serial number of a PEM cert as openssl prints it (upper-case hex, no `serial=`).
+pub fn serial_of(cert: &Path) -> String {
+    let out = openssl_ok(
+        &["x509", "-noout", "-serial", "-in", cert.to_str().unwrap()],
+        None,
+    );
+    String::from_utf8_lossy(&out)
+        .trim()
+        .trim_start_matches("serial=")
+        .to_string()
+}
+
 /// `openssl verify -x509_strict [extra] -CAfile root [-untrusted untrusted] cert`.
 pub fn openssl_verify(
     root: &Path,

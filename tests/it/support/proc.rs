@@ -55,6 +55,13 @@ pub fn run_bounded(
     (status.success(), text)
 }
 
+/// A finished process's stdout then stderr, as text (for messages and searches).
+pub fn both(o: &std::process::Output) -> String {
+    let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&o.stderr));
+    text
+}
+
 /// Reads a pipe to the end on a thread.
 pub fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {

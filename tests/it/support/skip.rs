@@ -28,6 +28,17 @@ macro_rules! test_name {
 }
 pub(crate) use test_name;
 
+/// Whether the program `bin` is on PATH (the tools a test drives: tar, keytool, java, zsh, man).
+pub fn have(bin: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|d| {
+            std::fs::metadata(d.join(bin))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 /// Whether `allow` (the value of HAPKI_ALLOW_SKIP) lets `test` skip.
 fn allowed(allow: &str, test: &str) -> bool {
     let short = test.rsplit("::").next().unwrap_or(test);

@@ -103,3 +103,39 @@ pub fn mode(p: &Path) -> u32 {
         .mode()
         & 0o7777
 }
+
+/// `cp -a FROM TO`: a copy of a tree with its modes and times, `TO` replaced if it exists.
+pub fn copy_tree(from: &Path, to: &Path) {
+    if to.exists() {
+        std::fs::remove_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    }
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cp -a {} {}", from.display(), to.display());
+}
+
+/// The files under `root` whose path ends with one of `suffixes`, sorted.
+pub fn files_ending(root: &Path, suffixes: &[&str]) -> Vec<PathBuf> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(_, e)| matches!(e, Entry::File { .. }))
+        .map(|(p, _)| root.join(p))
+        .filter(|p| suffixes.iter().any(|s| p.to_string_lossy().ends_with(s)))
+        .collect()
+}
+
+/// The bytes of every file under `root`, by relative path: what a test compares when only the
+/// contents must be as they were.
+pub fn contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    snapshot(root)
+        .into_iter()
+        .filter_map(|(p, e)| match e {
+            Entry::File { bytes, .. } => Some((p, bytes)),
+            Entry::Dir { .. } => None,
+        })
+        .collect()
+}
