@@ -225,13 +225,24 @@ async fn accept_loop(
                 let state = state.clone();
                 let busy = Busy::start(seen.clone());
                 let cert = cert_of_conn.clone();
-                async move {
+                // Boxed as a `Send` future: checked here, where every lifetime is concrete (the
+                // idle timer's generic wrapper otherwise asks rustc to prove it for all of them).
+                let fut: std::pin::Pin<
+                    Box<
+                        dyn std::future::Future<Output = Result<_, std::convert::Infallible>>
+                            + Send,
+                    >,
+                > = Box::pin(async move {
                     let _busy = busy;
                     let started = Instant::now();
                     let method = req.method().clone();
                     let path = req.uri().path().to_string();
-                    let peer_cert = cert.get().and_then(Option::as_ref);
-                    let (resp, outcome) = routes::handle(req, &state, secure, peer_cert).await;
+                    // Owned here: a borrow of the connection's cell held across the await
+                    // makes the future not `Send` for every lifetime once it runs under the
+                    // idle timer.
+                    let peer_cert: Option<CertificateDer<'static>> = cert.get().cloned().flatten();
+                    let (resp, outcome) =
+                        routes::handle(req, &state, secure, peer_cert.as_ref()).await;
                     let bytes = hyper::body::Body::size_hint(resp.body())
                         .exact()
                         .unwrap_or(0);
@@ -247,7 +258,8 @@ async fn accept_loop(
                         started.elapsed().as_secs_f64() * 1000.0
                     ));
                     Ok::<_, std::convert::Infallible>(resp)
-                }
+                });
+                fut
             });
             match tls {
                 Some(acceptor) => {
@@ -256,15 +268,18 @@ async fn accept_loop(
                     else {
                         return;
                     };
-                    let sent = stream.get_ref().1.peer_certificates();
-                    let _ = client_cert
-                        .set(sent.and_then(|c| c.first()).map(|c| c.clone().into_owned()));
+                    // In a block of its own: the borrow of the stream ends before the await.
+                    {
+                        let sent = stream.get_ref().1.peer_certificates();
+                        let _ = client_cert
+                            .set(sent.and_then(|c| c.first()).map(|c| c.clone().into_owned()));
+                    }
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    until_idle(graceful.watch(conn.into_owned()), &activity, idle).await;
+                    until_idle(boxed(graceful.watch(conn.into_owned())), &activity, idle).await;
                 }
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    until_idle(graceful.watch(conn.into_owned()), &activity, idle).await;
+                    until_idle(boxed(graceful.watch(conn.into_owned())), &activity, idle).await;
                 }
             }
         });
@@ -308,6 +323,15 @@ impl Drop for Busy {
 
 /// Serves `conn` until it ends, or until no request has been in flight for `idle`: then the
 /// connection is dropped, which closes its socket (hyper has no idle timer for HTTP/2).
+/// A connection's future as a boxed `Send` future: proven `Send` here, where its lifetimes are
+/// concrete, so the idle timer's generic wrapper does not make rustc prove it for every lifetime
+/// (a "higher-ranked lifetime error" otherwise).
+fn boxed<'a, T>(
+    f: impl std::future::Future<Output = T> + Send + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>> {
+    Box::pin(f)
+}
+
 async fn until_idle<F: std::future::Future>(conn: F, a: &Activity, idle: Duration) {
     tokio::pin!(conn);
     loop {

@@ -530,9 +530,9 @@ fn an_mtls_client_cert_gets_its_bound_token_and_foreign_or_revoked_certs_are_ref
     );
 }
 
-/// The endpoint signs with the key on disk at each request: a new signing key (here `jwt keygen
-/// --force`; `jwt rotate --promote` writes the same paths) is used from the next token on,
-/// without a restart, and its kid is the one the same server's JWKS publishes.
+/// The endpoint signs with the current key of the rotation: a staged key (`jwt rotate`) does not
+/// sign yet, and after `jwt rotate --promote` the new key signs from the next token on, without a
+/// restart, with the kid the same server's JWKS publishes first.
 #[test]
 fn a_new_signing_key_signs_the_next_token() {
     let (fx, secret) = tree();
@@ -555,7 +555,10 @@ fn a_new_signing_key_signs_the_next_token() {
     };
     let old = fx.kid(P1);
     assert!(get().contains(&old));
-    fx.ok(&["jwt", "keygen", "--org", P1, "--force"]);
+    // A staged key is published but does not sign yet; once promoted it signs at once.
+    fx.ok(&["jwt", "rotate", "--org", P1]);
+    assert!(get().contains(&old), "a staged key must not sign yet");
+    fx.ok(&["jwt", "rotate", "--org", P1, "--promote"]);
     let new = fx.kid(P1);
     assert_ne!(old, new);
     let header = get();
