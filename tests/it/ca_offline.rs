@@ -72,14 +72,7 @@ fn round_trip(root: &Fixture, org: &Fixture, tier: u8) -> PathBuf {
 }
 
 fn verify(fx: &Fixture) -> (i32, String) {
-    let o = crate::support::fixture::hapki()
-        .arg("verify")
-        .arg(&fx.out)
-        .arg("--profile")
-        .arg(fx.profile_path())
-        .args(["--at", AT])
-        .output()
-        .unwrap();
+    let o = fx.verify(&["--at", AT]);
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into_owned(),

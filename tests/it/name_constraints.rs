@@ -28,14 +28,7 @@ fn nc_profile(on: bool) -> String {
 
 /// `hapki verify` of the fixture's tree at AT: (exit code, report).
 pub(crate) fn verify(fx: &Fixture) -> (i32, String) {
-    let out = crate::support::fixture::hapki()
-        .arg("verify")
-        .arg(&fx.out)
-        .arg("--profile")
-        .arg(fx.profile_path())
-        .args(["--at", AT])
-        .output()
-        .unwrap();
+    let out = fx.verify(&["--at", AT]);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
