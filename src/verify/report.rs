@@ -50,6 +50,9 @@ codes! {
     NotYetValid => "not-yet-valid",
     /// A warning: the cert expires within `--within`.
     Expiring => "expiring",
+    /// The root cert is another PKI's root: the root key does not match it and the CA below
+    /// does not chain to it.
+    ForeignRoot => "foreign-root",
     /// Does not chain to the org root (unknown issuer, bad signature, a foreign CA).
     WrongIssuer => "wrong-issuer",
     /// A CA cert without basicConstraints CA:TRUE.

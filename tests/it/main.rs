@@ -50,5 +50,6 @@ mod safety_links;
 mod safety_lock;
 mod safety_reads;
 mod serve_online;
+mod trust_foreign;
 mod verify;
 mod verify_codes;
