@@ -221,6 +221,56 @@ fn a_journal_whose_temp_files_are_gone_rolls_back_to_the_old_files() {
 }
 
 #[test]
+fn a_rolled_back_issue_leaves_no_index_line_for_the_cert_that_never_landed() {
+    let (d, base) = base_tree();
+    let before = snapshot(&base);
+    let t = d.path().join("T");
+    copy_tree(&base, &t);
+    let index = t.join("participant1/intermediate/index.txt");
+    let lines = std::fs::read_to_string(&index).unwrap().lines().count();
+    // An ad-hoc issue appends its index line before its renames; killed at its 2nd rename, the
+    // line is there while the cert is not...
+    let r = hapki(
+        &[
+            "issue",
+            "extra",
+            "--org",
+            "participant1",
+            "--kind",
+            "client",
+        ],
+        &t,
+    )
+    .env("HAPKI_TEST_KILL_AT_RENAME", "2")
+    .output()
+    .unwrap();
+    assert_eq!(r.status.code(), None);
+    let now = std::fs::read_to_string(&index).unwrap();
+    assert_eq!(now.lines().count(), lines + 1, "{now}");
+    assert!(now
+        .lines()
+        .last()
+        .unwrap()
+        .ends_with("CN=extra.customer1.com"));
+    // ...and when a temp file is then lost, the next run rolls the batch back: the journal
+    // names the index with its length before, so the line goes too.
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.join(".hapki-journal")).unwrap()).unwrap();
+    assert_eq!(
+        journal["appended"][0]["target"],
+        "participant1/intermediate/index.txt"
+    );
+    let last = journal["entries"].as_array().unwrap().last().unwrap();
+    std::fs::remove_file(t.join(last["temp"].as_str().unwrap())).unwrap();
+    let i = hapki(&["crl", "--org", "domain"], &t).output().unwrap();
+    assert!(i.status.success(), "{}", String::from_utf8_lossy(&i.stderr));
+    let after = snapshot(&t);
+    let rel = Path::new("participant1/intermediate/index.txt");
+    assert_eq!(after[rel], before[rel]);
+    assert!(verify(&t).status.success());
+}
+
+#[test]
 fn temp_files_of_a_killed_run_are_swept_by_the_next_writer() {
     let (d, base) = base_tree();
     let t = d.path().join("T");
