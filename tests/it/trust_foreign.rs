@@ -125,9 +125,17 @@ fn fix_command(entry: &Value, code: &str) -> String {
 }
 
 fn sh(fx: &Fixture, command: &str) {
+    // `hapki` in a fix is the binary under test.
+    let bin = Path::new(env!("CARGO_BIN_EXE_hapki")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let s = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
+        .env("PATH", path)
         .current_dir(fx.dir.path())
         .status()
         .unwrap();
@@ -265,4 +273,31 @@ fn a_foreign_intermediate_is_refused_by_every_command_in_one_sentence() {
     fx.ok(&["init"]);
     let (code, bad) = verify(&fx);
     assert_eq!((code, bad.len()), (0, 0), "{bad:#?}");
+}
+
+#[test]
+fn a_folder_in_place_of_a_cert_gets_a_fix_that_works() {
+    let fx = Fixture::ecdsa().init();
+    let cert = fx.p1("participant1/certs/participant1.customer1.com.cert.pem");
+    std::fs::remove_file(&cert).unwrap();
+    std::fs::create_dir(&cert).unwrap();
+    std::fs::write(cert.join("stray"), "x").unwrap();
+    let (code, bad) = verify(&fx);
+    assert_eq!(code, 1);
+    let e = bad
+        .iter()
+        .find(|e| e["file"].as_str().unwrap() == cert.display().to_string())
+        .expect("the folder is named");
+    let fix = e["findings"][0]["fix"].as_str().unwrap();
+    assert!(fix.starts_with("move it out of the way with `mv "), "{fix}");
+    // Every command of the fix, in order.
+    let commands: Vec<&str> = fix.split('`').skip(1).step_by(2).collect();
+    assert_eq!(commands.len(), 2, "{fix}");
+    for c in commands {
+        sh(&fx, c);
+    }
+    let (code, bad) = verify(&fx);
+    // What is left is the folder moved away, outside hapki's layout: a warning, no problem.
+    assert_eq!(code, 0, "{bad:#?}");
+    assert!(bad.iter().all(|e| e["status"] == "warning"), "{bad:#?}");
 }
