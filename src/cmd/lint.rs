@@ -7,16 +7,11 @@ use crate::error::{Error, Result};
 use crate::lint::{lint, Finding, NotACert, Severity};
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use serde_json::json;
-use std::io::Read;
 use std::path::Path;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Exit code of a file that cannot be read or holds no certificate.
 const EXIT_INPUT: i32 = 2;
-
-/// The largest file read: far above any certificate bundle, and a cap so that a device or a
-/// huge file is refused instead of read into memory.
-const MAX_FILE: u64 = 16 << 20;
 
 struct CertReport {
     index: usize,
@@ -158,28 +153,16 @@ fn certs_of(file: &Path) -> Result<Vec<Vec<u8>>> {
     }))
 }
 
-/// Reads a regular file of at most `MAX_FILE` bytes: a FIFO, a device or a folder is refused
-/// before it is opened (opening a FIFO would block).
+/// Reads a certificate file through the store's one reader (a FIFO, a device or a folder is
+/// refused before it is read, and the read is capped), worded for `hapki lint`.
 fn read_capped(file: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(file).map_err(|e| Error::io("read", file, e))?;
-    if !meta.is_file() {
-        return Err(Error::input(format!(
-            "{} is not a regular file; pass a PEM or DER certificate file",
+    crate::store::read_io(file, crate::store::CAP).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => Error::input(format!(
+            "{}: {e}; pass a PEM or DER certificate file",
             file.display()
-        )));
-    }
-    let mut bytes = vec![];
-    std::fs::File::open(file)
-        .and_then(|f| f.take(MAX_FILE + 1).read_to_end(&mut bytes))
-        .map_err(|e| Error::io("read", file, e))?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(Error::input(format!(
-            "{} is larger than {} MiB, too large for a certificate file; pass a PEM or DER certificate",
-            file.display(),
-            MAX_FILE >> 20
-        )));
-    }
-    Ok(bytes)
+        )),
+        _ => Error::io("read", file, e),
+    })
 }
 
 fn pem_label(kind: SectionKind) -> &'static str {

@@ -9,7 +9,9 @@ use crate::keys;
 use crate::model::CaLevel;
 use crate::profile::OrgSpec;
 use crate::store::{Mode, OrgLayout, Plan};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose, PublicKeyData,
+};
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
@@ -79,7 +81,7 @@ impl OrgCa {
     /// Reads the CA levels that exist on disk. `Ok(None)` when there is no root cert.
     /// Missing levels below the root are simply absent: a killed run is completed by `ensure`.
     pub fn load(layout: &OrgLayout, tier: u8) -> Result<Option<OrgCa>> {
-        let mut levels = Vec::new();
+        let mut levels: Vec<Ca> = Vec::new();
         for &level in CaLevel::for_tier(tier) {
             let files = layout.ca(level);
             // Only the root may be kept elsewhere (an offline root): a level below it without
@@ -95,6 +97,11 @@ impl OrgCa {
             } else {
                 let key = keys::load(&files.key)?;
                 check::key_matches(&der, &key).map_err(|m| {
+                    if level == CaLevel::Root {
+                        if let Some(e) = swapped_root(layout, &files.cert, &key) {
+                            return e;
+                        }
+                    }
                     Error::input(format!(
                         "{}: {m}; restore the matching key or re-create the CA with `hapki ca init --force`",
                         files.key.display()
@@ -102,6 +109,24 @@ impl OrgCa {
                 })?;
                 Some(key)
             };
+            if let Some(parent) = levels.last() {
+                // A CA of another PKI (cert and key) put in this level's place: nothing may be
+                // issued under it, since nothing it signs chains to the org's root.
+                let signed = check::parse(&der).is_ok_and(|c| {
+                    check::parse(&parent.der)
+                        .is_ok_and(|p| c.verify_signature(Some(p.public_key())).is_ok())
+                });
+                if !signed {
+                    return Err(Error::input(format!(
+                        "{} was not signed by the {} CA above it ({}), so nothing it signs chains to the org's root (a CA of another PKI?); put the org's {} cert and key back, or re-create the CA with `hapki ca init --org {} --force`",
+                        files.cert.display(),
+                        parent.level.name(),
+                        layout.ca(parent.level).cert.display(),
+                        level.name(),
+                        layout.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                    )));
+                }
+            }
             levels.push(Ca {
                 level,
                 key,
@@ -168,6 +193,56 @@ impl OrgCa {
         Issuer::from_ca_cert_der(&ca.der, ca.key()?)
             .map_err(|e| Error::bug(format!("cannot use the CA certificate as issuer: {e}")))
     }
+}
+
+/// When the root cert at `cert` does not match the root key `key`: is the cert the odd one
+/// out (another PKI's root put in its place, the key still the org's)? It is when the CA cert
+/// below the root was signed by the key. Then the error names the cert, and the copy that
+/// still holds the org's root (the root copy, the trust bundle), so nothing is ever issued
+/// under, or copied from, the foreign cert.
+fn swapped_root(layout: &OrgLayout, cert: &std::path::Path, key: &KeyPair) -> Option<Error> {
+    use rustls_pki_types::pem::PemObject;
+    use x509_parser::prelude::FromDer;
+    let below = [CaLevel::Policy, CaLevel::Intermediate]
+        .into_iter()
+        .map(|l| layout.ca(l).cert)
+        .find(|p| p.exists())?;
+    let (below, _) = read_cert(&below).ok()?;
+    let below = check::parse(&below).ok()?;
+    let spki = key.subject_public_key_info();
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki.as_slice()).ok()?;
+    below.verify_signature(Some(&spki)).ok()?;
+    let own = [layout.root_copy(), layout.trust_bundle()]
+        .into_iter()
+        .find(|p| {
+            crate::store::read(p).is_ok_and(|b| {
+                CertificateDer::pem_slice_iter(&b)
+                    .filter_map(|c| c.ok())
+                    .last()
+                    .is_some_and(|d| check::key_matches(&d, key).is_ok())
+            })
+        });
+    let what = format!(
+        "{} is not this org's root: it does not match the root key {}, and the CA below was signed by that key (another PKI's root put in its place?)",
+        cert.display(),
+        layout.ca(CaLevel::Root).key.display()
+    );
+    Some(Error::input(match own {
+        Some(p) if p == layout.root_copy() => format!(
+            "{what}; put the org's root back with `cp {} {}` and run again",
+            p.display(),
+            cert.display()
+        ),
+        Some(p) => format!(
+            "{what}; put the org's root back (the last certificate of {}) with `awk '/-BEGIN CERTIFICATE-/{{b=\"\"}} {{b=b $0 \"\\n\"}} END{{printf \"%s\", b}}' {} > {}` and run again",
+            p.display(),
+            p.display(),
+            cert.display()
+        ),
+        None => format!(
+            "{what}; put back the org's root cert (the one whose key is that key) from a backup or a chain file that still ends with it (`hapki verify` names one) and run again"
+        ),
+    }))
 }
 
 /// The tier of the hierarchy already on disk, if any: the layout tells it. A level counts as

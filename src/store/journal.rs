@@ -28,9 +28,19 @@ pub struct Entry {
     pub backup: Option<PathBuf>,
 }
 
+/// A file the batch appends to (a CA's index), with its length before the append: undoing
+/// the batch cuts it back there, so no line of a cert that never landed stays behind.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Appended {
+    pub target: PathBuf,
+    pub len: u64,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Journal {
     entries: Vec<Entry>,
+    #[serde(default)]
+    appended: Vec<Appended>,
 }
 
 /// The journal path of the tree at `out`, when one is pending (a run was killed mid-batch).
@@ -39,11 +49,13 @@ pub fn pending(out: &Path) -> Option<PathBuf> {
     fs::symlink_metadata(&p).is_ok().then_some(p)
 }
 
-/// Writes the journal of `entries` (relative to `out`) and flushes it and the folder.
-pub fn write(out: &Path, entries: &[Entry]) -> Result<()> {
+/// Writes the journal of `entries` and `appended` (relative to `out`) and flushes it and the
+/// folder.
+pub fn write(out: &Path, entries: &[Entry], appended: &[Appended]) -> Result<()> {
     let path = out.join(JOURNAL);
     let bytes = serde_json::to_vec_pretty(&Journal {
         entries: entries.to_vec(),
+        appended: appended.to_vec(),
     })
     .map_err(|e| Error::bug(format!("journal: {e}")))?;
     let tmp = super::plan::temp_name(&path);
@@ -100,11 +112,13 @@ pub fn recover(lock: &Lock) -> Result<()> {
             path.display()
         ))
     })?;
-    if j.entries.iter().any(|e| {
-        !safe(&e.target)
-            || e.temp.as_deref().is_some_and(|t| !safe(t))
-            || e.backup.as_deref().is_some_and(|b| !safe(b))
-    }) {
+    if j.appended.iter().any(|a| !safe(&a.target))
+        || j.entries.iter().any(|e| {
+            !safe(&e.target)
+                || e.temp.as_deref().is_some_and(|t| !safe(t))
+                || e.backup.as_deref().is_some_and(|b| !safe(b))
+        })
+    {
         return Err(Error::input(format!(
             "{} names a file outside {}; remove it and run `hapki init`",
             path.display(),
@@ -115,13 +129,31 @@ pub fn recover(lock: &Lock) -> Result<()> {
         .entries
         .iter()
         .all(|e| renamed(out, e) || e.temp.as_ref().is_some_and(|t| out.join(t).exists()));
-    settle(out, &j.entries, forward)
+    settle(out, &j.entries, &j.appended, forward)
 }
 
-/// Completes (`forward`) or undoes the batch `entries`, then removes its temp files, its
-/// backups and the journal. Safe to run again on what a run killed in here left.
-pub fn settle(out: &Path, entries: &[Entry], forward: bool) -> Result<()> {
+/// Completes (`forward`) or undoes the batch `entries` (undoing cuts each `appended` file
+/// back to its length before), then removes its temp files, its backups and the journal.
+/// Safe to run again on what a run killed in here left.
+pub fn settle(out: &Path, entries: &[Entry], appended: &[Appended], forward: bool) -> Result<()> {
     let mut dirs = std::collections::BTreeSet::new();
+    if !forward {
+        for a in appended {
+            let target = out.join(&a.target);
+            match fs::OpenOptions::new().write(true).open(&target) {
+                Ok(f) => {
+                    let longer = f.metadata().is_ok_and(|m| m.len() > a.len);
+                    if longer {
+                        f.set_len(a.len)
+                            .and_then(|_| f.sync_all())
+                            .map_err(|e| Error::io("recover", &target, e))?;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("recover", &target, e)),
+            }
+        }
+    }
     for e in entries {
         let target = out.join(&e.target);
         if let Some(d) = target.parent() {

@@ -166,9 +166,10 @@ impl Plan {
             .collect();
         let mut backups: Vec<PathBuf> = Vec::new();
         let mut entries: Vec<journal::Entry> = Vec::new();
+        let mut appended: Vec<journal::Appended> = Vec::new();
         let staged = (|| -> Result<()> {
-            let appended = self.appends.iter().map(|(p, _)| p);
-            for path in self.files.iter().map(|(p, _, _)| p).chain(appended) {
+            let appending = self.appends.iter().map(|(p, _)| p);
+            for path in self.files.iter().map(|(p, _, _)| p).chain(appending) {
                 let dir = path
                     .parent()
                     .ok_or_else(|| Error::bug(format!("{} has no folder", path.display())))?;
@@ -209,10 +210,18 @@ impl Plan {
                     touched_dirs.insert(d.to_path_buf());
                 }
             }
+            // Each appended file's length before (a torn last line already cut off), so that
+            // undoing the batch, here or in a later run's recovery, cuts the lines off again.
+            for (path, _) in &self.appends {
+                appended.push(journal::Appended {
+                    target: rel(path)?,
+                    len: cut_torn_line(path)?,
+                });
+            }
             // The temp files and backups are on disk before the journal says they are.
             let dirs: Vec<&PathBuf> = touched_dirs.iter().collect();
             parallel(&dirs, |d| sync_dir(d))?;
-            journal::write(out, &entries)
+            journal::write(out, &entries, &appended)
         })();
         if let Err(e) = staged {
             for p in temps.iter().chain(&backups) {
@@ -223,10 +232,10 @@ impl Plan {
             }
             return Err(e);
         }
-        let appended = match append_all(&self.appends) {
+        let appended_now = match append_all(&self.appends) {
             Ok(a) => a,
             Err(e) => {
-                journal::settle(out, &entries, false)?;
+                journal::settle(out, &entries, &appended, false)?;
                 for d in created_dirs.iter().rev() {
                     let _ = fs::remove_dir(d);
                 }
@@ -237,8 +246,8 @@ impl Plan {
             if let Err(e) = test_hook(k + 1).and_then(|_| fs::rename(tmp, path)) {
                 // Every old file back, every new one gone, every appended line cut off; the
                 // journal stays only if even that fails, for the next run to finish.
-                cut_back(&appended);
-                journal::settle(out, &entries, false)?;
+                cut_back(&appended_now);
+                journal::settle(out, &entries, &appended, false)?;
                 for d in created_dirs.iter().rev() {
                     let _ = fs::remove_dir(d);
                 }
@@ -254,7 +263,7 @@ impl Plan {
         let dirs: Vec<PathBuf> = touched_dirs.into_iter().collect();
         parallel(&dirs, |d| sync_dir(d))?;
         // Removals, then the backups and the journal go.
-        journal::settle(out, &entries, true)
+        journal::settle(out, &entries, &appended, true)
     }
 }
 
@@ -599,6 +608,20 @@ fn cut_back(done: &[(PathBuf, u64)]) {
 
 /// Appends to one file; returns its length before (after a torn last line was cut off).
 fn append_one(path: &Path, bytes: &[u8]) -> Result<u64> {
+    let keep = cut_torn_line(path)?;
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io("write", path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("write", path, e))?;
+    Ok(keep)
+}
+
+/// Cuts off a last line without its newline (a run killed mid-append) and returns the length
+/// left; creates the file (empty) when it is missing.
+fn cut_torn_line(path: &Path) -> Result<u64> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = fs::OpenOptions::new()
         .read(true)
@@ -631,12 +654,11 @@ fn append_one(path: &Path, bytes: &[u8]) -> Result<u64> {
                 }
                 end = start;
             }
-            f.set_len(keep).map_err(|e| Error::io("write", path, e))?;
+            f.set_len(keep)
+                .and_then(|_| f.sync_all())
+                .map_err(|e| Error::io("write", path, e))?;
         }
     }
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io("write", path, e))?;
     Ok(keep)
 }
 

@@ -2,6 +2,7 @@
 //! the trust bundle and the root copy.
 
 use super::files::*;
+use super::fix::shell;
 use super::report::*;
 use super::OrgCheck;
 use crate::keys;
@@ -9,6 +10,7 @@ use crate::model::CaLevel;
 use crate::pki::{self, check};
 use crate::store::OrgLayout;
 use rayon::prelude::*;
+use rustls_pki_types::pem::SectionKind;
 use rustls_pki_types::CertificateDer;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +22,22 @@ pub(super) struct CaChain {
     pub(super) complete: bool,
     /// And every level checks out, so leaves can be checked against it.
     pub(super) sound: bool,
+    /// The root cert on disk is another PKI's; the org's own, found in a copy, stands in.
+    pub(super) root_restored: bool,
+}
+
+/// The shell command that puts the org's root back at `to` from `from`: a copy of the root
+/// copy, or the last certificate of a trust bundle or chain file (the root is always last).
+pub(super) fn restore_root(from: &Path, to: &Path, single: bool) -> String {
+    if single {
+        format!("`cp {} {}`", shell(from), shell(to))
+    } else {
+        format!(
+            "`awk '/-BEGIN CERTIFICATE-/{{b=\"\"}} {{b=b $0 \"\\n\"}} END{{printf \"%s\", b}}' {} > {}` (the last certificate of that file)",
+            shell(from),
+            shell(to)
+        )
+    }
 }
 
 impl CaChain {
@@ -66,6 +84,11 @@ impl CaChain {
     }
 }
 
+/// What `root_swap` found.
+pub(super) struct RootSwap {
+    own: Option<(PathBuf, CertificateDer<'static>)>,
+}
+
 pub(super) fn level_word(l: CaLevel) -> &'static str {
     match l {
         CaLevel::Root => "root",
@@ -101,6 +124,7 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 Ok(der) => {
                     if let Ok(c) = check::parse(&der) {
                         let issuer = ca
+                            .filter(|ca| ca.complete)
                             .and_then(|ca| ca.levels.iter().find(|(l, _, _)| *l == level))
                             .and_then(|(_, _, d)| check::parse(d).ok());
                         if issuer.is_some_and(|i| i.subject().as_raw() != c.issuer().as_raw()) {
@@ -130,6 +154,10 @@ impl<'a, 't> OrgCheck<'a, 't> {
             dns: String::new(),
         };
         let recreate = self.recreate_ca();
+        let swap = self.root_swap(&layout);
+        // The root is another PKI's and no copy holds the org's: nothing below can be checked.
+        let mut foreign = false;
+        let mut restored = false;
         let mut levels: Vec<(CaLevel, PathBuf, CertificateDer<'static>)> = Vec::new();
         let (mut sound, mut complete) = (true, true);
         let mut domain = None;
@@ -171,11 +199,44 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     }
                 }
             };
-            let Some(der) = der else {
+            let Some(mut der) = der else {
                 self.entries.push(e);
                 (sound, complete) = (false, false);
                 continue;
             };
+            if let (CaLevel::Root, Some(swap)) = (level, &swap) {
+                let key = file_name(&files.key);
+                let what = format!(
+                    "is not the root of org `{}`: it does not match the root key {key}, and the CA below does not chain to it (another PKI's root put in its place?)",
+                    self.site.name
+                );
+                match &swap.own {
+                    // The org's root is still in a copy: check the rest against it, so the
+                    // one swapped file is the one problem.
+                    Some((from, own)) => {
+                        e.problem(
+                            Code::ForeignRoot,
+                            what,
+                            &format!(
+                                "put the org's root back with {}",
+                                restore_root(from, &files.cert, *from == layout.root_copy())
+                            ),
+                        );
+                        der = own.clone();
+                        restored = true;
+                    }
+                    None => {
+                        e.problem(
+                            Code::ForeignRoot,
+                            what,
+                            &format!(
+                                "put back the org's root cert (the one whose key is {key}) from a backup, never copy this one into chain files; or {recreate}"
+                            ),
+                        );
+                        foreign = true;
+                    }
+                }
+            }
             let parent = levels.last().map(|(_, _, d)| d);
             if !complete {
                 e.problem(
@@ -183,6 +244,8 @@ impl<'a, 't> OrgCheck<'a, 't> {
                     "cannot be checked, since a CA above it is missing or broken (see its line)",
                     "",
                 );
+            } else if foreign {
+                (sound, complete) = (false, false);
             } else if let Err(m) = check::ca_cert(&der, parent, None, self.o.now) {
                 e.fault(m, &recreate);
                 sound = false;
@@ -225,6 +288,9 @@ impl<'a, 't> OrgCheck<'a, 't> {
                         ),
                         "put it back before issuing",
                     );
+                } else if *level == CaLevel::Root && swap.is_some() {
+                    // The key is the org's; the root cert's line says what was swapped.
+                    secret_mode(&mut e, &path);
                 } else {
                     let fix = format!("restore the CA's own key, or {recreate}");
                     self.ca_key(&mut e, &path, der, &file_name(cert), &fix);
@@ -238,8 +304,59 @@ impl<'a, 't> OrgCheck<'a, 't> {
             levels,
             complete,
             sound,
+            root_restored: restored,
         });
         (chain, domain)
+    }
+
+    /// A root cert swapped for another PKI's root while the root key stayed: the key does not
+    /// match the cert, and the CA cert below the root was signed by the key, not by the cert.
+    /// Only looked at when the CA below does not chain to the root (a sound tree pays no key
+    /// load). `own` is a copy that still holds the org's root (the root copy, the trust bundle, a
+    /// chain file).
+    fn root_swap(&self, layout: &OrgLayout) -> Option<RootSwap> {
+        use rcgen::PublicKeyData;
+        use x509_parser::prelude::FromDer;
+        let root = layout.ca(CaLevel::Root);
+        let der = read_cert(&root.cert).ok()?;
+        let below = [CaLevel::Policy, CaLevel::Intermediate]
+            .into_iter()
+            .map(|l| layout.ca(l).cert)
+            .find(|p| self.exists(p))?;
+        let below = read_cert(&below).ok()?;
+        let (cert, child) = (check::parse(&der).ok()?, check::parse(&below).ok()?);
+        if child.verify_signature(Some(cert.public_key())).is_ok() {
+            return None;
+        }
+        let key = keys::load(&root.key).ok()?;
+        if check::key_matches(&der, &key).is_ok() {
+            return None;
+        }
+        let spki_der = key.subject_public_key_info();
+        let (_, spki) =
+            x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der.as_slice()).ok()?;
+        child.verify_signature(Some(&spki)).ok()?;
+        // Every chain file ends with the root too.
+        let chains = (self.files.iter()).filter(|p| {
+            let n = file_name(p);
+            n.contains("-chain.") && n.ends_with(".cert.pem")
+        });
+        let own = [layout.root_copy(), layout.trust_bundle()]
+            .into_iter()
+            .filter(|p| self.exists(p))
+            .chain(chains.cloned())
+            .find_map(|p| {
+                let certs = read_sections(&p).ok()?;
+                let (_, d) = certs
+                    .into_iter()
+                    .rev()
+                    .find(|(k, _)| *k == SectionKind::Certificate)?;
+                let d = CertificateDer::from(d);
+                check::key_matches(&d, &key).ok()?;
+                check::ca_cert(&d, None, None, self.o.now).ok()?;
+                Some((p, d))
+            });
+        Some(RootSwap { own })
     }
 
     /// The trust bundle (issuing CA up to the root) and the copy of the root beside it.

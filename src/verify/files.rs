@@ -180,7 +180,14 @@ impl<'a, 't> OrgCheck<'a, 't> {
         order: &str,
     ) {
         let rebuild = format!(
-            "rebuild it with `cat {} > {}`",
+            "{}rebuild it with `cat {} > {}`",
+            if ca.root_restored {
+                "once the root cert is put back (see its line), "
+            } else if !ca.sound {
+                "once the CA's own files are right again (see their lines), "
+            } else {
+                ""
+            },
             parts.iter().map(|p| shell(p)).collect::<Vec<_>>().join(" "),
             shell(path)
         );
@@ -712,6 +719,7 @@ mod tests {
             )],
             complete: true,
             sound: true,
+            root_restored: false,
         };
         let want = [leaf.clone(), root.clone()];
         let mut e = Entry::new(Path::new("chain.pem"), "chain");

@@ -157,8 +157,12 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 }
             }
             _ => self.unchecked(
-                &[layout.trust_bundle(), layout.root_copy()],
-                &["trust bundle", "root CA copy"],
+                &[
+                    layout.trust_bundle(),
+                    layout.root_copy(),
+                    layout.truststore(),
+                ],
+                &["trust bundle", "root CA copy", "truststore (PKCS#12)"],
             ),
         }
 
@@ -184,6 +188,12 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 crl::check_crls(&layout, &levels, &self.site.name, self.o.now, &self.files);
             self.entries.extend(entries);
             self.claimed.extend(claimed);
+        } else {
+            // The CA's database and CRLs cannot be judged without the CA; they are its files,
+            // not unknown ones.
+            for level in [CaLevel::Root, CaLevel::Policy, CaLevel::Intermediate] {
+                self.claimed.extend(crate::cadb::files_of(&layout, level));
+            }
         }
         self.check_dirs();
         self.unknown_files();

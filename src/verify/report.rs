@@ -50,6 +50,9 @@ codes! {
     NotYetValid => "not-yet-valid",
     /// A warning: the cert expires within `--within`.
     Expiring => "expiring",
+    /// The root cert is another PKI's root: the root key does not match it and the CA below
+    /// does not chain to it.
+    ForeignRoot => "foreign-root",
     /// Does not chain to the org root (unknown issuer, bad signature, a foreign CA).
     WrongIssuer => "wrong-issuer",
     /// A CA cert without basicConstraints CA:TRUE.
@@ -239,6 +242,23 @@ impl Entry {
     }
 
     pub(super) fn problem(&mut self, code: Code, what: impl Into<String>, fix: &str) {
+        // A folder where a file belongs reads as a missing file to every check, but the fix
+        // that writes the file fails until the folder is out of the way.
+        if code == Code::Missing && self.file.is_dir() {
+            let mut away = self.file.clone().into_os_string();
+            away.push(".moved-away");
+            let away = std::path::PathBuf::from(away);
+            return self.problems.push(Finding {
+                code,
+                what: "is a folder where a file belongs".into(),
+                fix: format!(
+                    "move it out of the way with `mv {} {}`{}{fix}",
+                    super::fix::shell(&self.file),
+                    super::fix::shell(&away),
+                    if fix.is_empty() { "" } else { " and then " }
+                ),
+            });
+        }
         self.problems.push(Finding {
             code,
             what: what.into(),

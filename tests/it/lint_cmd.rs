@@ -315,7 +315,7 @@ fn a_file_that_is_no_certificate_is_refused_with_one_sentence_and_exit_2() {
         (
             dir.path().to_path_buf(),
             format!(
-                "error: {} is not a regular file; pass a PEM or DER certificate file\n",
+                "error: {}: it is a folder, not a regular file; pass a PEM or DER certificate file\n",
                 dir.path().display()
             ),
         ),

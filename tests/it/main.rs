@@ -58,5 +58,6 @@ mod safety_lock;
 mod safety_reads;
 mod serve_online;
 mod token_endpoint;
+mod trust_foreign;
 mod verify;
 mod verify_codes;

@@ -165,6 +165,52 @@ fn a_journal_whose_temp_files_are_gone_rolls_back_to_the_old_files() {
 }
 
 #[test]
+fn a_rolled_back_issue_leaves_no_index_line_for_the_cert_that_never_landed() {
+    let (base, t) = base_tree();
+    let before = contents(&base.out);
+    let index = t.out.join("participant1/intermediate/index.txt");
+    let lines = std::fs::read_to_string(&index).unwrap().lines().count();
+    // An ad-hoc issue appends its index line before its renames; killed at its 2nd rename, the
+    // line is there while the cert is not...
+    let r = t
+        .cmd(&[
+            "issue",
+            "extra",
+            "--org",
+            "participant1",
+            "--kind",
+            "client",
+        ])
+        .env("HAPKI_TEST_KILL_AT_RENAME", "2")
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), None);
+    let now = std::fs::read_to_string(&index).unwrap();
+    assert_eq!(now.lines().count(), lines + 1, "{now}");
+    assert!(now
+        .lines()
+        .last()
+        .unwrap()
+        .ends_with("CN=extra.customer1.com"));
+    // ...and when a temp file is then lost, the next run rolls the batch back: the journal
+    // names the index with its length before, so the line goes too.
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.out.join(".hapki-journal")).unwrap()).unwrap();
+    assert_eq!(
+        journal["appended"][0]["target"],
+        "participant1/intermediate/index.txt"
+    );
+    let last = journal["entries"].as_array().unwrap().last().unwrap();
+    std::fs::remove_file(t.out.join(last["temp"].as_str().unwrap())).unwrap();
+    let i = t.output(&["crl", "--org", "domain"]);
+    assert!(i.status.success(), "{}", String::from_utf8_lossy(&i.stderr));
+    let after = contents(&t.out);
+    let rel = Path::new("participant1/intermediate/index.txt");
+    assert_eq!(after[rel], before[rel]);
+    assert!(t.verify(&[]).status.success());
+}
+
+#[test]
 fn temp_files_of_a_killed_run_are_swept_by_the_next_writer() {
     let (_base, t) = base_tree();
     // A run killed while staging leaves temp files (a CA private key's among them) and no
