@@ -480,3 +480,156 @@ fn key_cost(a: KeyAlg) -> u32 {
         _ => 1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+    use crate::profile::Topology;
+    use crate::store::Lock;
+
+    const PROFILE: &str = r#"[defaults]
+ca_key = "ecdsa-p256"
+leaf_key = "ecdsa-p256"
+jwt_key = "ecdsa-p256"
+[[org]]
+name = "p"
+dns = "p.com"
+organization = "P"
+servers = ["a", "b", "c"]
+clients = ["d"]
+[[org]]
+name = "q"
+dns = "q.com"
+organization = "Q"
+tier = 3
+servers = ["e"]
+"#;
+
+    fn t0() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap()
+    }
+
+    fn work<'a>(topo: &'a Topology, out: &Path) -> Vec<OrgWork<'a>> {
+        (topo.orgs.iter())
+            .map(|org| {
+                let mut w = OrgWork::new(org, out);
+                w.leaves = org.leaves.clone();
+                w.responders = true;
+                w
+            })
+            .collect()
+    }
+
+    /// The plan's paths below `out`, a record under `newcerts/` (named by its random serial)
+    /// as `newcerts/SERIAL`.
+    fn rel(plan: &Plan, out: &Path) -> Vec<PathBuf> {
+        (plan.paths())
+            .map(|p| {
+                let r = p.strip_prefix(out).unwrap();
+                match r.parent().filter(|d| d.ends_with("newcerts")) {
+                    Some(d) => d.join("SERIAL"),
+                    None => r.to_path_buf(),
+                }
+            })
+            .collect()
+    }
+
+    fn temps(dir: &Path) -> usize {
+        (std::fs::read_dir(dir).unwrap().flatten())
+            .map(|e| match e.path().is_dir() {
+                true => temps(&e.path()),
+                false => usize::from(e.file_name().to_string_lossy().ends_with(".tmp")),
+            })
+            .sum()
+    }
+
+    #[test]
+    fn the_schedule_puts_ca_keys_first_then_the_costliest() {
+        let topo = Topology::parse(PROFILE, "p.toml").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = work(&topo, dir.path());
+        for l in w.iter_mut().flat_map(|w| w.leaves.iter_mut()) {
+            l.key = KeyAlg::Rsa2048;
+        }
+        w[0].leaves[1].key = KeyAlg::Rsa4096;
+        let p256 = KeyAlg::EcdsaP256;
+        let mut want = vec![p256; 2 + 3];
+        want.push(KeyAlg::Rsa4096);
+        want.extend([KeyAlg::Rsa2048; 4]);
+        // The responders' keys are the orgs' leaf_key, one per CA level.
+        want.extend([p256; 2 + 3]);
+        assert_eq!(planned_keys(&w, t0()), want);
+        // A leaf with its own key (`renew --keep-key`) needs none from the batch.
+        w[1].keys = vec![Some(keys::generate(p256).unwrap())];
+        w[0].responders = false;
+        assert_eq!(planned_keys(&w, t0()).len(), want.len() - 1 - 2);
+    }
+
+    #[test]
+    fn the_pipeline_gives_the_batch_plan_in_its_fixed_order_and_stages_all_of_it() {
+        let topo = Topology::parse(PROFILE, "p.toml").unwrap();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (done_a, plan_a) = execute(work(&topo, a.path()), t0()).unwrap();
+        let lock = Lock::take(b.path(), std::time::Duration::ZERO).unwrap();
+        let stager = Stager::new(&lock);
+        let (mut done_b, mut plan_b) =
+            execute_staged(work(&topo, b.path()), t0(), &stager).unwrap();
+
+        // The same files in the same order, whichever way the keys came in and were staged.
+        let paths = rel(&plan_a, a.path());
+        assert_eq!(paths, rel(&plan_b, b.path()));
+        let p = OrgLayout::new(Path::new(""), "p", "p.com");
+        let q = OrgLayout::new(Path::new(""), "q", "q.com");
+        let at = |f: PathBuf| paths.iter().position(|x| *x == f).unwrap();
+        // Each org's leaves first, in the profile's order; its root cert last of its files.
+        assert_eq!(paths[0], p.leaf(Kind::Server, "a").cert);
+        assert!(at(p.leaf(Kind::Server, "a").cert) < at(p.leaf(Kind::Client, "d").cert));
+        assert_eq!(
+            at(p.ca(CaLevel::Root).cert) + 1,
+            at(q.leaf(Kind::Server, "e").cert)
+        );
+        assert_eq!(paths.last(), Some(&q.ca(CaLevel::Root).cert));
+        for (done, org) in [(&done_a, &topo.orgs), (&done_b, &topo.orgs)] {
+            for (d, o) in done.iter().zip(org) {
+                let names: Vec<_> = d.leaves.iter().map(|l| l.spec.name.clone()).collect();
+                let want: Vec<_> = o.leaves.iter().map(|l| l.name.clone()).collect();
+                assert_eq!(names, want);
+                assert_eq!(d.new_from, 0);
+                assert_eq!(d.ca.levels.len(), usize::from(o.tier));
+                // A key and a cert for each CA level's OCSP responder.
+                assert_eq!(d.responders.len(), 2 * usize::from(o.tier));
+            }
+        }
+
+        // Everything but the indexes (their lines are appended at commit) was staged with the
+        // bytes the plan commits.
+        for d in &mut done_b {
+            plan_b.extend(std::mem::take(&mut d.responders));
+        }
+        plan_b.adopt(stager.finish().unwrap());
+        let ahead = plan_b.ahead();
+        let behind: Vec<_> = (plan_b.paths())
+            .filter(|p| !ahead.iter().any(|a| a == p))
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(behind, ["index.txt"; 5]);
+        plan_b.commit(&lock).unwrap();
+        assert_eq!(temps(b.path()), 0);
+        assert!(b.path().join(&paths[0]).exists());
+        drop(lock);
+
+        // A second run under the kept CAs: no CA key, and the responders still fit.
+        let mut w = work(&topo, b.path());
+        for w in &mut w {
+            w.existing = OrgCa::load(&w.layout, w.tier).unwrap();
+            w.leaves.truncate(1);
+        }
+        assert_eq!(planned_keys(&w, t0()), [KeyAlg::EcdsaP256; 2]);
+        let (done, plan) = execute(w, t0()).unwrap();
+        assert!(done.iter().all(|d| d.new_from == d.ca.levels.len()));
+        assert!(done.iter().all(|d| d.responders.is_empty()));
+        assert!(done.iter().all(|d| d.leaves.len() == 1));
+        assert!(!plan.is_empty());
+    }
+}

@@ -193,6 +193,38 @@ mod tests {
     }
 
     #[test]
+    fn generate_each_hands_every_key_over_once_and_stops_when_told() {
+        let algs: Vec<KeyAlg> = (0..40)
+            .map(|i| match i % 3 {
+                0 => KeyAlg::EcdsaP256,
+                1 => KeyAlg::Ed25519,
+                _ => KeyAlg::EcdsaP384,
+            })
+            .collect();
+        let got = std::sync::Mutex::new(Vec::new());
+        generate_each(&algs, |i, k| {
+            got.lock().unwrap().push((i, alg_of(&k.unwrap())));
+            true
+        });
+        let mut got = got.into_inner().unwrap();
+        got.sort_by_key(|(i, _)| *i);
+        assert_eq!(got, algs.iter().copied().enumerate().collect::<Vec<_>>());
+
+        // Told to stop at the first key, the batch hands over at most the keys already being
+        // made by the other threads.
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        generate_each(&algs, |_, _| {
+            n.fetch_add(1, Ordering::SeqCst);
+            false
+        });
+        let n = n.into_inner();
+        assert!(
+            (1..=rayon::current_num_threads()).contains(&n),
+            "{n} keys after a stop"
+        );
+    }
+
+    #[test]
     fn rsa_public_parts_are_the_spki_ones() {
         let kp = generate(KeyAlg::Rsa2048).unwrap();
         let spki = kp.subject_public_key_info();

@@ -354,6 +354,17 @@ impl Drop for Staged {
 }
 
 impl Plan {
+    /// The files of this plan that `commit` would take from its staged temp files as they are.
+    #[cfg(test)]
+    pub(crate) fn ahead(&self) -> Vec<PathBuf> {
+        (self.files.iter())
+            .filter(|(p, b, m)| {
+                (self.staged.files.get(p)).is_some_and(|f| f.bytes == *b && f.mode == *m)
+            })
+            .map(|(p, _, _)| p.clone())
+            .collect()
+    }
+
     /// Lets `commit` take the temp files of `staged` for the files of this plan they match.
     pub fn adopt(&mut self, staged: Staged) {
         self.staged.merge(staged);
@@ -1158,6 +1169,133 @@ mod tests {
         plan.append(&idx, "e\n");
         commit(plan, &d).unwrap();
         assert_eq!(fs::read_to_string(&idx).unwrap(), "e\n");
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    fn lock(out: &Path) -> Lock {
+        Lock::take(out, std::time::Duration::ZERO).unwrap()
+    }
+
+    fn inode(p: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(p).unwrap().ino()
+    }
+
+    #[test]
+    fn staged_files_are_renamed_into_place_and_the_rest_written_at_commit() {
+        let d = tmp();
+        let l = lock(&d);
+        let stager = Stager::new(&l);
+        let mut early = Plan::new();
+        early.add(d.join("o/certs/a.pem"), "A", Mode::Public);
+        early.add(d.join("o/private/k.pem"), "K", Mode::Secret);
+        early.add(d.join("o/certs/gone.pem"), "G", Mode::Public);
+        stager.stage(&early);
+        let staged = stager.finish().unwrap();
+        assert_eq!(staged.len(), 3);
+        // Flushed temp files beside their targets, none at a target path yet.
+        let temps = leftovers(&d);
+        assert_eq!(temps.len(), 3, "{temps:?}");
+        assert!(!d.join("o/certs/a.pem").exists());
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&d.join("o/private")), 0o700);
+        let key_temp = temps
+            .iter()
+            .find(|t| t.starts_with(d.join("o/private")))
+            .unwrap();
+        assert_eq!(mode(key_temp), 0o600);
+        let a_temp = temps
+            .iter()
+            .find(|t| t.to_string_lossy().contains(".a.pem."))
+            .unwrap()
+            .clone();
+        let a_ino = inode(&a_temp);
+
+        // The plan keeps a.pem, changes the key, drops gone.pem and adds b.pem.
+        let mut plan = Plan::new();
+        plan.add(d.join("o/certs/a.pem"), "A", Mode::Public);
+        plan.add(d.join("o/private/k.pem"), "K2", Mode::Secret);
+        plan.add(d.join("o/certs/b.pem"), "B", Mode::Public);
+        plan.adopt(staged);
+        assert_eq!(plan.ahead(), [d.join("o/certs/a.pem")]);
+        plan.commit(&l).unwrap();
+        assert_eq!(
+            inode(&d.join("o/certs/a.pem")),
+            a_ino,
+            "taken, not written again"
+        );
+        assert_eq!(fs::read_to_string(d.join("o/private/k.pem")).unwrap(), "K2");
+        assert_eq!(mode(&d.join("o/private/k.pem")), 0o600);
+        assert_eq!(fs::read_to_string(d.join("o/certs/b.pem")).unwrap(), "B");
+        assert!(!d.join("o/certs/gone.pem").exists());
+        assert!(leftovers(&d).is_empty());
+        drop(l);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_run_that_fails_before_its_commit_leaves_nothing_it_staged() {
+        let d = tmp();
+        let l = lock(&d);
+        let staged_plan = || {
+            let mut p = Plan::new();
+            for i in 0..20 {
+                p.add(d.join(format!("new/deep/{i}.pem")), "x", Mode::Public);
+            }
+            p.add(d.join("new/private/k.pem"), "k", Mode::Secret);
+            p
+        };
+        // A stager dropped without finish (the run failed while keys were still coming).
+        let stager = Stager::new(&l);
+        stager.stage(&staged_plan());
+        drop(stager);
+        assert!(!d.join("new").exists());
+        // Finished, adopted by a plan that is then dropped (a later step failed).
+        let stager = Stager::new(&l);
+        stager.stage(&staged_plan());
+        let mut plan = staged_plan();
+        plan.adopt(stager.finish().unwrap());
+        assert_eq!(plan.ahead().len(), 21);
+        drop(plan);
+        assert!(!d.join("new").exists());
+        assert!(leftovers(&d).is_empty());
+        drop(l);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_staged_fails_the_run_and_leaves_nothing() {
+        let d = tmp();
+        fs::write(d.join("blocker"), "a file where a folder must go").unwrap();
+        fs::create_dir(d.join("real")).unwrap();
+        std::os::unix::fs::symlink(d.join("real"), d.join("link")).unwrap();
+        let l = lock(&d);
+        for bad in [d.join("blocker/sub/b.pem"), d.join("link/x/k.pem")] {
+            let stager = Stager::new(&l);
+            let mut p = Plan::new();
+            for i in 0..10 {
+                p.add(d.join(format!("fresh/{i}.pem")), "a", Mode::Public);
+            }
+            p.add(&bad, "b", Mode::Secret);
+            stager.stage(&p);
+            let what = bad.parent().unwrap().parent().unwrap().to_path_buf();
+            let failed = loop {
+                // The failure shows while the run goes on, and at the end.
+                if let Some(e) = stager.failed() {
+                    break e;
+                }
+                std::thread::yield_now();
+            };
+            assert!(
+                failed.to_string().contains(&*what.to_string_lossy()),
+                "{failed}"
+            );
+            let err = stager.finish().err().unwrap().to_string();
+            assert_eq!(err, failed.to_string());
+            assert!(!d.join("fresh").exists());
+            assert!(leftovers(&d).is_empty());
+        }
+        drop(l);
         fs::remove_dir_all(d).unwrap();
     }
 }
