@@ -10,10 +10,11 @@ use crate::error::Result;
 use crate::issue::{execute, execute_staged, leaf_state, planned_keys, LeafState, OrgWork};
 use crate::model::{CaLevel, Kind};
 use crate::pki::{self, detect_tier, OrgCa};
-use crate::profile::Topology;
+use crate::profile::{LeafSpec, OrgSpec, Topology};
 use crate::store::{Mode, Plan, Stager};
 use crate::token::stage::{jwks_for, load_signer, signing_spec};
 use crate::token::{self, TokenSpec};
+use std::path::Path;
 use std::time::Instant;
 
 pub fn run(args: &InitArgs) -> Result<i32> {
@@ -28,12 +29,8 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let mut repaired_of = vec![0usize; topo.orgs.len()];
     let mut ca_repaired = 0;
     for (o, org) in topo.orgs.iter().enumerate() {
-        let mut w = OrgWork::new(org, out);
-        w.responders = true;
-        let mut specs = org.leaves.clone();
-        if org.jwt.is_some() {
-            specs.push(signing_spec(org, None));
-        }
+        let mut w = org_work(org, out);
+        let specs = leaf_specs(org);
         if args.force {
             w.drop_other_tiers();
         } else {
@@ -217,6 +214,36 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         crate::out::print(&summary.human());
     }
     Ok(EXIT_OK)
+}
+
+/// The work of `init` for `org` before it looks at the tree: every CA level and OCSP responder.
+fn org_work<'a>(org: &'a OrgSpec, out: &Path) -> OrgWork<'a> {
+    let mut w = OrgWork::new(org, out);
+    w.responders = true;
+    w
+}
+
+/// The leaves `init` issues for `org`: the profile's, and the JWT signing cert of an org with
+/// tokens.
+fn leaf_specs(org: &OrgSpec) -> Vec<LeafSpec> {
+    let mut specs = org.leaves.clone();
+    if org.jwt.is_some() {
+        specs.push(signing_spec(org, None));
+    }
+    specs
+}
+
+/// The work of `init` on an empty output folder: every CA, leaf and responder of `topo`. What
+/// `benches/keygen_floor.rs` takes the keys of (`issue::planned_keys`), so that the floor is
+/// exactly the keys a fresh `init` generates.
+pub fn fresh_work<'a>(topo: &'a Topology, out: &Path) -> Vec<OrgWork<'a>> {
+    (topo.orgs.iter())
+        .map(|org| {
+            let mut w = org_work(org, out);
+            w.leaves = leaf_specs(org);
+            w
+        })
+        .collect()
 }
 
 /// What one run of `init` did, per org: the one source of both reports (text and `--json`).
