@@ -83,7 +83,7 @@ step_end() {
 # ---- build -------------------------------------------------------------------------------
 say "building (cargo build --release, cargo bench --no-run)"
 cargo build --release --quiet
-hapki=$PWD/target/release/hapki
+hapki=${CARGO_TARGET_DIR:-$PWD/target}/release/hapki
 floor_bin=$(cargo bench --bench keygen_floor --no-run 2>&1 |
     sed -n 's/.*Executable .*(\(.*keygen_floor-[0-9a-f]*\)).*/\1/p' | tail -1)
 [ -x "$floor_bin" ] || die "could not find the keygen_floor bench binary"
