@@ -16,7 +16,7 @@
 #       With BEFORE_BIN=/path/to/an/older/hapki the older binary runs in the same loop too.
 # and prints a Markdown report on stdout (progress goes to stderr).
 #
-# Usage: scripts/bench.sh                   # the full run, about 3 to 4 minutes on 2 cores
+# Usage: scripts/bench.sh                   # the full run, about 4 to 5 minutes on 2 cores
 #        RUNS=3 PAIRS=3 scripts/bench.sh    # shorter (RUNS, PAIRS, FLOOR_PAIRS, TOKENS, LEAVES,
 #                                           # ECDSA_RUNS)
 #        BENCH_DIR=/path scripts/bench.sh   # where the trees go (default: a temp dir, removed);
