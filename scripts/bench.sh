@@ -5,16 +5,20 @@
 #   (a) `hapki init` on the default profile into a fresh dir: wall time, median of RUNS runs;
 #   (b) benches/openssl-procedure.sh and `hapki init` run alternately in PAIRS pairs (who goes
 #       first alternates too, so drift in the machine's load hits both): median ratio;
-#   (c) the key-generation floor: CPU time of generating exactly the default profile's keys
-#       (6 RSA-4096 + 27 RSA-2048) in-process on one thread, divided by the number of cores,
-#       median of FLOOR_ROUNDS rounds, and init's overhead above it;
+#   (c) the key-generation floor and `hapki init` run alternately in FLOOR_PAIRS pairs (at
+#       least 5): the floor is the wall time of generating exactly the keys a fresh init of the
+#       default profile generates, on every core with init's own scheduler, and nothing else
+#       (benches/keygen_floor.rs); init / floor as the ratio of the sums, with its standard error;
 #   (d) `hapki jwt mint --count TOKENS` in one call against `openssl speed -multi <cores> rsa2048`;
 #   (e) `hapki verify` on the default tree and on a tree of LEAVES client leaves (ECDSA);
-#   (f) `hapki init` on profiles/canton-ha-ecdsa.toml.
+#   (f) `hapki init` on profiles/canton-ha-ecdsa.toml, alternately into the bench folder and
+#       into a tmpfs (/dev/shm), where flushing costs nothing: the share of flushing in init.
+#       With BEFORE_BIN=/path/to/an/older/hapki the older binary runs in the same loop too.
 # and prints a Markdown report on stdout (progress goes to stderr).
 #
-# Usage: scripts/bench.sh                   # the full run, about 3 to 4 minutes on 2 cores
-#        RUNS=3 PAIRS=3 scripts/bench.sh    # shorter (RUNS, PAIRS, FLOOR_ROUNDS, TOKENS, LEAVES)
+# Usage: scripts/bench.sh                   # the full run, about 4 to 5 minutes on 2 cores
+#        RUNS=3 PAIRS=3 scripts/bench.sh    # shorter (RUNS, PAIRS, FLOOR_PAIRS, TOKENS, LEAVES,
+#                                           # ECDSA_RUNS)
 #        BENCH_DIR=/path scripts/bench.sh   # where the trees go (default: a temp dir, removed);
 #                                           # fsync costs depend on that filesystem
 #
@@ -29,7 +33,7 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-5}
 PAIRS=${PAIRS:-5}
-FLOOR_ROUNDS=${FLOOR_ROUNDS:-5}
+FLOOR_PAIRS=${FLOOR_PAIRS:-10}
 TOKENS=${TOKENS:-10000}
 LEAVES=${LEAVES:-1000}
 ECDSA_RUNS=${ECDSA_RUNS:-$((RUNS * 2))}
@@ -38,6 +42,8 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 2; }
 say() { printf 'bench: %s\n' "$*" >&2; }
 
 ((BASH_VERSINFO[0] >= 5)) || die "needs bash 5 or later (for \$EPOCHREALTIME)"
+((FLOOR_PAIRS >= 5)) || die "FLOOR_PAIRS must be at least 5: init / floor is a ratio of sums over at least 5 alternated runs"
+[ -z "${BEFORE_BIN:-}" ] || [ -x "$BEFORE_BIN" ] || die "BEFORE_BIN=$BEFORE_BIN is not an executable"
 for c in cargo openssl xxd awk; do
     command -v "$c" >/dev/null || die "$c not found (openssl and xxd: apt-get install -y openssl xxd)"
 done
@@ -77,7 +83,7 @@ step_end() {
 # ---- build -------------------------------------------------------------------------------
 say "building (cargo build --release, cargo bench --no-run)"
 cargo build --release --quiet
-hapki=$PWD/target/release/hapki
+hapki=${CARGO_TARGET_DIR:-$PWD/target}/release/hapki
 floor_bin=$(cargo bench --bench keygen_floor --no-run 2>&1 |
     sed -n 's/.*Executable .*(\(.*keygen_floor-[0-9a-f]*\)).*/\1/p' | tail -1)
 [ -x "$floor_bin" ] || die "could not find the keygen_floor bench binary"
@@ -90,7 +96,12 @@ if [ -n "${BENCH_DIR:-}" ]; then
 else
     work=$(mktemp -d)
 fi
-trap 'rm -rf "$work"' EXIT
+# A tmpfs for (f): flushing there is free, so the difference is what flushing costs.
+shm=
+if [ "$(df -T /dev/shm 2>/dev/null | awk 'NR == 2 { print $2 }')" = tmpfs ]; then
+    shm=$(mktemp -d /dev/shm/hapki-bench.XXXXXX)
+fi
+trap 'rm -rf "$work" ${shm:+"$shm"}' EXIT
 
 # ---- timing helpers ----------------------------------------------------------------------
 # timed CMD...: runs CMD with its output discarded; sets WALL (s), CPU (user+sys s) and RC.
@@ -153,15 +164,37 @@ for ((i = 1; i <= PAIRS; i++)); do
 done
 ratio_med=$(median "${pair_ratio[@]}")
 
-# ---- (c) key-generation floor ------------------------------------------------------------
-step "(c) key-generation floor, $FLOOR_ROUNDS rounds on one thread"
-floor_cpu=() r4096=() r2048=()
-while read -r _ _ c a b; do
-    floor_cpu+=("${c#cpu_s=}") r4096+=("${a#rsa4096_ms=}") r2048+=("${b#rsa2048_ms=}")
-done < <("$floor_bin" "$FLOOR_ROUNDS")
-floor_cpu_med=$(median "${floor_cpu[@]}")
-floor=$(calc "$floor_cpu_med / $cores")
-over_floor=$(calc "$init_med / $floor")
+# ---- (c) key-generation floor, alternated with init ----------------------------------
+step "(c) key-generation floor and hapki init alternately, $FLOOR_PAIRS pairs"
+floor_w=() finit_w=() floor_keys=
+for ((i = 1; i <= FLOOR_PAIRS; i++)); do
+    if ((i % 2)); then order="floor init"; else order="init floor"; fi
+    for who in $order; do
+        if [ "$who" = floor ]; then
+            # Both on the built-in default profile: the floor reads it as init does.
+            line=$("$floor_bin" --run 2>"$work/stderr") || { cat "$work/stderr" >&2; die "keygen_floor failed"; }
+            read -r _ k w a b c o <<<"$line"
+            floor_w+=("${w#wall_s=}")
+            floor_keys="${k#keys=} keys: ${a#rsa4096=} RSA-4096, ${b#rsa3072=} RSA-3072, ${c#rsa2048=} RSA-2048, ${o#other=} EC"
+        else
+            fresh floorinit
+            timed "$hapki" init --out "$DIR"
+            finit_w+=("$WALL")
+        fi
+    done
+    say "    pair $i: floor ${floor_w[-1]} s, init ${finit_w[-1]} s"
+done
+sum() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.3f", s }'; }
+floor_sum=$(sum "${floor_w[@]}")
+finit_sum=$(sum "${finit_w[@]}")
+over_floor=$(calc "$finit_sum / $floor_sum")
+# The standard error of a ratio of sums over n pairs (the ratio estimator's, by the delta
+# method): sqrt(sum((I - R F)^2) / (n (n - 1))) / mean(F). RSA key generation is a random search
+# for primes, so each run draws its own cost; this says how far the ratio may move by that alone.
+over_se=$(paste <(printf '%s\n' "${finit_w[@]}") <(printf '%s\n' "${floor_w[@]}") |
+    awk -v r="$over_floor" '{ d = $1 - r * $2; s += d * d; f += $2; n++ }
+        END { printf "%.3f", sqrt(s / (n * (n - 1))) / (f / n) }')
+floor_med=$(median "${floor_w[@]}")
 
 # ---- (d) token minting -------------------------------------------------------------------
 step "(d) hapki jwt mint --count $TOKENS, 3 runs; openssl speed -seconds 3 -multi $cores rsa2048"
@@ -215,15 +248,37 @@ else
     say "    hapki verify does not run on this build: $("$hapki" verify "$tree" 2>&1 | head -1)"
 fi
 
-# ---- (f) ECDSA profile init --------------------------------------------------------------
-step "(f) hapki init on the ECDSA profile, $ECDSA_RUNS runs"
-e=()
+# ---- (f) ECDSA profile init, here and on a tmpfs ------------------------------------
+step "(f) hapki init on the ECDSA profile, $ECDSA_RUNS runs${shm:+ alternately here and on a tmpfs}${BEFORE_BIN:+, also $BEFORE_BIN}"
+e=() es=() b=() bs=()
 for ((i = 1; i <= ECDSA_RUNS; i++)); do
     fresh ecdsa
     timed "$hapki" init --profile "$ecdsa_profile" --out "$DIR"
     e+=("$WALL")
+    if [ -n "$shm" ]; then
+        timed "$hapki" init --profile "$ecdsa_profile" --out "$shm/ecdsa.$i"
+        es+=("$WALL")
+    fi
+    if [ -n "${BEFORE_BIN:-}" ]; then
+        fresh before
+        timed "$BEFORE_BIN" init --profile "$ecdsa_profile" --out "$DIR"
+        b+=("$WALL")
+        if [ -n "$shm" ]; then
+            timed "$BEFORE_BIN" init --profile "$ecdsa_profile" --out "$shm/before.$i"
+            bs+=("$WALL")
+        fi
+    fi
 done
 ecdsa_med=$(median "${e[@]}")
+flush_row() { # NAME MEDIAN-HERE TMPFS-RUNS...
+    local name=$1 here=$2
+    shift 2
+    [ $# -gt 0 ] || return 0
+    local m
+    m=$(median "$@")
+    printf '| (f) %s: tmpfs median %s, so flushing is %s of it | %s | | |\n' "$name" "$(ms "$m")" \
+        "$(awk -v a="$here" -v b="$m" 'BEGIN { printf "%.0f %%", 100 * (a - b) / a }')" "$(ms "$(calc "$here - $m")")"
+}
 step_end
 
 # ---- report ------------------------------------------------------------------------------
@@ -240,9 +295,9 @@ Output filesystem: $(df -T "$work" | awk 'NR == 2 { print $2 }').
 | --- | --- | --- | --- |
 | (a) \`hapki init\`, default profile, median of $RUNS | $(ms "$init_med") (CPU/wall $init_par_med) | | |
 | (b) hapki / openssl procedure, median of $PAIRS alternated pairs | $ratio_med (openssl median $(median "${pair_ossl[@]}") s, hapki $(median "${pair_hapki[@]}") s) | ≤ 0.12 | $(ok "$ratio_med <= 0.12") |
-| (c) keygen floor: $floor_cpu_med s CPU / $cores cores | $(ms "$floor") (CPU per key: RSA-4096 $(int "$(median "${r4096[@]}")") ms, RSA-2048 $(int "$(median "${r2048[@]}")") ms) | | |
-| (c) init / floor | $over_floor | ≤ 1.25 | $(ok "$over_floor <= 1.25") |
-| (b, c) floor / openssl procedure: the best (b) any init on these keys can reach | $(calc "$floor / $(median "${pair_ossl[@]}")") | | |
+| (c) keygen floor ($floor_keys, on $cores cores), median of $FLOOR_PAIRS | $(ms "$floor_med") (init in the same pairs: median $(ms "$(median "${finit_w[@]}")")) | | |
+| (c) init / floor, ratio of the sums of $FLOOR_PAIRS alternated pairs | $over_floor (± $over_se standard error; sums $finit_sum s / $floor_sum s) | ≤ 1.05 | $(ok "$over_floor <= 1.05") |
+| (b, c) floor / openssl procedure: the best (b) any init on these keys can reach | $(calc "$floor_med / $(median "${pair_ossl[@]}")") | | |
 | (d) \`jwt mint --count $TOKENS\`, median of 3 | $(ms "$mint_med") = $(int "$mint_rate") tokens/s | | |
 | (d) openssl speed -multi $cores rsa2048 | $ossl_rate sign/s | | |
 | (d) hapki tokens/s ÷ openssl sign/s | $(awk -v x="$mint_share" 'BEGIN { printf "%.1f", x }') % | ≥ 85 % | $(ok "$mint_share >= 85") |
@@ -250,12 +305,18 @@ Output filesystem: $(df -T "$work" | awk 'NR == 2 { print $2 }').
 | (e) \`hapki verify\`, $LEAVES leaves, median of $RUNS | $(show "$verify_big") | < 1 s | $([ "$verify_big" = n/a ] && echo - || ok "$verify_big < 1") |
 | (e) \`hapki init\` of those $LEAVES ECDSA leaves (one run) | $(ms "$big_init") | | |
 | (f) \`hapki init\`, ECDSA profile, median of $ECDSA_RUNS | $(ms "$ecdsa_med") | < 100 ms | $(ok "$ecdsa_med < 0.1") |
+$(flush_row "this build" "$ecdsa_med" "${es[@]}")
+$([ -z "${BEFORE_BIN:-}" ] || printf '| (f) BEFORE_BIN, ECDSA profile, median of %s | %s | | |' "$ECDSA_RUNS" "$(ms "$(median "${b[@]}")")")
+$([ -z "${BEFORE_BIN:-}" ] || flush_row "BEFORE_BIN" "$(median "${b[@]}")" "${bs[@]}")
 
 Runs (s): init ${init_wall[*]}; openssl ${pair_ossl[*]}; paired hapki ${pair_hapki[*]};
-floor CPU ${floor_cpu[*]}; mint ${mint_wall[*]}; ECDSA init ${e[*]}.
+floor ${floor_w[*]}; init beside the floor ${finit_w[*]}; mint ${mint_wall[*]};
+ECDSA init ${e[*]}${shm:+; on tmpfs ${es[*]}}${BEFORE_BIN:+; BEFORE_BIN ${b[*]}${shm:+, on tmpfs ${bs[*]}}}.
 ${verify_rc:+verify: $verify_rc (0: all good, 1: a problem reported).}
 EOF
 
+# ---- other benchmarks ------------------------------------------------------------------
+# Each benches/NAME.sh prints a Markdown section of its own; one line each below runs it.
 # hapki serve against NGINX and openssl ocsp (benches/serve.sh; its own usage header).
 benches/serve.sh
 # The token endpoint against the signing rate (docs/performance.md, "The token endpoint").

@@ -1,17 +1,20 @@
-//! `hapki init`: the main job. Every CA, leaf, JWT signing key, JWKS and token of the profile in
-//! one run, all keys generated in one parallel batch. A re-run fills in only what is missing or
-//! no longer valid (a deleted file, a killed run) and keeps the rest.
+//! `hapki init`: the main job. Every CA, leaf, OCSP responder, JWT signing key, JWKS and token of
+//! the profile in one run, all keys generated in one parallel batch, and every file written and
+//! flushed as soon as it exists (`issue::execute_staged`); only the renames wait for the end. A
+//! re-run fills in only what is missing or no longer valid (a deleted file, a killed run) and
+//! keeps the rest.
 
 use super::{preflight, EXIT_OK};
 use crate::cli::InitArgs;
 use crate::error::Result;
-use crate::issue::{execute, leaf_state, LeafState, OrgWork};
+use crate::issue::{execute, execute_staged, leaf_state, planned_keys, LeafState, OrgWork};
 use crate::model::{CaLevel, Kind};
 use crate::pki::{self, detect_tier, OrgCa};
-use crate::profile::Topology;
-use crate::store::{Mode, Plan};
+use crate::profile::{LeafSpec, OrgSpec, Topology};
+use crate::store::{Mode, Plan, Stager};
 use crate::token::stage::{load_signer, signing_spec};
 use crate::token::{self, TokenSpec};
+use std::path::Path;
 use std::time::Instant;
 
 pub fn run(args: &InitArgs) -> Result<i32> {
@@ -26,11 +29,8 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let mut repaired_of = vec![0usize; topo.orgs.len()];
     let mut ca_repaired = 0;
     for (o, org) in topo.orgs.iter().enumerate() {
-        let mut w = OrgWork::new(org, out);
-        let mut specs = org.leaves.clone();
-        if org.jwt.is_some() {
-            specs.push(signing_spec(org, None));
-        }
+        let mut w = org_work(org, out);
+        let specs = leaf_specs(org);
         if args.force {
             w.drop_other_tiers();
         } else {
@@ -79,24 +79,42 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         })
         .sum();
     let new_leaves: usize = work.iter().map(|w| w.leaves.len()).sum();
-    // Before any key is generated; a run that only writes tokens or repairs checks below.
-    let checked = new_cas + new_leaves > 0;
+    // Before any key is generated (or any file staged); a run that only writes tokens or
+    // repairs checks below.
+    let checked = new_cas + new_leaves > 0 || !planned_keys(&work, now).is_empty();
     if checked {
         preflight(out)?;
     }
+    // Every file goes to the stager as soon as its bytes exist, the repairs first; a run that
+    // was not checked writable yet (no key to make) leaves its few files to the commit.
+    let stager = Stager::new(&lock);
+    let stage = |p: &Plan| {
+        if checked {
+            stager.stage(p);
+        }
+    };
+    stage(&repairs);
     let layouts: Vec<_> = work.iter().map(|w| w.layout.clone()).collect();
-    let (done, mut plan) = execute(work, now)?;
+    let (mut done, mut plan) = if checked {
+        execute_staged(work, now, &stager)?
+    } else {
+        execute(work, now)?
+    };
     plan.extend(repairs);
     let mut truststore_of = vec![false; topo.orgs.len()];
     for (o, (d, layout)) in done.iter().zip(&layouts).enumerate() {
         if let Some(bytes) = crate::export::p12::truststore_update(layout, &d.ca)? {
-            plan.add(layout.truststore(), bytes, Mode::Public);
+            let mut p = Plan::new();
+            p.add(layout.truststore(), bytes, Mode::Public);
+            stage(&p);
+            plan.extend(p);
             truststore_of[o] = true;
         }
     }
-    // Each CA's delegated OCSP responder (for `hapki serve`), when missing or not the CA's.
-    for ((org, d), layout) in topo.orgs.iter().zip(&done).zip(&layouts) {
-        plan.extend(pki::responder::plan_for(org, layout, &d.ca, now)?);
+    // Each CA's delegated OCSP responder (for `hapki serve`), when missing or not the CA's:
+    // issued (and staged) by the engine, with keys of the batch.
+    for d in &mut done {
+        plan.extend(std::mem::take(&mut d.responders));
     }
 
     // JWKS and tokens need the signing cert on disk, so they follow the certs, org by org.
@@ -118,7 +136,10 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         let jwks = token::rotate::published_jwks(layout, &cert_der, &d.ca)?;
         let jwks_ok = crate::store::read_text(&jwks_path).is_ok_and(|s| s == jwks);
         if !jwks_ok {
-            plan.add(&jwks_path, jwks.clone(), Mode::Public);
+            let mut p = Plan::new();
+            p.add(&jwks_path, jwks.clone(), Mode::Public);
+            stage(&p);
+            plan.extend(p);
             jwks_of[o] = true;
         }
         let signer = match new_signer {
@@ -156,7 +177,9 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         if !checked {
             preflight(out)?;
         }
+        stage(&tokens);
         plan.extend(tokens);
+        plan.adopt(stager.finish()?);
         plan.commit(&lock)?;
     }
     // Keys, tokens and their folders open to others are closed whether or not files changed:
@@ -199,6 +222,36 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         crate::out::print(&summary.human());
     }
     Ok(EXIT_OK)
+}
+
+/// The work of `init` for `org` before it looks at the tree: every CA level and OCSP responder.
+fn org_work<'a>(org: &'a OrgSpec, out: &Path) -> OrgWork<'a> {
+    let mut w = OrgWork::new(org, out);
+    w.responders = true;
+    w
+}
+
+/// The leaves `init` issues for `org`: the profile's, and the JWT signing cert of an org with
+/// tokens.
+fn leaf_specs(org: &OrgSpec) -> Vec<LeafSpec> {
+    let mut specs = org.leaves.clone();
+    if org.jwt.is_some() {
+        specs.push(signing_spec(org, None));
+    }
+    specs
+}
+
+/// The work of `init` on an empty output folder: every CA, leaf and responder of `topo`. What
+/// `benches/keygen_floor.rs` takes the keys of (`issue::planned_keys`), so that the floor is
+/// exactly the keys a fresh `init` generates.
+pub fn fresh_work<'a>(topo: &'a Topology, out: &Path) -> Vec<OrgWork<'a>> {
+    (topo.orgs.iter())
+        .map(|org| {
+            let mut w = org_work(org, out);
+            w.leaves = leaf_specs(org);
+            w
+        })
+        .collect()
 }
 
 /// What one run of `init` did, per org: the one source of both reports (text and `--json`).

@@ -1,5 +1,5 @@
 //! Key pairs: generation (in parallel across every core, since RSA generation dominates the cost
-//! of a run), PKCS#8 loading through rustls-pki-types, the signature algorithm each key
+//! of a run; each key handed on the moment it exists, so the run signs and stores around it), PKCS#8 loading through rustls-pki-types, the signature algorithm each key
 //! naturally signs with, and (in `shape`) what a key's structure says without loading it.
 
 pub mod shape;
@@ -12,6 +12,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -39,30 +40,18 @@ pub fn generate(alg: KeyAlg) -> Result<KeyPair> {
     kp.map_err(|e| Error::bug(format!("generating a {alg} key failed: {e}")))
 }
 
-/// Generates one key per entry, on every core, and returns them in the order asked. Each key is
-/// a job of a FIFO scope, which the pool's threads take in the order they were spawned, so
-/// callers that put the costliest keys first get the longest-job-first schedule: RSA generation
-/// time varies a lot from key to key, and the small keys at the end fill in whatever imbalance
-/// the big ones leave. (A parallel iterator would split the list in halves up front, which
-/// leaves one core idle at the end when one half happens to draw the slow primes.) Shows a
-/// progress line on stderr when it is a terminal and the work is large enough to notice.
+/// Generates one key per entry, on every core, and returns them in the order asked (see
+/// `generate_each`).
 pub fn generate_many(algs: &[KeyAlg]) -> Result<Vec<KeyPair>> {
     if let [alg] = algs {
         return Ok(vec![generate(*alg)?]);
     }
-    let slow = algs.iter().filter(|a| a.is_rsa()).count() >= 2;
-    let progress = progress_line(algs.len(), slow && std::io::stderr().is_terminal());
     let slots: Vec<OnceLock<Result<KeyPair>>> = algs.iter().map(|_| OnceLock::new()).collect();
-    rayon::scope_fifo(|s| {
-        for (alg, slot) in algs.iter().zip(&slots) {
-            let progress = &progress;
-            s.spawn_fifo(move |_| {
-                let _ = slot.set(generate(*alg));
-                progress.inc(1);
-            });
-        }
+    generate_each(algs, |i, key| {
+        let ok = key.is_ok();
+        let _ = slots[i].set(key);
+        ok
     });
-    progress.finish_and_clear();
     slots
         .into_iter()
         .map(|s| {
@@ -70,6 +59,39 @@ pub fn generate_many(algs: &[KeyAlg]) -> Result<Vec<KeyPair>> {
                 .unwrap_or_else(|| Err(Error::bug("a key of the batch was never generated")))
         })
         .collect()
+}
+
+/// Generates one key per entry of `algs` on every core and hands each, with its position, to
+/// `each` on the thread that made it, the moment it is made: the caller can sign and store
+/// what needs that key while the other keys are still being generated. Each key is a job of a
+/// FIFO scope, which the pool's threads take in the order they were spawned, so callers that put
+/// the costliest keys first get the longest-job-first schedule: RSA generation time varies a
+/// lot from key to key, and the small keys at the end fill in whatever imbalance the big ones
+/// leave. (A parallel iterator would split the list in halves up front, which leaves one core
+/// idle at the end when one half happens to draw the slow primes.) When `each` returns false
+/// the batch stops: keys not yet started are never generated (nor handed over). Returns when
+/// every job has ended. Shows a progress line on stderr when it is a terminal and the work is
+/// large enough to notice.
+pub fn generate_each(algs: &[KeyAlg], each: impl Fn(usize, Result<KeyPair>) -> bool + Sync) {
+    let slow = algs.iter().filter(|a| a.is_rsa()).count() >= 2;
+    let progress = progress_line(algs.len(), slow && std::io::stderr().is_terminal());
+    let stop = AtomicBool::new(false);
+    rayon::scope_fifo(|s| {
+        for (i, alg) in algs.iter().enumerate() {
+            let (progress, stop, each) = (&progress, &stop, &each);
+            s.spawn_fifo(move |_| {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let key = generate(*alg);
+                progress.inc(1);
+                if !each(i, key) {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    progress.finish_and_clear();
 }
 
 /// `| generating keys 3/7` on stderr, a spinner turning while the keys come, cleared when done
@@ -168,6 +190,38 @@ mod tests {
             KeyAlg::Ed25519
         );
         assert!(generate_many(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn generate_each_hands_every_key_over_once_and_stops_when_told() {
+        let algs: Vec<KeyAlg> = (0..40)
+            .map(|i| match i % 3 {
+                0 => KeyAlg::EcdsaP256,
+                1 => KeyAlg::Ed25519,
+                _ => KeyAlg::EcdsaP384,
+            })
+            .collect();
+        let got = std::sync::Mutex::new(Vec::new());
+        generate_each(&algs, |i, k| {
+            got.lock().unwrap().push((i, alg_of(&k.unwrap())));
+            true
+        });
+        let mut got = got.into_inner().unwrap();
+        got.sort_by_key(|(i, _)| *i);
+        assert_eq!(got, algs.iter().copied().enumerate().collect::<Vec<_>>());
+
+        // Told to stop at the first key, the batch hands over at most the keys already being
+        // made by the other threads.
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        generate_each(&algs, |_, _| {
+            n.fetch_add(1, Ordering::SeqCst);
+            false
+        });
+        let n = n.into_inner();
+        assert!(
+            (1..=rayon::current_num_threads()).contains(&n),
+            "{n} keys after a stop"
+        );
     }
 
     #[test]

@@ -32,9 +32,16 @@ pub fn common_name(org: &OrgSpec, level: CaLevel) -> String {
 /// A new responder cert (PEM) and key for `ca`.
 pub fn issue(org: &OrgSpec, ca: &Ca, now: OffsetDateTime) -> Result<(String, KeyPair)> {
     let key = keys::generate(org.leaf_key)?;
+    let pem = issue_with(org, ca, &key, now)?;
+    Ok((pem, key))
+}
+
+/// A new responder cert (PEM) for `ca` on `key` (a key of `org.leaf_key`, which the issuance
+/// engine generates in its batch with the run's other keys).
+pub fn issue_with(org: &OrgSpec, ca: &Ca, key: &KeyPair, now: OffsetDateTime) -> Result<String> {
     let mut params = CertificateParams::default();
     params.distinguished_name = subject(org, Some(&common_name(org, ca.level)))?;
-    params.key_identifier_method = key_id(&key);
+    params.key_identifier_method = key_id(key);
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
@@ -47,15 +54,15 @@ pub fn issue(org: &OrgSpec, ca: &Ca, now: OffsetDateTime) -> Result<(String, Key
     let issuer = Issuer::from_ca_cert_der(&ca.der, ca.key()?)
         .map_err(|e| Error::bug(format!("cannot use the CA certificate as issuer: {e}")))?;
     let cert = params
-        .signed_by(&key, &issuer)
+        .signed_by(key, &issuer)
         .map_err(|e| Error::bug(format!("signing the OCSP responder cert: {e}")))?;
-    Ok((cert.pem(), key))
+    Ok(cert.pem())
 }
 
 /// Whether the responder on disk can go on answering for `ca` at `now`: its key matches its
 /// cert, the cert names `ca` as issuer (subject and key identifier, so a re-created CA with the
 /// same name does not count) and it is within its validity.
-fn current(files: &ResponderFiles, ca: &Ca, now: OffsetDateTime) -> bool {
+pub fn current(files: &ResponderFiles, ca: &Ca, now: OffsetDateTime) -> bool {
     use x509_parser::prelude::*;
     let (Ok(cert_pem), Ok(key_pem)) = (
         crate::store::read(&files.cert),
@@ -122,10 +129,17 @@ pub fn plan_for(
             continue;
         }
         let (pem, key) = issue(org, level, now)?;
-        plan.add(&files.key, key.serialize_pem().into_bytes(), Mode::Secret);
-        plan.add(&files.cert, pem.into_bytes(), Mode::Public);
+        plan.extend(files_plan(&files, &pem, &key));
     }
     Ok(plan)
+}
+
+/// The files of one responder.
+pub fn files_plan(files: &ResponderFiles, pem: &str, key: &KeyPair) -> Plan {
+    let mut plan = Plan::new();
+    plan.add(&files.key, key.serialize_pem().into_bytes(), Mode::Secret);
+    plan.add(&files.cert, pem.as_bytes(), Mode::Public);
+    plan
 }
 
 #[cfg(test)]

@@ -15,5 +15,5 @@ pub use layout::{
     root_cert_in, CaFiles, LeafFiles, OrgLayout, ResponderFiles, JWT_SIGNING_NAME, ORG_FOLDERS,
 };
 pub use lock::Lock;
-pub use plan::{check_writable, Mode, Plan};
+pub use plan::{check_writable, Mode, Plan, Staged, Stager};
 pub use read::{read, read_capped, read_io, read_text, CAP, PROFILE_CAP};

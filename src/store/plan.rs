@@ -5,22 +5,26 @@
 //! themselves survive a crash. Private keys get 0600, and a folder gets 0700 when the plan puts a
 //! secret file in it: the mode follows from what a folder holds, not from its name.
 //!
-//! Flushing is what costs: one `fsync` waits for a journal commit (milliseconds), so doing a
-//! hundred of them one after the other dominated `hapki init`. The temp files are written and
-//! flushed from a small pool of threads instead: the waits overlap and the filesystem commits
-//! them together. The pool is wider than the machine has cores because the threads wait on the
-//! disk, not on the CPU.
+//! Flushing is what costs: one `fsync` waits for the disk (milliseconds), so doing a hundred of
+//! them one after the other dominated `hapki init`. Two things hide that cost:
+//! - the temp files are written and flushed from a pool of I/O threads (`io_pool`): the waits
+//!   overlap and the filesystem commits them together;
+//! - a run that makes its files over seconds (key generation) hands each file to a `Stager` as
+//!   soon as its bytes exist: the temp file is written and flushed on the I/O pool while the run
+//!   goes on, and the plan's `commit` takes it as it is. Only the journal, the renames and the
+//!   folder flushes wait for the end, which keeps the batch all-or-nothing exactly as before.
 
 use super::journal;
 use super::lock::Lock;
 use crate::error::{Error, Result};
+use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 /// How a file may be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,11 +51,32 @@ pub struct Plan {
     remove: Vec<PathBuf>,
     /// Bytes to append to files that only grow (a CA's index): see `append`.
     appends: Vec<(PathBuf, Vec<u8>)>,
+    /// Temp files a `Stager` already wrote and flushed, taken by `commit` for the files whose
+    /// bytes and mode they still match.
+    staged: Staged,
 }
 
 /// How many files are written and flushed at once. Flushing waits on the disk, so more threads
 /// than cores pay off; past a few dozen the journal commits no more at once.
 const SYNC_THREADS: usize = 32;
+
+/// The one pool every file write and flush of the store runs on: `SYNC_THREADS` threads, built
+/// the first time it is needed and kept for the process. A rayon pool of its own, not rayon's
+/// global one: the global pool has one thread per core and is busy generating keys while files
+/// are being staged, and a thread blocked in `fsync` there would hold a core's worth of key
+/// generation hostage. `None` when the threads cannot be started; the callers then do the work
+/// on the calling thread.
+fn io_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(SYNC_THREADS)
+            .thread_name(|i| format!("hapki-io-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
 
 impl Plan {
     pub fn new() -> Self {
@@ -143,7 +168,7 @@ impl Plan {
     /// the plan is in). On a failure before the renames the temp files and the folders this
     /// call created are removed; a failure among the renames puts every old file back (see
     /// `journal`). When it returns `Ok`, every file and every rename is on disk.
-    pub fn commit(self, lock: &Lock) -> Result<()> {
+    pub fn commit(mut self, lock: &Lock) -> Result<()> {
         let out = lock.out();
         let rel = |p: &Path| -> Result<PathBuf> {
             p.strip_prefix(out)
@@ -154,11 +179,33 @@ impl Plan {
             out,
             self.paths().chain(self.remove.iter().map(PathBuf::as_path)),
         )?;
-        let temps: Vec<PathBuf> = self.files.iter().map(|(p, _, _)| temp_name(p)).collect();
+        // A file staged ahead (`Stager`) with the plan's bytes and mode is on disk already; the
+        // rest are written below, and staged temp files the plan no longer wants go.
+        let mut pre = std::mem::take(&mut self.staged.files);
+        let mut ahead: Vec<bool> = Vec::with_capacity(self.files.len());
+        let temps: Vec<PathBuf> = (self.files.iter())
+            .map(|(p, b, m)| match pre.remove(p) {
+                Some(f) if f.bytes == *b && f.mode == *m => {
+                    ahead.push(true);
+                    f.temp
+                }
+                other => {
+                    if let Some(f) = other {
+                        let _ = fs::remove_file(f.temp);
+                    }
+                    ahead.push(false);
+                    temp_name(p)
+                }
+            })
+            .collect();
+        for f in pre.into_values() {
+            let _ = fs::remove_file(f.temp);
+        }
         let removals: Vec<&PathBuf> = (self.remove.iter())
             .filter(|p| fs::symlink_metadata(p).is_ok() && !self.index.contains_key(*p))
             .collect();
-        let mut created_dirs: Vec<PathBuf> = Vec::new();
+        // The stager's folders count as this commit's: a failure removes them too.
+        let mut created_dirs: Vec<PathBuf> = std::mem::take(&mut self.staged.dirs);
         let mut touched_dirs: BTreeSet<PathBuf> = BTreeSet::new();
         let secret_dirs: BTreeSet<&Path> = (self.files.iter())
             .filter(|(_, _, m)| *m == Mode::Secret)
@@ -179,7 +226,10 @@ impl Plan {
                     touched_dirs.insert(dir.to_path_buf());
                 }
             }
-            let jobs: Vec<_> = self.files.iter().zip(&temps).collect();
+            let jobs: Vec<_> = (self.files.iter().zip(&temps).zip(&ahead))
+                .filter(|(_, ahead)| !**ahead)
+                .map(|(job, _)| job)
+                .collect();
             parallel(&jobs, |((path, bytes, mode), tmp)| {
                 write_new(tmp, path, bytes, *mode)
             })?;
@@ -267,6 +317,238 @@ impl Plan {
     }
 }
 
+/// Temp files written and flushed ahead of a plan's commit (by a `Stager`), by target path, and
+/// the folders made for them (parents first). Whatever no commit takes is removed when this is
+/// dropped: a run that fails before its commit leaves nothing behind.
+#[derive(Default)]
+pub struct Staged {
+    files: HashMap<PathBuf, StagedFile>,
+    dirs: Vec<PathBuf>,
+}
+
+struct StagedFile {
+    temp: PathBuf,
+    bytes: Vec<u8>,
+    mode: Mode,
+}
+
+impl Staged {
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    fn merge(&mut self, mut other: Staged) {
+        for (p, f) in std::mem::take(&mut other.files) {
+            if let Some(old) = self.files.insert(p, f) {
+                let _ = fs::remove_file(old.temp);
+            }
+        }
+        self.dirs.append(&mut other.dirs);
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for f in self.files.values() {
+            let _ = fs::remove_file(&f.temp);
+        }
+        for d in self.dirs.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+impl Plan {
+    /// The files of this plan that `commit` would take from its staged temp files as they are.
+    #[cfg(test)]
+    pub(crate) fn ahead(&self) -> Vec<PathBuf> {
+        (self.files.iter())
+            .filter(|(p, b, m)| {
+                (self.staged.files.get(p)).is_some_and(|f| f.bytes == *b && f.mode == *m)
+            })
+            .map(|(p, _, _)| p.clone())
+            .collect()
+    }
+
+    /// Lets `commit` take the temp files of `staged` for the files of this plan they match.
+    pub fn adopt(&mut self, staged: Staged) {
+        self.staged.merge(staged);
+    }
+}
+
+/// Writes and flushes files while the run that makes them goes on. `stage` hands a plan's files
+/// to the I/O pool and returns at once; each becomes a flushed temp file beside its target,
+/// exactly as `Plan::commit` would write it (the same link checks, folder modes and exclusive
+/// creation), and `finish` waits for them all and gives them to the plan that commits them
+/// (`Plan::adopt`). Staging is only ever a head start: the plan decides what is written, and a
+/// file staged with other bytes than the plan's final ones is simply written again at commit.
+/// Created under the lock, like the commit it prepares.
+pub struct Stager<'l> {
+    _lock: &'l Lock,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    out: PathBuf,
+    state: Mutex<StageState>,
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct StageState {
+    /// Files handed to the pool and not yet written.
+    pending: usize,
+    staged: Staged,
+    /// Folders made ready (created, swept of dead runs' temp files), and whether for a secret.
+    ready: HashMap<PathBuf, bool>,
+    /// Folders checked not to be links.
+    checked: BTreeSet<PathBuf>,
+    /// The first failure; later files are not written.
+    error: Option<Error>,
+}
+
+impl<'l> Stager<'l> {
+    pub fn new(lock: &'l Lock) -> Self {
+        Stager {
+            _lock: lock,
+            shared: Arc::new(Shared {
+                out: lock.out().to_path_buf(),
+                state: Mutex::new(StageState::default()),
+                idle: Condvar::new(),
+            }),
+        }
+    }
+
+    /// Starts writing and flushing every file of `plan` (its files only: removals and appends
+    /// wait for the commit).
+    pub fn stage(&self, plan: &Plan) {
+        for (path, bytes, mode) in &plan.files {
+            locked(&self.shared.state).pending += 1;
+            let shared = Arc::clone(&self.shared);
+            let (path, bytes, mode) = (path.clone(), bytes.clone(), *mode);
+            let job = move || shared.write(path, bytes, mode);
+            match io_pool() {
+                Some(pool) => pool.spawn(job),
+                None => job(),
+            }
+        }
+    }
+
+    /// A copy of the failure that stopped the staging, if any: a run can stop early on it.
+    pub fn failed(&self) -> Option<Error> {
+        locked(&self.shared.state).error.as_ref().map(copy_error)
+    }
+
+    /// Waits for every file handed over; the staged temp files, or the first failure (and then
+    /// every temp file and folder the stager made is removed).
+    pub fn finish(self) -> Result<Staged> {
+        let mut st = self.shared.wait_idle();
+        let staged = std::mem::take(&mut st.staged);
+        match st.error.take() {
+            Some(e) => Err(e),
+            None => Ok(staged),
+        }
+    }
+}
+
+impl Drop for Stager<'_> {
+    /// A stager dropped without `finish` (the run failed) waits for its writes, then removes
+    /// everything it wrote.
+    fn drop(&mut self) {
+        let staged = std::mem::take(&mut self.shared.wait_idle().staged);
+        drop(staged);
+    }
+}
+
+impl Shared {
+    fn wait_idle(&self) -> MutexGuard<'_, StageState> {
+        let mut st = locked(&self.state);
+        while st.pending > 0 {
+            st = self.idle.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        st
+    }
+
+    /// One staged file: its folder made ready under the state's lock (folders are few and
+    /// quick to check), then the temp file written and flushed outside it.
+    fn write(&self, path: PathBuf, bytes: Vec<u8>, mode: Mode) {
+        let ready = {
+            let mut st = locked(&self.state);
+            if st.error.is_some() {
+                Err(None)
+            } else {
+                self.ready_dir(&mut st, &path, mode).map_err(Some)
+            }
+        };
+        let written = ready.and_then(|()| {
+            let temp = temp_name(&path);
+            write_new(&temp, &path, &bytes, mode)
+                .map(|()| temp)
+                .map_err(Some)
+        });
+        let mut st = locked(&self.state);
+        match written {
+            Ok(temp) => {
+                let f = StagedFile { temp, bytes, mode };
+                if let Some(old) = st.staged.files.insert(path, f) {
+                    let _ = fs::remove_file(old.temp);
+                }
+            }
+            Err(Some(e)) => {
+                st.error.get_or_insert(e);
+            }
+            Err(None) => {}
+        }
+        st.pending -= 1;
+        if st.pending == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    fn ready_dir(&self, st: &mut StageState, path: &Path, mode: Mode) -> Result<()> {
+        refuse_links_in(&self.out, std::iter::once(path), &mut st.checked)?;
+        let dir = path
+            .parent()
+            .ok_or_else(|| Error::bug(format!("{} has no folder", path.display())))?;
+        let secret = mode == Mode::Secret;
+        match st.ready.get(dir) {
+            Some(&was_secret) if was_secret || !secret => Ok(()),
+            seen => {
+                let first = seen.is_none();
+                ensure_dir(dir, secret, &mut st.staged.dirs)?;
+                if first {
+                    sweep_stale_temps(dir);
+                }
+                st.ready.insert(dir.to_path_buf(), secret);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The same error again (`Error` holds only text and paths).
+fn copy_error(e: &Error) -> Error {
+    match e {
+        Error::Input(m) => Error::Input(m.clone()),
+        Error::Bug(m) => Error::Bug(m.clone()),
+        Error::Io {
+            action,
+            path,
+            reason,
+            fix,
+        } => Error::Io {
+            action,
+            path: path.clone(),
+            reason: reason.clone(),
+            fix,
+        },
+    }
+}
+
 /// Test-only: `HAPKI_TEST_KILL_AT_RENAME=K` aborts the process (no cleanup, as a SIGKILL) and
 /// `HAPKI_TEST_FAIL_AT_RENAME=K` fails just before the K-th rename of a plan, so the tests can
 /// stop a batch at every point. Compiled out of release builds.
@@ -308,13 +590,21 @@ fn keep_old(target: &Path, backup: &Path) -> Result<()> {
 /// path, or a `private/` folder pointing outside, would send keys and chmods out of the tree).
 /// `out` itself may be a link: that is where the user asked the tree to go.
 fn refuse_links<'a>(out: &Path, paths: impl Iterator<Item = &'a Path>) -> Result<()> {
+    refuse_links_in(out, paths, &mut BTreeSet::new())
+}
+
+/// `refuse_links`, skipping the folders in `seen` (checked before) and adding those it checks.
+fn refuse_links_in<'a>(
+    out: &Path,
+    paths: impl Iterator<Item = &'a Path>,
+    seen: &mut BTreeSet<PathBuf>,
+) -> Result<()> {
     let link = |p: &Path| {
         Error::input(format!(
             "{} is a symbolic link; hapki does not write through links; remove it",
             p.display()
         ))
     };
-    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     for path in paths {
         if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
             return Err(link(path));
@@ -338,36 +628,26 @@ fn refuse_links<'a>(out: &Path, paths: impl Iterator<Item = &'a Path>) -> Result
     Ok(())
 }
 
-/// Runs `f` on every item from up to `SYNC_THREADS` threads; stops handing out work at the first
-/// failure and returns the failure of the earliest item.
+/// Runs `f` on every item on the I/O pool (each item a task of its own, since each waits on
+/// the disk); stops handing out work at the first failure and returns the failure of the
+/// earliest item.
 fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
-    let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let errors: Mutex<Vec<(usize, Error)>> = Mutex::new(Vec::new());
-    let worker = || loop {
+    let run = |(i, item): (usize, &T)| {
         if failed.load(Ordering::Relaxed) {
-            break;
+            return;
         }
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(item) = items.get(i) else { break };
         if let Err(e) = f(item) {
             failed.store(true, Ordering::Relaxed);
-            errors
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((i, e));
+            locked(&errors).push((i, e));
         }
     };
-    let threads = SYNC_THREADS.min(items.len());
-    if threads <= 1 {
-        worker();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 1..threads {
-                s.spawn(worker);
-            }
-            worker();
-        });
+    match io_pool() {
+        Some(pool) if items.len() > 1 => {
+            pool.install(|| items.par_iter().enumerate().with_max_len(1).for_each(run))
+        }
+        _ => items.iter().enumerate().for_each(run),
     }
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     errors.sort_by_key(|(i, _)| *i);
@@ -375,6 +655,11 @@ fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result
         Some((_, e)) => Err(e),
         None => Ok(()),
     }
+}
+
+/// A mutex's guard, also after a thread panicked holding it (the data are plain lists).
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Flushes a folder, so the entries renamed, created or removed in it survive a crash. A
@@ -584,17 +869,31 @@ pub fn check_writable(out: &Path) -> Result<()> {
 /// back to their length before, so a failed plan adds no line. Returns each file's length
 /// before, for a later failure of the batch to cut them back too.
 fn append_all(appends: &[(PathBuf, Vec<u8>)]) -> Result<Vec<(PathBuf, u64)>> {
+    // Each file is a different one and each append ends in a flush: on the I/O pool, together.
+    let one = |(path, bytes): &(PathBuf, Vec<u8>)| append_one(path, bytes);
+    let results: Vec<Result<u64>> = match io_pool() {
+        Some(pool) if appends.len() > 1 => {
+            pool.install(|| appends.par_iter().with_max_len(1).map(one).collect())
+        }
+        _ => appends.iter().map(one).collect(),
+    };
     let mut done: Vec<(PathBuf, u64)> = Vec::new();
-    for (path, bytes) in appends {
-        match append_one(path, bytes) {
+    let mut failed = None;
+    for ((path, _), r) in appends.iter().zip(results) {
+        match r {
             Ok(before) => done.push((path.clone(), before)),
             Err(e) => {
-                cut_back(&done);
-                return Err(e);
+                failed.get_or_insert(e);
             }
         }
     }
-    Ok(done)
+    match failed {
+        Some(e) => {
+            cut_back(&done);
+            Err(e)
+        }
+        None => Ok(done),
+    }
 }
 
 /// Cuts appended files back to the lengths they had.
@@ -892,6 +1191,133 @@ mod tests {
         plan.append(&idx, "e\n");
         commit(plan, &d).unwrap();
         assert_eq!(fs::read_to_string(&idx).unwrap(), "e\n");
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    fn lock(out: &Path) -> Lock {
+        Lock::take(out, std::time::Duration::ZERO).unwrap()
+    }
+
+    fn inode(p: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(p).unwrap().ino()
+    }
+
+    #[test]
+    fn staged_files_are_renamed_into_place_and_the_rest_written_at_commit() {
+        let d = tmp();
+        let l = lock(&d);
+        let stager = Stager::new(&l);
+        let mut early = Plan::new();
+        early.add(d.join("o/certs/a.pem"), "A", Mode::Public);
+        early.add(d.join("o/private/k.pem"), "K", Mode::Secret);
+        early.add(d.join("o/certs/gone.pem"), "G", Mode::Public);
+        stager.stage(&early);
+        let staged = stager.finish().unwrap();
+        assert_eq!(staged.len(), 3);
+        // Flushed temp files beside their targets, none at a target path yet.
+        let temps = leftovers(&d);
+        assert_eq!(temps.len(), 3, "{temps:?}");
+        assert!(!d.join("o/certs/a.pem").exists());
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&d.join("o/private")), 0o700);
+        let key_temp = temps
+            .iter()
+            .find(|t| t.starts_with(d.join("o/private")))
+            .unwrap();
+        assert_eq!(mode(key_temp), 0o600);
+        let a_temp = temps
+            .iter()
+            .find(|t| t.to_string_lossy().contains(".a.pem."))
+            .unwrap()
+            .clone();
+        let a_ino = inode(&a_temp);
+
+        // The plan keeps a.pem, changes the key, drops gone.pem and adds b.pem.
+        let mut plan = Plan::new();
+        plan.add(d.join("o/certs/a.pem"), "A", Mode::Public);
+        plan.add(d.join("o/private/k.pem"), "K2", Mode::Secret);
+        plan.add(d.join("o/certs/b.pem"), "B", Mode::Public);
+        plan.adopt(staged);
+        assert_eq!(plan.ahead(), [d.join("o/certs/a.pem")]);
+        plan.commit(&l).unwrap();
+        assert_eq!(
+            inode(&d.join("o/certs/a.pem")),
+            a_ino,
+            "taken, not written again"
+        );
+        assert_eq!(fs::read_to_string(d.join("o/private/k.pem")).unwrap(), "K2");
+        assert_eq!(mode(&d.join("o/private/k.pem")), 0o600);
+        assert_eq!(fs::read_to_string(d.join("o/certs/b.pem")).unwrap(), "B");
+        assert!(!d.join("o/certs/gone.pem").exists());
+        assert!(leftovers(&d).is_empty());
+        drop(l);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_run_that_fails_before_its_commit_leaves_nothing_it_staged() {
+        let d = tmp();
+        let l = lock(&d);
+        let staged_plan = || {
+            let mut p = Plan::new();
+            for i in 0..20 {
+                p.add(d.join(format!("new/deep/{i}.pem")), "x", Mode::Public);
+            }
+            p.add(d.join("new/private/k.pem"), "k", Mode::Secret);
+            p
+        };
+        // A stager dropped without finish (the run failed while keys were still coming).
+        let stager = Stager::new(&l);
+        stager.stage(&staged_plan());
+        drop(stager);
+        assert!(!d.join("new").exists());
+        // Finished, adopted by a plan that is then dropped (a later step failed).
+        let stager = Stager::new(&l);
+        stager.stage(&staged_plan());
+        let mut plan = staged_plan();
+        plan.adopt(stager.finish().unwrap());
+        assert_eq!(plan.ahead().len(), 21);
+        drop(plan);
+        assert!(!d.join("new").exists());
+        assert!(leftovers(&d).is_empty());
+        drop(l);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_staged_fails_the_run_and_leaves_nothing() {
+        let d = tmp();
+        fs::write(d.join("blocker"), "a file where a folder must go").unwrap();
+        fs::create_dir(d.join("real")).unwrap();
+        std::os::unix::fs::symlink(d.join("real"), d.join("link")).unwrap();
+        let l = lock(&d);
+        for bad in [d.join("blocker/sub/b.pem"), d.join("link/x/k.pem")] {
+            let stager = Stager::new(&l);
+            let mut p = Plan::new();
+            for i in 0..10 {
+                p.add(d.join(format!("fresh/{i}.pem")), "a", Mode::Public);
+            }
+            p.add(&bad, "b", Mode::Secret);
+            stager.stage(&p);
+            let what = bad.parent().unwrap().parent().unwrap().to_path_buf();
+            let failed = loop {
+                // The failure shows while the run goes on, and at the end.
+                if let Some(e) = stager.failed() {
+                    break e;
+                }
+                std::thread::yield_now();
+            };
+            assert!(
+                failed.to_string().contains(&*what.to_string_lossy()),
+                "{failed}"
+            );
+            let err = stager.finish().err().unwrap().to_string();
+            assert_eq!(err, failed.to_string());
+            assert!(!d.join("fresh").exists());
+            assert!(leftovers(&d).is_empty());
+        }
+        drop(l);
         fs::remove_dir_all(d).unwrap();
     }
 }

@@ -436,24 +436,10 @@ impl<'a, 't> OrgCheck<'a, 't> {
         cert_name: &str,
         fix: &str,
     ) {
-        let rsa_cert =
-            check::parse(cert)
-                .ok()
-                .and_then(|c| match c.public_key().parsed().ok()? {
-                    x509_parser::public_key::PublicKey::RSA(k) => Some((
-                        k.modulus
-                            .iter()
-                            .copied()
-                            .skip_while(|b| *b == 0)
-                            .collect::<Vec<u8>>(),
-                        k.exponent
-                            .iter()
-                            .copied()
-                            .skip_while(|b| *b == 0)
-                            .collect::<Vec<u8>>(),
-                    )),
-                    _ => None,
-                });
+        let rsa_cert = check::parse(cert)
+            .ok()
+            .and_then(|c| keys::shape::spki_rsa(c.public_key().raw))
+            .map(|k| (k.modulus, k.exponent));
         if let Some(public) = rsa_cert {
             let Some((_, pkcs8)) = self.key_der(e, path, fix) else {
                 return;
