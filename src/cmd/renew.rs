@@ -21,6 +21,7 @@ pub fn run(args: &RenewArgs) -> Result<i32> {
     let now = args.common.now()?;
     let out = &args.common.out;
     // Under the tree lock from the first read of an index to the last write.
+    args.common.use_passphrase();
     let lock = args.common.lock()?;
     for n in &args.names {
         if !orgs.iter().any(|o| !o.leaves_named(n).is_empty()) {

@@ -7,8 +7,8 @@ mod triage;
 pub use triage::{leaf_state, LeafState, Reason};
 
 use crate::error::Result;
-use crate::keys;
-use crate::model::{CaLevel, KeyAlg};
+use crate::keys::{self, ca_key, CaKey};
+use crate::model::{CaKeyStore, CaLevel, KeyAlg};
 use crate::pki::{self, Leaf, OrgCa};
 use crate::profile::{LeafSpec, OrgSpec};
 use crate::store::{OrgLayout, Plan};
@@ -70,6 +70,14 @@ impl<'a> OrgWork<'a> {
             .count()
     }
 
+    /// The CA keys of this org that the run's key batch generates (none for a token).
+    fn batch_ca_keys(&self) -> usize {
+        match self.org.ca_key_store {
+            CaKeyStore::Pkcs11(_) => 0,
+            _ => self.missing_ca_levels(),
+        }
+    }
+
     fn missing_ca_levels(&self) -> usize {
         CaLevel::for_tier(self.tier).len() - self.existing.as_ref().map_or(0, |e| e.levels.len())
     }
@@ -88,7 +96,8 @@ pub struct OrgDone {
 pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDone>, Plan)> {
     let mut algs: Vec<KeyAlg> = Vec::new();
     for w in &work {
-        algs.extend(std::iter::repeat_n(w.org.ca_key, w.missing_ca_levels()));
+        // A token makes its own CA keys; files get theirs from the batch.
+        algs.extend(std::iter::repeat_n(w.org.ca_key, w.batch_ca_keys()));
         algs.extend(
             (w.leaves.iter().enumerate())
                 .filter(|(i, _)| w.keys.get(*i).is_none_or(Option::is_none))
@@ -109,7 +118,7 @@ pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDo
     let mut jobs = Vec::with_capacity(work.len());
     let mut leaf_keys = Vec::with_capacity(work.len());
     for mut w in work {
-        let ca_keys: Vec<_> = keys.by_ref().take(w.missing_ca_levels()).collect();
+        let ca_keys: Vec<_> = keys.by_ref().take(w.batch_ca_keys()).collect();
         let mut fresh = keys.by_ref().take(w.new_leaf_keys()).collect::<Vec<_>>();
         fresh.reverse();
         let mut given = std::mem::take(&mut w.keys);
@@ -128,7 +137,8 @@ pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDo
         .par_iter_mut()
         .map(|(w, existing, ca_keys)| {
             let new_from = existing.as_ref().map_or(0, |e| e.levels.len());
-            let ca = pki::build_ca(w.org, w.tier, existing.take(), std::mem::take(ca_keys), now)?;
+            let new_keys = ca_keys_for(w, new_from, std::mem::take(ca_keys))?;
+            let ca = pki::build_ca(w.org, w.tier, existing.take(), new_keys, now)?;
             Ok((ca, new_from))
         })
         .collect::<Result<_>>()?;
@@ -188,6 +198,29 @@ pub fn execute(work: Vec<OrgWork<'_>>, now: OffsetDateTime) -> Result<(Vec<OrgDo
         });
     }
     Ok((done, plan))
+}
+
+/// The new CA keys of `w`, from the level `new_from` down, kept as its profile says: the
+/// batch's keys as (encrypted) files, or keys made in the token.
+fn ca_keys_for(w: &OrgWork<'_>, new_from: usize, batch: Vec<rcgen::KeyPair>) -> Result<Vec<CaKey>> {
+    let mut batch = batch.into_iter();
+    CaLevel::for_tier(w.tier)[new_from..]
+        .iter()
+        .map(|&level| {
+            let kp = match w.org.ca_key_store {
+                CaKeyStore::Pkcs11(_) => None,
+                _ => batch.next(),
+            };
+            ca_key::create(
+                &w.org.ca_key_store,
+                w.org.ca_key,
+                w.org.name.as_str(),
+                level,
+                &w.layout.ca(level).key,
+                kp,
+            )
+        })
+        .collect()
 }
 
 fn key_cost(a: KeyAlg) -> u32 {

@@ -5,18 +5,18 @@ use super::check;
 use super::ext::{add_revocation_info, ca_common_name, csr_pem, key_id, serial, subject, validity};
 use super::read_cert;
 use crate::error::{Error, Result};
-use crate::keys;
+use crate::keys::{ca_key, CaKey};
 use crate::model::CaLevel;
 use crate::profile::OrgSpec;
 use crate::store::{Mode, OrgLayout, Plan};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyUsagePurpose, PublicKeyData};
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 /// One CA certificate with its key.
 pub struct Ca {
     pub level: CaLevel,
-    pub key: KeyPair,
+    pub key: CaKey,
     pub der: CertificateDer<'static>,
     pub pem: String,
     pub csr_pem: Option<String>,
@@ -53,15 +53,19 @@ impl OrgCa {
 
     /// Reads the CA levels that exist on disk. `Ok(None)` when there is no root cert.
     /// Missing levels below the root are simply absent: a killed run is completed by `ensure`.
-    pub fn load(layout: &OrgLayout, tier: u8) -> Result<Option<OrgCa>> {
+    /// The keys are opened as `org`'s profile keeps them (a file, plain or encrypted, or a
+    /// PKCS#11 token).
+    pub fn load(layout: &OrgLayout, org: &OrgSpec, tier: u8) -> Result<Option<OrgCa>> {
         let mut levels = Vec::new();
         for &level in CaLevel::for_tier(tier) {
             let files = layout.ca(level);
-            if !files.cert.exists() || !files.key.exists() {
+            if !files.cert.exists() {
                 break;
             }
             let (der, pem) = read_cert(&files.cert)?;
-            let key = keys::load(&files.key)?;
+            let Some(key) = open_key(org, level, &files, &der)? else {
+                break;
+            };
             let not_after = check::not_after(&der, &files.cert)?;
             check::key_matches(&der, &key).map_err(|m| {
                 Error::input(format!(
@@ -84,7 +88,7 @@ impl OrgCa {
     /// Loads the complete hierarchy or says which command creates it.
     pub fn load_complete(layout: &OrgLayout, org: &OrgSpec) -> Result<OrgCa> {
         let tier = detect_tier(layout).unwrap_or(org.tier);
-        match OrgCa::load(layout, tier)? {
+        match OrgCa::load(layout, org, tier)? {
             Some(ca) if ca.levels.len() == CaLevel::for_tier(tier).len() => Ok(ca),
             _ => Err(Error::input(format!(
                 "org `{}` has no complete CA under {}; create it first with `hapki ca init --org {}`",
@@ -95,11 +99,34 @@ impl OrgCa {
         }
     }
 
-    pub(crate) fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
+    pub(crate) fn issuer(&self) -> Result<Issuer<'static, &CaKey>> {
         let ca = self.issuing();
         Issuer::from_ca_cert_der(&ca.der, &ca.key)
             .map_err(|e| Error::bug(format!("cannot use the CA certificate as issuer: {e}")))
     }
+}
+
+/// The key of a CA cert on disk: its file, or its token key (`ca_key::open`).
+fn open_key(
+    org: &OrgSpec,
+    level: CaLevel,
+    files: &crate::store::CaFiles,
+    der: &CertificateDer<'_>,
+) -> Result<Option<CaKey>> {
+    let cert = check::parse(der).map_err(|m| {
+        Error::input(format!(
+            "{}: {m}; restore it or re-create the CA with `hapki ca init --force`",
+            files.cert.display()
+        ))
+    })?;
+    let spki_key = cert.public_key().subject_public_key.data.to_vec();
+    ca_key::open(
+        &org.ca_key_store,
+        org.name.as_str(),
+        level,
+        &files.key,
+        &spki_key,
+    )
 }
 
 /// The tier of the hierarchy already on disk, if any: the layout tells it. A level counts as
@@ -124,7 +151,12 @@ pub fn detect_tier(layout: &OrgLayout) -> Option<u8> {
 
 /// What a CA of `level` in a hierarchy of `tier` levels asks for: its name, key usages and
 /// path length (a CSR holds no more; the issuer adds serial and validity).
-fn ca_request(org: &OrgSpec, tier: u8, level: CaLevel, key: &KeyPair) -> Result<CertificateParams> {
+fn ca_request(
+    org: &OrgSpec,
+    tier: u8,
+    level: CaLevel,
+    key: &impl PublicKeyData,
+) -> Result<CertificateParams> {
     let all = CaLevel::for_tier(tier);
     let below = all.len() - 1 - all.iter().position(|l| *l == level).unwrap_or(0);
     let mut params = CertificateParams::default();
@@ -145,7 +177,7 @@ pub fn build_ca(
     org: &OrgSpec,
     tier: u8,
     existing: Option<OrgCa>,
-    mut new_keys: Vec<KeyPair>,
+    mut new_keys: Vec<CaKey>,
     now: OffsetDateTime,
 ) -> Result<OrgCa> {
     let mut levels = existing.map(|e| e.levels).unwrap_or_default();
@@ -217,7 +249,9 @@ pub fn ca_plan(layout: &OrgLayout, ca: &OrgCa, only_new_from: usize) -> Plan {
     }
     for c in ca.levels[only_new_from..].iter().rev() {
         let files = layout.ca(c.level);
-        plan.add(&files.key, c.key.serialize_pem().into_bytes(), Mode::Secret);
+        if let Some(pem) = c.key.file_pem() {
+            plan.add(&files.key, pem.as_bytes(), Mode::Secret);
+        }
         if let (Some(p), Some(csr)) = (&files.csr, &c.csr_pem) {
             plan.add(p, csr.as_bytes(), Mode::Public);
         }
@@ -246,6 +280,7 @@ pub fn ca_repair_plan(org: &OrgSpec, layout: &OrgLayout, ca: &OrgCa) -> Result<P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys;
     use crate::model::KeyAlg;
     use crate::profile::Topology;
     use std::path::Path;
@@ -259,7 +294,7 @@ mod tests {
         .unwrap();
         let org = &topo.orgs[0];
         let keys = (0..3)
-            .map(|_| keys::generate(KeyAlg::EcdsaP256).unwrap())
+            .map(|_| CaKey::plain(keys::generate(KeyAlg::EcdsaP256).unwrap()))
             .collect();
         let ca = build_ca(org, 3, None, keys, OffsetDateTime::now_utc()).unwrap();
         let layout = OrgLayout::new(Path::new("out"), "p", "p.com");

@@ -123,7 +123,7 @@ pub fn not_after(der: &CertificateDer<'_>, path: &Path) -> crate::error::Result<
 }
 
 /// The cert's public key is the key pair's.
-pub fn key_matches(der: &CertificateDer<'_>, key: &KeyPair) -> Result<(), CheckError> {
+pub fn key_matches(der: &CertificateDer<'_>, key: &dyn PublicKeyData) -> Result<(), CheckError> {
     let cert = parse(der)?;
     if cert.public_key().raw == key.subject_public_key_info().as_slice() {
         Ok(())
@@ -137,7 +137,7 @@ pub fn key_matches(der: &CertificateDer<'_>, key: &KeyPair) -> Result<(), CheckE
 pub fn ca_cert(
     der: &CertificateDer<'_>,
     parent: Option<&CertificateDer<'_>>,
-    key: Option<&KeyPair>,
+    key: Option<&dyn PublicKeyData>,
     now: OffsetDateTime,
 ) -> Result<(), CheckError> {
     let cert = parse(der)?;
@@ -286,7 +286,7 @@ mod tests {
 
     fn ca(org: &OrgSpec) -> OrgCa {
         let keys = (0..2)
-            .map(|_| keys::generate(KeyAlg::EcdsaP256).unwrap())
+            .map(|_| crate::keys::CaKey::plain(keys::generate(KeyAlg::EcdsaP256).unwrap()))
             .collect();
         build_ca(org, 2, None, keys, t0()).unwrap()
     }

@@ -6,7 +6,7 @@ use crate::model::CaLevel;
 use crate::profile::OrgSpec;
 use rcgen::{
     CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType, DnValue,
-    KeyIdMethod, KeyPair, SerialNumber,
+    KeyIdMethod, PublicKeyData, SerialNumber, SigningKey,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -54,8 +54,8 @@ pub(crate) fn subject(org: &OrgSpec, cn: Option<&str>) -> Result<DistinguishedNa
 /// the SHA-256 hash of the subjectPublicKey BIT STRING's value. rcgen's own `KeyIdMethod::Sha256`
 /// hashes the whole SubjectPublicKeyInfo, which no RFC names and linters report as unknown.
 /// The issuer's AKI repeats this value, as rcgen reads it from the issuer cert's SKI.
-pub(crate) fn key_id(key: &KeyPair) -> KeyIdMethod {
-    let h = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.public_key_raw());
+pub(crate) fn key_id(key: &impl PublicKeyData) -> KeyIdMethod {
+    let h = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.der_bytes());
     KeyIdMethod::PreSpecified(h.as_ref()[..20].to_vec())
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn add_revocation_info(params: &mut CertificateParams, org: &OrgSpec)
 
 /// The CSR a subject would have sent for `params`: its name, key and requested extensions. What
 /// only the issuer decides (serial, AKI, CRL and OCSP locations) is not part of a request.
-pub(crate) fn csr_pem(params: &CertificateParams, key: &KeyPair) -> Result<String> {
+pub(crate) fn csr_pem(params: &CertificateParams, key: &impl SigningKey) -> Result<String> {
     let mut req = params.clone();
     req.serial_number = None;
     req.use_authority_key_identifier_extension = false;

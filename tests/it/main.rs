@@ -36,6 +36,7 @@ mod interop_openssl;
 mod jwt;
 mod jwt_count;
 mod jwt_interop;
+mod keys_encrypted;
 mod killed_init;
 mod lifecycle_openssl;
 mod lifecycle_renew;
