@@ -80,8 +80,9 @@ pub fn token(uri: &Pkcs11Uri) -> Result<Arc<Token>> {
     let m = module(uri)?;
     let fail = |what: &str, e: cryptoki::error::Error| {
         Error::input(format!(
-            "the PKCS#11 module {} could not {what} ({e}); check the token and the module",
-            uri.module_path.display()
+            "the PKCS#11 module {} could not {what} ({}); check the token and the module",
+            uri.module_path.display(),
+            short(&e)
         ))
     };
     let slot = m
@@ -108,9 +109,10 @@ pub fn token(uri: &Pkcs11Uri) -> Result<Arc<Token>> {
         .login(UserType::User, Some(&AuthPin::from(pin.as_str())))
         .map_err(|e| {
             Error::input(format!(
-                "the PIN in {} does not log in to the PKCS#11 token `{}` ({e}); put the token's user PIN on its first line",
+                "the PIN in {} does not log in to the PKCS#11 token `{}` ({}); put the token's user PIN on its first line",
                 uri.pin_file.display(),
-                uri.token
+                uri.token,
+                short(&e)
             ))
         })?;
     let t = Arc::new(Token {
@@ -119,6 +121,15 @@ pub fn token(uri: &Pkcs11Uri) -> Result<Arc<Token>> {
     });
     tokens.push(t.clone());
     Ok(t)
+}
+
+/// A PKCS#11 error as its return value's name (`PinIncorrect`): cryptoki's Display quotes the
+/// standard's paragraph on it, too long for a one-sentence message.
+fn short(e: &cryptoki::error::Error) -> String {
+    match e {
+        cryptoki::error::Error::Pkcs11(rv, _) => format!("{rv:?}"),
+        other => other.to_string(),
+    }
 }
 
 fn read_pin(uri: &Pkcs11Uri) -> Result<Zeroizing<String>> {
@@ -143,8 +154,9 @@ impl Token {
 
     fn fail(&self, what: &str, e: cryptoki::error::Error) -> Error {
         Error::input(format!(
-            "the PKCS#11 token `{}` could not {what} ({e}); check the token (is it full, or read-only?)",
-            self.uri.token
+            "the PKCS#11 token `{}` could not {what} ({}); check the token (is it full, or read-only?)",
+            self.uri.token,
+            short(&e)
         ))
     }
 }
@@ -170,6 +182,9 @@ pub fn generate(uri: &Pkcs11Uri, alg: KeyAlg, label: &str) -> Result<TokenKey> {
         Attribute::Sign(true),
         Attribute::Sensitive(true),
         Attribute::Extractable(false),
+        // A CA key signs and does nothing else.
+        Attribute::Decrypt(false),
+        Attribute::Unwrap(false),
     ]);
     let mechanism = match alg {
         KeyAlg::Rsa2048 | KeyAlg::Rsa3072 | KeyAlg::Rsa4096 => {
