@@ -255,3 +255,4 @@ Runs (s): init ${init_wall[*]}; openssl ${pair_ossl[*]}; paired hapki ${pair_hap
 floor CPU ${floor_cpu[*]}; mint ${mint_wall[*]}; ECDSA init ${e[*]}.
 ${verify_rc:+verify: $verify_rc (0: all good, 1: a problem reported).}
 EOF
+benches/hsm.sh "$hapki" || echo "scripts/bench.sh: benches/hsm.sh did not run (SoftHSM2 missing?)" >&2
