@@ -356,26 +356,6 @@ impl TokenKey {
         self.alg
     }
 
-    /// Reads back the attributes that keep the key in the token: (sensitive, extractable).
-    pub fn protection(&self) -> Result<(bool, bool)> {
-        let s = self.token.session()?;
-        let attrs = s
-            .get_attributes(
-                self.handle,
-                &[AttributeType::Sensitive, AttributeType::Extractable],
-            )
-            .map_err(|e| self.token.fail("read a key's attributes", e))?;
-        let (mut sensitive, mut extractable) = (false, true);
-        for a in attrs {
-            match a {
-                Attribute::Sensitive(v) => sensitive = v,
-                Attribute::Extractable(v) => extractable = v,
-                _ => {}
-            }
-        }
-        Ok((sensitive, extractable))
-    }
-
     pub fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
         use aws_lc_rs::digest;
         let s = self
