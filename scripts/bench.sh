@@ -321,3 +321,5 @@ EOF
 benches/serve.sh
 # The token endpoint against the signing rate (docs/performance.md, "The token endpoint").
 HAPKI=$hapki benches/token.sh
+# init with CA keys in SoftHSM2 against key files (benches/hsm.sh).
+benches/hsm.sh "$hapki" || echo "scripts/bench.sh: benches/hsm.sh did not run (SoftHSM2 missing?)" >&2

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's: installs what the tests
 # drive (openssl, NGINX, HAProxy, PostgreSQL, curl, faketime for the one openssl signing that
-# must happen at a pinned time (OpenSSL 3.0's `x509 -req` has no start date), and a Python venv
-# with PyJWT and jwcrypto for JWT interop), then runs every Rust test (the integration tests are one binary, tests/it)
+# must happen at a pinned time (OpenSSL 3.0's `x509 -req` has no start date), SoftHSM2 and
+# OpenSC's pkcs11-tool for CA keys in a PKCS#11 token, and a Python venv with PyJWT and jwcrypto
+# for JWT interop), then runs every Rust test (the integration tests are one binary, tests/it)
 # and closes with the tests that said SKIPPED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in openssl:openssl nginx:nginx haproxy:haproxy curl:curl xxd:xxd man:man-db faketime:faketime; do
+for pair in openssl:openssl nginx:nginx haproxy:haproxy curl:curl xxd:xxd man:man-db faketime:faketime softhsm2-util:softhsm2 pkcs11-tool:opensc; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

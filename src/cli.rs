@@ -370,6 +370,11 @@ pub struct VerifyArgs {
     /// Report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The passphrase of encrypted CA keys (first line of FILE; else HAPKI_PASSPHRASE_FILE):
+    /// with it, verify also opens them and checks each matches its cert. Without it, only their
+    /// format is checked.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 const INSPECT_HELP: &str = "EXAMPLES:\n  hapki inspect certs/participant1/participant1/certs/participant1.customer1.com.cert.pem\n  hapki inspect certs/participant1/jwt/alice.token --json\n\nEXIT CODES:\n  0  success\n  2  the file could not be read or is of no kind hapki knows";
@@ -420,9 +425,20 @@ pub struct Common {
         allow_hyphen_values = true
     )]
     pub wait: String,
+    /// The passphrase of encrypted CA keys (profile `ca_key_encryption`): the first line of
+    /// FILE. Else the file HAPKI_PASSPHRASE_FILE names, else a prompt on a terminal. Never on
+    /// the command line itself.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 impl Common {
+    /// Makes `--passphrase-file` this run's source of the CA keys' passphrase
+    /// (`keys::passphrase`); every command that signs with a CA key calls it first.
+    pub fn use_passphrase(&self) {
+        crate::keys::passphrase::use_file(self.passphrase_file.as_deref());
+    }
+
     /// Takes the output folder's lock (see `store::lock`), waiting up to `--wait`, and
     /// recovers what a killed run left. Every command that writes holds it while it runs.
     pub fn lock(&self) -> crate::Result<crate::store::Lock> {

@@ -46,6 +46,8 @@ fn main() {
         Command::Help(a) => cmd::help::run(a),
         Command::Serve(a) => cmd::serve::run(a),
     };
+    // The CA keys' passphrase, if one was read, is zeroized before the process ends.
+    hapki::keys::passphrase::forget();
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {

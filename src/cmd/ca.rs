@@ -13,6 +13,7 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
     let orgs = topo.select(args.org.as_deref())?;
     let out = &args.common.out;
+    args.common.use_passphrase();
     let lock = args.common.lock()?;
     let mut work = Vec::new();
     for org in orgs {
@@ -26,7 +27,7 @@ pub fn run(args: &CaInitArgs) -> Result<i32> {
                 // change of tier, needs --force.
                 let on_disk = detect_tier(&w.layout).unwrap_or(w.tier);
                 let tier = args.tier.unwrap_or(on_disk);
-                match OrgCa::load(&w.layout, tier)? {
+                match OrgCa::load(&w.layout, org, tier)? {
                     Some(e)
                         if tier == on_disk && e.levels.len() < CaLevel::for_tier(tier).len() =>
                     {

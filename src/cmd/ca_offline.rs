@@ -12,7 +12,7 @@ use crate::cadb::{self, Index};
 use crate::cli::Common;
 use crate::error::{Error, Result};
 use crate::issue::OrgWork;
-use crate::keys;
+use crate::keys::{self, ca_key};
 use crate::model::{fmt_time, CaLevel};
 use crate::pki::{self, check, Ca, OrgCa};
 use crate::profile::{OrgSpec, Topology};
@@ -131,10 +131,12 @@ pub fn csr(args: &CaCsrArgs) -> Result<i32> {
         .csr
         .clone()
         .expect("CAs below the root have a CSR path");
+    refuse_token(org, "ca csr")?;
+    args.common.use_passphrase();
     let lock = args.common.lock()?;
     // A key already here is kept: it is either waiting for its cert, or its CA is in use.
     let (key, fresh) = if files.key.exists() {
-        let key = keys::load(&files.key)?;
+        let key = ca_key::load_file(&files.key)?;
         if files.cert.exists() {
             let (der, _) = pki::read_cert(&files.cert)?;
             check::key_matches(&der, &key).map_err(|m| {
@@ -148,13 +150,25 @@ pub fn csr(args: &CaCsrArgs) -> Result<i32> {
         (key, false)
     } else {
         super::preflight(out)?;
-        (keys::generate(org.ca_key)?, true)
+        let kp = keys::generate(org.ca_key)?;
+        let path = &files.key;
+        let key = ca_key::create(
+            &org.ca_key_store,
+            org.ca_key,
+            org.name.as_str(),
+            level,
+            path,
+            Some(kp),
+        )?;
+        (key, true)
     };
     let params = pki::ca_request(org, tier, level, &key)?;
     let csr_pem = pki::csr_pem(&params, &key)?;
     let mut plan = Plan::new();
     if fresh {
-        plan.add(&files.key, key.serialize_pem().into_bytes(), Mode::Secret);
+        if let Some(pem) = key.file_pem() {
+            plan.add(&files.key, pem.as_bytes(), Mode::Secret);
+        }
     }
     plan.add(&csr_path, csr_pem.into_bytes(), Mode::Public);
     super::preflight(out)?;
@@ -176,6 +190,18 @@ pub fn csr(args: &CaCsrArgs) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
+/// The offline-root steps keep the key of the CA below the root in a file here (plain or
+/// encrypted): a key made in a PKCS#11 token has no file to carry a CSR for yet.
+fn refuse_token(org: &OrgSpec, command: &str) -> Result<()> {
+    match &org.ca_key_store {
+        crate::model::CaKeyStore::Pkcs11(_) => Err(Error::input(format!(
+            "org `{}` keeps its CA keys in a PKCS#11 token (ca_key_store), and `hapki {command}` works with CA key files only; use ca_key_encryption = \"scrypt\" for this org's offline-root steps, or keep the root in the token too",
+            org.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -193,7 +219,8 @@ fn root_here(layout: &OrgLayout, org: &OrgSpec) -> Result<Ca> {
             org.name
         )));
     }
-    let ca = OrgCa::load(layout, 1)?.ok_or_else(|| Error::bug("a root cert without a root"))?;
+    let ca =
+        OrgCa::load(layout, org, 1)?.ok_or_else(|| Error::bug("a root cert without a root"))?;
     let root = ca.levels.into_iter().next().expect("a root");
     if root.key.is_none() {
         return Err(pki::offline_error(
@@ -210,6 +237,7 @@ pub fn sign(args: &CaSignArgs) -> Result<i32> {
     use rcgen::{BasicConstraints, CertificateSigningRequestParams, IsCa, Issuer};
     let topo = Topology::load(args.common.profile.as_deref())?;
     let org = topo.org(&args.org)?;
+    args.common.use_passphrase();
     let now = args.common.now()?;
     let out = &args.common.out;
     let layout = OrgLayout::new(out, org.name.as_str(), &org.dns);
@@ -405,6 +433,8 @@ fn crl_signed_by(der: &[u8], root: &CertificateDer<'_>) -> bool {
 pub fn import(args: &CaImportArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
     let org = topo.org(&args.org)?;
+    refuse_token(org, "ca import")?;
+    args.common.use_passphrase();
     let now = args.common.now()?;
     let out = &args.common.out;
     let layout = OrgLayout::new(out, org.name.as_str(), &org.dns);
@@ -614,7 +644,7 @@ fn import_ca(
             org.name
         )));
     }
-    let key = keys::load(&files.key)?;
+    let key = ca_key::load_file(&files.key)?;
     check::key_matches(der, &key).map_err(|_| {
         Error::input(format!(
             "the CA cert in {f} is not for the key {} (it was signed from another request); sign the request `hapki ca csr --org {}` wrote here",

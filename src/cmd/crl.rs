@@ -18,6 +18,7 @@ pub fn run(args: &CrlArgs) -> Result<i32> {
     let now = args.common.now()?;
     let out = &args.common.out;
     // Under the tree lock from the first read of an index to the last write.
+    args.common.use_passphrase();
     let lock = args.common.lock()?;
     let mut plan = Plan::new();
     let mut lines = Vec::new();

@@ -22,12 +22,14 @@ pub fn run(args: &InitArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
     let out = &args.common.out;
     let now = args.common.now()?;
+    args.common.use_passphrase();
     let lock = args.common.lock()?;
 
     let mut work = Vec::new();
     let mut repairs = Plan::new();
     let mut repaired_of = vec![0usize; topo.orgs.len()];
     let mut ca_repaired = 0;
+    let mut rewrapped = 0;
     for (o, org) in topo.orgs.iter().enumerate() {
         let mut w = org_work(org, out);
         let specs = leaf_specs(org);
@@ -37,9 +39,20 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             // A hierarchy on disk with more levels than the profile asks for is kept; one with
             // fewer (a lost or never-written intermediate) is completed to the profile's tier.
             w.tier = detect_tier(&w.layout).map_or(org.tier, |t| t.max(org.tier));
-            w.existing = OrgCa::load(&w.layout, w.tier)?;
+            w.existing = OrgCa::load(&w.layout, org, w.tier)?;
             if let Some(note) = super::ca_offline::before_init(org, &mut w)? {
                 eprintln!("{note}");
+            }
+            // A kept CA key whose file is not in the form the profile asks for (a profile
+            // switched from `ca_key_encryption = "none"` to `"scrypt"`, or back) is rewritten
+            // in place, encrypted with this run's passphrase (or decrypted).
+            for c in w.existing.iter().flat_map(|e| &e.levels) {
+                let path = w.layout.ca(c.level).key;
+                let Some(key) = &c.key else { continue };
+                if let Some(pem) = key.rewrapped(&org.ca_key_store, &path)? {
+                    repairs.add(path, pem.as_bytes(), Mode::Secret);
+                    rewrapped += 1;
+                }
             }
         }
         let complete_ca = w
@@ -206,6 +219,7 @@ pub fn run(args: &InitArgs) -> Result<i32> {
             })
             .collect(),
         ca_repaired,
+        rewrapped,
         closed: &closed,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -260,6 +274,8 @@ struct Summary<'a> {
     orgs: Vec<OrgSummary<'a>>,
     /// CA files (trust bundle, root copy, CA CSRs) written again from the kept CA certs.
     ca_repaired: usize,
+    /// CA key files rewritten in the form `ca_key_encryption` asks for.
+    rewrapped: usize,
     /// Secret files and folders closed to group and others.
     closed: &'a [std::path::PathBuf],
     seconds: f64,
@@ -296,7 +312,7 @@ impl Summary<'_> {
     fn human(&self) -> String {
         let repaired = self.total(|o| o.repaired);
         let mut s = format!(
-            "hapki init: {} orgs, {} CA certs, {} leaf certs{}{}, {} JWKS, {} tokens written to {} in {:.1}s\n",
+            "hapki init: {} orgs, {} CA certs, {} leaf certs{}{}{}, {} JWKS, {} tokens written to {} in {:.1}s\n",
             self.orgs.len(),
             self.total(|o| o.ca_new),
             self.total(|o| o.leaves.len()),
@@ -313,6 +329,13 @@ impl Summary<'_> {
                 )
             } else {
                 String::new()
+            },
+            match self.rewrapped {
+                0 => String::new(),
+                n => format!(
+                    ", {n} CA key{} rewritten as ca_key_encryption says",
+                    if n == 1 { "" } else { "s" }
+                ),
             },
             self.total(|o| usize::from(o.jwks)),
             self.total(|o| o.tokens),
@@ -382,6 +405,7 @@ impl Summary<'_> {
             "out": self.out.display().to_string(),
             "nothing_to_do": !self.orgs.iter().any(OrgSummary::changed)
                 && self.ca_repaired == 0
+                && self.rewrapped == 0
                 && self.closed.is_empty(),
             "written": {
                 "ca_certs": self.total(|o| o.ca_new),
@@ -391,6 +415,7 @@ impl Summary<'_> {
                 "truststores": self.total(|o| usize::from(o.truststore)),
                 "tokens": self.total(|o| o.tokens),
                 "ca_files_repaired": self.ca_repaired,
+                "ca_keys_rewritten": self.rewrapped,
                 "modes_closed": self.closed.len(),
             },
             "seconds": self.seconds,

@@ -55,6 +55,7 @@ pub fn run(args: &IssueArgs) -> Result<i32> {
 
     let out = &args.common.out;
     let now = args.common.now()?;
+    args.common.use_passphrase();
     let lock = args.common.lock()?;
     let mut w = OrgWork::new(org, out);
     let ca = OrgCa::load_complete(&w.layout, org)?;

@@ -24,6 +24,7 @@ pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
     let orgs = jwt_orgs(&topo, args.org.as_deref())?;
     let out = &args.common.out;
     let now = args.common.now()?;
+    args.common.use_passphrase();
     let lock = args.common.lock()?;
     let mut work = Vec::new();
     for org in orgs {

@@ -54,6 +54,7 @@ pub fn run(args: &JwtRotateArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;
     let org = topo.org(&args.org)?;
     let out = &args.common.out;
+    args.common.use_passphrase();
     let now = args.common.now()?;
     let lock = args.common.lock()?;
     let layout = OrgLayout::new(out, org.name.as_str(), &org.dns);

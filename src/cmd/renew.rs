@@ -23,6 +23,7 @@ pub fn run(args: &RenewArgs) -> Result<i32> {
     let now = args.common.now()?;
     let out = &args.common.out;
     // Under the tree lock from the first read of an index to the last write.
+    args.common.use_passphrase();
     let lock = args.common.lock()?;
     let signer_named = args.names.iter().any(|n| n == JWT_SIGNING_NAME);
     for n in args.names.iter().filter(|n| *n != JWT_SIGNING_NAME) {

@@ -33,6 +33,7 @@ pub fn run(args: &RevokeArgs) -> Result<i32> {
     let now = args.common.now()?;
     let out = &args.common.out;
     // Under the tree lock from the first read of an index to the last write.
+    args.common.use_passphrase();
     let lock = args.common.lock()?;
     let orgs = topo.select(args.org.as_deref())?;
 

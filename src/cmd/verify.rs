@@ -21,6 +21,7 @@ pub fn run(args: &VerifyArgs) -> Result<i32> {
     };
     let within = Span::parse_or_zero(args.within.as_deref().unwrap_or(WITHIN))?;
     let topo = Topology::load(args.profile.as_deref())?;
+    crate::keys::passphrase::use_file(args.passphrase_file.as_deref());
     let entries = verify_tree(&Options {
         dir: &args.dir,
         topo: &topo,

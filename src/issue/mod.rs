@@ -13,8 +13,8 @@ mod triage;
 pub use triage::{leaf_state, LeafState, Reason};
 
 use crate::error::Result;
-use crate::keys;
-use crate::model::{CaLevel, KeyAlg};
+use crate::keys::{self, ca_key, passphrase, CaKey};
+use crate::model::{CaKeyStore, CaLevel, KeyAlg};
 use crate::pki::{self, responder, Leaf, OrgCa};
 use crate::profile::{LeafSpec, OrgSpec};
 use crate::store::{OrgLayout, Plan, Stager};
@@ -145,7 +145,10 @@ fn schedule(work: &[OrgWork<'_>], needs: &[Needs]) -> Vec<(KeyAlg, KeyUse)> {
     let mut cas = Vec::new();
     let mut rest = Vec::new();
     for (org, (w, n)) in work.iter().zip(needs).enumerate() {
-        cas.extend((n.ca.clone()).map(|level| (w.org.ca_key, KeyUse::Ca { org, level })));
+        // A token makes its own CA keys (`run`, before the batch); files get theirs here.
+        if !matches!(w.org.ca_key_store, CaKeyStore::Pkcs11(_)) {
+            cas.extend((n.ca.clone()).map(|level| (w.org.ca_key, KeyUse::Ca { org, level })));
+        }
         rest.extend(
             (n.leaf_keys.iter()).map(|&leaf| (w.leaves[leaf].key, KeyUse::Leaf { org, leaf })),
         );
@@ -203,7 +206,7 @@ struct OrgRun<'a> {
 
 struct PendingCa {
     existing: Option<OrgCa>,
-    keys: Vec<Option<KeyPair>>,
+    keys: Vec<Option<CaKey>>,
 }
 
 /// A CA hierarchy and its files: its index and CRL files, the records of the new levels in
@@ -299,9 +302,31 @@ fn run(
 
     // CAs that need no new key are built before the batch; leaves with a given key are signed
     // as soon as their CA is there.
-    for r in runs.iter().filter(|r| locked(&r.pending).keys.is_empty()) {
-        let existing = locked(&r.pending).existing.take();
-        engine.build(r, existing, Vec::new())?;
+    // Before the batch: the passphrase of new encrypted CA keys (asked once, not in the middle
+    // of the key generation), and the CA keys a PKCS#11 token makes itself.
+    for r in runs.iter() {
+        let new = CaLevel::for_tier(r.tier).get(r.new_from).copied();
+        match (&r.org.ca_key_store, new) {
+            (CaKeyStore::Encrypted(_), Some(level)) => {
+                passphrase::get(&r.layout.ca(level).key, true)?;
+            }
+            (CaKeyStore::Pkcs11(_), Some(_)) => {
+                let levels = r.new_from..CaLevel::for_tier(r.tier).len();
+                let made = levels
+                    .map(|level| new_ca_key(r, level, None).map(Some))
+                    .collect::<Result<Vec<_>>>()?;
+                locked(&r.pending).keys = made;
+            }
+            _ => {}
+        }
+    }
+    let keyed = |r: &&OrgRun<'_>| locked(&r.pending).keys.iter().all(Option::is_some);
+    for r in runs.iter().filter(keyed) {
+        let (existing, keys) = {
+            let mut p = locked(&r.pending);
+            (p.existing.take(), std::mem::take(&mut p.keys))
+        };
+        engine.build(r, existing, keys.into_iter().flatten().collect())?;
     }
     for (r, keys) in runs.iter().zip(given) {
         for (i, key) in keys {
@@ -349,6 +374,7 @@ impl Engine<'_, '_> {
 
     /// One new CA key of `r`; the last one builds the hierarchy.
     fn ca_key(&self, r: &OrgRun<'_>, level: usize, key: KeyPair) -> Result<()> {
+        let key = new_ca_key(r, level, Some(key))?;
         let complete = {
             let mut p = locked(&r.pending);
             let slot = (p.keys.get_mut(level - r.new_from))
@@ -367,7 +393,7 @@ impl Engine<'_, '_> {
 
     /// Builds (or completes) `r`'s hierarchy, stages its files, then signs whatever waited for
     /// it, across the pool.
-    fn build(&self, r: &OrgRun<'_>, existing: Option<OrgCa>, keys: Vec<KeyPair>) -> Result<()> {
+    fn build(&self, r: &OrgRun<'_>, existing: Option<OrgCa>, keys: Vec<CaKey>) -> Result<()> {
         let ca = pki::build_ca(r.org, r.tier, existing, keys, self.now)?;
         let mut db = Plan::new();
         crate::cadb::prepare(&mut db, &r.layout, r.org, &ca, r.new_from, self.now)?;
@@ -490,6 +516,22 @@ fn assemble(runs: Vec<OrgRun<'_>>) -> Result<(Vec<OrgDone>, Plan)> {
         });
     }
     Ok((done, plan))
+}
+
+/// A new CA key of `level` of `r`, kept as its profile says: `kp` (from the batch) as a
+/// plain or encrypted file, or (`kp` is `None`) a key made in the PKCS#11 token.
+fn new_ca_key(r: &OrgRun<'_>, level: usize, kp: Option<KeyPair>) -> Result<CaKey> {
+    let level = CaLevel::for_tier(r.tier)[level];
+    let org = r.org;
+    let path = r.layout.ca(level).key;
+    ca_key::create(
+        &org.ca_key_store,
+        org.ca_key,
+        org.name.as_str(),
+        level,
+        &path,
+        kp,
+    )
 }
 
 fn key_cost(a: KeyAlg) -> u32 {
@@ -642,7 +684,7 @@ servers = ["e"]
         // A second run under the kept CAs: no CA key, and the responders still fit.
         let mut w = work(&topo, b.path());
         for w in &mut w {
-            w.existing = OrgCa::load(&w.layout, w.tier).unwrap();
+            w.existing = OrgCa::load(&w.layout, w.org, w.tier).unwrap();
             w.leaves.truncate(1);
         }
         assert_eq!(planned_keys(&w, t0()), [KeyAlg::EcdsaP256; 2]);

@@ -119,7 +119,7 @@ mod tests {
             let t0 = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
             let org = Topology::parse(PROFILE, "p.toml").unwrap().orgs.remove(0);
             let ca_keys = (0..2)
-                .map(|_| keys::generate(KeyAlg::EcdsaP256).unwrap())
+                .map(|_| crate::keys::CaKey::plain(keys::generate(KeyAlg::EcdsaP256).unwrap()))
                 .collect();
             let ca = build_ca(&org, 2, None, ca_keys, t0).unwrap();
             let name = Label::parse("node1", "name").unwrap();

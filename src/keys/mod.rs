@@ -1,8 +1,16 @@
 //! Key pairs: generation (in parallel across every core, since RSA generation dominates the cost
 //! of a run; each key handed on the moment it exists, so the run signs and stores around it), PKCS#8 loading through rustls-pki-types, the signature algorithm each key
 //! naturally signs with, and (in `shape`) what a key's structure says without loading it.
+//! CA keys (`ca_key`) may instead be encrypted PKCS#8 files (`encrypted`, opened with the run's
+//! `passphrase`) or live in a PKCS#11 token (`pkcs11`).
 
+pub mod ca_key;
+pub mod encrypted;
+pub mod passphrase;
+pub mod pkcs11;
 pub mod shape;
+
+pub use ca_key::CaKey;
 
 use crate::error::{Error, Result};
 use crate::model::KeyAlg;

@@ -4,6 +4,7 @@
 //! depend on this one, and it depends on none but `error`.
 
 mod alg;
+mod keystore;
 mod kind;
 mod name;
 mod san;
@@ -11,6 +12,7 @@ mod time;
 
 pub use self::time::{fmt_time, parse_days, At, Span};
 pub use alg::KeyAlg;
+pub use keystore::{CaKeyStore, Kdf, Pkcs11Uri};
 pub use kind::{CaLevel, Kind};
 pub use name::{parse_domain, Label};
 pub use san::San;

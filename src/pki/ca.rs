@@ -5,13 +5,11 @@ use super::check;
 use super::ext::{add_revocation_info, ca_common_name, csr_pem, serial, subject, validity};
 use super::read_cert;
 use crate::error::{Error, Result};
-use crate::keys;
+use crate::keys::{ca_key, CaKey};
 use crate::model::CaLevel;
 use crate::profile::OrgSpec;
 use crate::store::{Mode, OrgLayout, Plan};
-use rcgen::{
-    BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose, PublicKeyData,
-};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyUsagePurpose, PublicKeyData};
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
@@ -20,7 +18,7 @@ pub struct Ca {
     pub level: CaLevel,
     /// `None` for a root whose key is kept elsewhere (an offline root, docs/offline-root.md):
     /// everything that does not sign with it still works.
-    pub key: Option<KeyPair>,
+    pub key: Option<CaKey>,
     pub der: CertificateDer<'static>,
     pub pem: String,
     pub csr_pem: Option<String>,
@@ -35,7 +33,7 @@ pub struct OrgCa {
 impl Ca {
     /// The key to sign with, or the sentence that says it is offline. Callers that know the
     /// tree's layout check first with `OrgCa::signing_key`, whose sentence names the file.
-    pub fn key(&self) -> Result<&KeyPair> {
+    pub fn key(&self) -> Result<&CaKey> {
         self.key.as_ref().ok_or_else(|| {
             Error::input(format!(
                 "the {} CA's key is not in this tree: the root is offline; run this where the root key is kept (docs/offline-root.md)",
@@ -80,25 +78,27 @@ impl OrgCa {
 
     /// Reads the CA levels that exist on disk. `Ok(None)` when there is no root cert.
     /// Missing levels below the root are simply absent: a killed run is completed by `ensure`.
-    pub fn load(layout: &OrgLayout, tier: u8) -> Result<Option<OrgCa>> {
+    /// The keys are opened as `org`'s profile keeps them (a file, plain or encrypted, or a
+    /// PKCS#11 token).
+    pub fn load(layout: &OrgLayout, org: &OrgSpec, tier: u8) -> Result<Option<OrgCa>> {
         let mut levels: Vec<Ca> = Vec::new();
         for &level in CaLevel::for_tier(tier) {
             let files = layout.ca(level);
-            // Only the root may be kept elsewhere (an offline root): a level below it without
-            // its key is a hierarchy cut short, which `ensure` completes.
-            let offline = level == CaLevel::Root && !files.key.exists();
-            if !files.cert.exists() || (!files.key.exists() && !offline) {
+            if !files.cert.exists() {
                 break;
             }
             let (der, pem) = read_cert(&files.cert)?;
+            let key = open_key(org, level, &files, &der)?;
+            // Only the root may be kept elsewhere (an offline root): a level below it without
+            // its key is a hierarchy cut short, which `ensure` completes.
+            if key.is_none() && level != CaLevel::Root {
+                break;
+            }
             let not_after = check::not_after(&der, &files.cert)?;
-            let key = if offline {
-                None
-            } else {
-                let key = keys::load(&files.key)?;
-                check::key_matches(&der, &key).map_err(|m| {
+            if let Some(key) = &key {
+                check::key_matches(&der, key).map_err(|m| {
                     if level == CaLevel::Root {
-                        if let Some(e) = swapped_root(layout, &files.cert, &key) {
+                        if let Some(e) = swapped_root(layout, &files.cert, key) {
                             return e;
                         }
                     }
@@ -107,8 +107,7 @@ impl OrgCa {
                         files.key.display()
                     ))
                 })?;
-                Some(key)
-            };
+            }
             if let Some(parent) = levels.last() {
                 // A CA of another PKI (cert and key) put in this level's place: nothing may be
                 // issued under it, since nothing it signs chains to the org's root.
@@ -142,7 +141,7 @@ impl OrgCa {
     /// Loads the complete hierarchy or says which command creates it.
     pub fn load_complete(layout: &OrgLayout, org: &OrgSpec) -> Result<OrgCa> {
         let tier = detect_tier(layout).unwrap_or(org.tier);
-        match OrgCa::load(layout, tier)? {
+        match OrgCa::load(layout, org, tier)? {
             Some(ca) if ca.levels.len() == CaLevel::for_tier(tier).len() => Ok(ca),
             _ => Err(Error::input(format!(
                 "org `{}` has no complete CA under {}; create it first with `hapki ca init --org {}`",
@@ -160,7 +159,7 @@ impl OrgCa {
         level: CaLevel,
         org: &str,
         needed_for: &str,
-    ) -> Result<&KeyPair> {
+    ) -> Result<&CaKey> {
         let ca = self
             .levels
             .iter()
@@ -188,7 +187,7 @@ impl OrgCa {
         self.root().key.is_none()
     }
 
-    pub(crate) fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
+    pub(crate) fn issuer(&self) -> Result<Issuer<'static, &CaKey>> {
         let ca = self.issuing();
         Issuer::from_ca_cert_der(&ca.der, ca.key()?)
             .map_err(|e| Error::bug(format!("cannot use the CA certificate as issuer: {e}")))
@@ -200,7 +199,7 @@ impl OrgCa {
 /// below the root was signed by the key. Then the error names the cert, and the copy that
 /// still holds the org's root (the root copy, the trust bundle), so nothing is ever issued
 /// under, or copied from, the foreign cert.
-fn swapped_root(layout: &OrgLayout, cert: &std::path::Path, key: &KeyPair) -> Option<Error> {
+fn swapped_root(layout: &OrgLayout, cert: &std::path::Path, key: &CaKey) -> Option<Error> {
     use rustls_pki_types::pem::PemObject;
     use x509_parser::prelude::FromDer;
     let below = [CaLevel::Policy, CaLevel::Intermediate]
@@ -245,6 +244,29 @@ fn swapped_root(layout: &OrgLayout, cert: &std::path::Path, key: &KeyPair) -> Op
     }))
 }
 
+/// The key of a CA cert on disk: its file, or its token key (`ca_key::open`).
+fn open_key(
+    org: &OrgSpec,
+    level: CaLevel,
+    files: &crate::store::CaFiles,
+    der: &CertificateDer<'_>,
+) -> Result<Option<CaKey>> {
+    let cert = check::parse(der).map_err(|m| {
+        Error::input(format!(
+            "{}: {m}; restore it or re-create the CA with `hapki ca init --force`",
+            files.cert.display()
+        ))
+    })?;
+    let spki_key = cert.public_key().subject_public_key.data.to_vec();
+    ca_key::open(
+        &org.ca_key_store,
+        org.name.as_str(),
+        level,
+        &files.key,
+        &spki_key,
+    )
+}
+
 /// The tier of the hierarchy already on disk, if any: the layout tells it. A level counts as
 /// present when any of its files is, so a lost intermediate cert (or a run killed before it was
 /// written) reads as an incomplete two-tier CA, never as a one-tier CA to issue leaves under.
@@ -271,9 +293,9 @@ pub(crate) fn ca_request(
     org: &OrgSpec,
     tier: u8,
     level: CaLevel,
-    key: &KeyPair,
+    key: &impl PublicKeyData,
 ) -> Result<CertificateParams> {
-    ca_request_for(org, tier, level, key.public_key_raw())
+    ca_request_for(org, tier, level, key.der_bytes())
 }
 
 /// `ca_request` for the raw subjectPublicKey of a key held elsewhere (a CSR's, `hapki ca sign`).
@@ -306,7 +328,7 @@ pub fn build_ca(
     org: &OrgSpec,
     tier: u8,
     existing: Option<OrgCa>,
-    mut new_keys: Vec<KeyPair>,
+    mut new_keys: Vec<CaKey>,
     now: OffsetDateTime,
 ) -> Result<OrgCa> {
     let mut levels = existing.map(|e| e.levels).unwrap_or_default();
@@ -378,8 +400,8 @@ pub fn ca_plan(layout: &OrgLayout, ca: &OrgCa, only_new_from: usize) -> Plan {
     }
     for c in ca.levels[only_new_from..].iter().rev() {
         let files = layout.ca(c.level);
-        if let Some(key) = &c.key {
-            plan.add(&files.key, key.serialize_pem().into_bytes(), Mode::Secret);
+        if let Some(pem) = c.key.as_ref().and_then(CaKey::file_pem) {
+            plan.add(&files.key, pem.as_bytes(), Mode::Secret);
         }
         if let (Some(p), Some(csr)) = (&files.csr, &c.csr_pem) {
             plan.add(p, csr.as_bytes(), Mode::Public);
@@ -409,6 +431,7 @@ pub fn ca_repair_plan(org: &OrgSpec, layout: &OrgLayout, ca: &OrgCa) -> Result<P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys;
     use crate::model::KeyAlg;
     use crate::profile::Topology;
     use std::path::Path;
@@ -422,7 +445,7 @@ mod tests {
         .unwrap();
         let org = &topo.orgs[0];
         let keys = (0..3)
-            .map(|_| keys::generate(KeyAlg::EcdsaP256).unwrap())
+            .map(|_| CaKey::plain(keys::generate(KeyAlg::EcdsaP256).unwrap()))
             .collect();
         let ca = build_ca(org, 3, None, keys, OffsetDateTime::now_utc()).unwrap();
         let layout = OrgLayout::new(Path::new("out"), "p", "p.com");

@@ -128,7 +128,7 @@ pub fn not_after(der: &CertificateDer<'_>, path: &Path) -> crate::error::Result<
 }
 
 /// The cert's public key is the key pair's.
-pub fn key_matches(der: &CertificateDer<'_>, key: &KeyPair) -> Result<(), CheckError> {
+pub fn key_matches(der: &CertificateDer<'_>, key: &dyn PublicKeyData) -> Result<(), CheckError> {
     let cert = parse(der)?;
     if cert.public_key().raw == key.subject_public_key_info().as_slice() {
         Ok(())
@@ -142,7 +142,7 @@ pub fn key_matches(der: &CertificateDer<'_>, key: &KeyPair) -> Result<(), CheckE
 pub fn ca_cert(
     der: &CertificateDer<'_>,
     parent: Option<&CertificateDer<'_>>,
-    key: Option<&KeyPair>,
+    key: Option<&dyn PublicKeyData>,
     now: OffsetDateTime,
 ) -> Result<(), CheckError> {
     let cert = parse(der)?;
@@ -292,7 +292,7 @@ mod tests {
 
     fn ca(org: &OrgSpec) -> OrgCa {
         let keys = (0..2)
-            .map(|_| keys::generate(KeyAlg::EcdsaP256).unwrap())
+            .map(|_| crate::keys::CaKey::plain(keys::generate(KeyAlg::EcdsaP256).unwrap()))
             .collect();
         build_ca(org, 2, None, keys, t0()).unwrap()
     }
@@ -393,9 +393,22 @@ mod tests {
         let org = org();
         let (ours, theirs) = (ca(&org), ca(&org));
         let (root, mid) = (&ours.levels[0], &ours.levels[1]);
-        assert_eq!(ca_cert(&root.der, None, root.key.as_ref(), t0()), Ok(()));
         assert_eq!(
-            ca_cert(&mid.der, Some(&root.der), mid.key.as_ref(), t0()),
+            ca_cert(
+                &root.der,
+                None,
+                root.key.as_ref().map(|k| k as &dyn rcgen::PublicKeyData),
+                t0()
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            ca_cert(
+                &mid.der,
+                Some(&root.der),
+                mid.key.as_ref().map(|k| k as &dyn rcgen::PublicKeyData),
+                t0()
+            ),
             Ok(())
         );
         let foreign_root = &theirs.root().der;
@@ -409,7 +422,12 @@ mod tests {
             Err(CheckError::BadSelfSignature)
         );
         assert_eq!(
-            ca_cert(&root.der, None, mid.key.as_ref(), t0()),
+            ca_cert(
+                &root.der,
+                None,
+                mid.key.as_ref().map(|k| k as &dyn rcgen::PublicKeyData),
+                t0()
+            ),
             Err(CheckError::KeyMismatch)
         );
         let far = t0() + Duration::days(365 * 40);

@@ -7,7 +7,7 @@ use crate::model::San;
 use crate::profile::OrgSpec;
 use rcgen::{
     CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType, DnValue,
-    KeyIdMethod, KeyPair, SerialNumber,
+    KeyIdMethod, PublicKeyData, SerialNumber, SigningKey,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -55,8 +55,8 @@ pub(crate) fn subject(org: &OrgSpec, cn: Option<&str>) -> Result<DistinguishedNa
 /// the SHA-256 hash of the subjectPublicKey BIT STRING's value. rcgen's own `KeyIdMethod::Sha256`
 /// hashes the whole SubjectPublicKeyInfo, which no RFC names and linters report as unknown.
 /// The issuer's AKI repeats this value, as rcgen reads it from the issuer cert's SKI.
-pub(crate) fn key_id(key: &KeyPair) -> KeyIdMethod {
-    key_id_raw(key.public_key_raw())
+pub(crate) fn key_id(key: &impl PublicKeyData) -> KeyIdMethod {
+    key_id_raw(key.der_bytes())
 }
 
 /// `key_id` of a raw subjectPublicKey (a key known only by its CSR).
@@ -116,7 +116,7 @@ pub(crate) fn add_revocation_info(params: &mut CertificateParams, org: &OrgSpec)
 /// The CSR a subject would have sent for `params`: its name, key and requested extensions. What
 /// only the issuer decides (serial, AKI, CRL and OCSP locations, name constraints) is not part
 /// of a request.
-pub(crate) fn csr_pem(params: &CertificateParams, key: &KeyPair) -> Result<String> {
+pub(crate) fn csr_pem(params: &CertificateParams, key: &impl SigningKey) -> Result<String> {
     let mut req = params.clone();
     req.serial_number = None;
     req.use_authority_key_identifier_extension = false;
@@ -387,7 +387,11 @@ mod tests {
     fn the_constraints_read_back_from_a_cert_are_the_ones_written() {
         let org = org("");
         let keys = (0..2)
-            .map(|_| crate::keys::generate(crate::model::KeyAlg::EcdsaP256).unwrap())
+            .map(|_| {
+                crate::keys::generate(crate::model::KeyAlg::EcdsaP256)
+                    .map(crate::keys::CaKey::plain)
+                    .unwrap()
+            })
             .collect();
         let ca =
             crate::pki::build_ca(&org, 2, None, keys, time::OffsetDateTime::now_utc()).unwrap();

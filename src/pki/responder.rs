@@ -160,7 +160,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let new_ca = || {
             let keys = (0..3)
-                .map(|_| keys::generate(KeyAlg::EcdsaP256).unwrap())
+                .map(|_| crate::keys::CaKey::plain(keys::generate(KeyAlg::EcdsaP256).unwrap()))
                 .collect();
             build_ca(org, 3, None, keys, now).unwrap()
         };

@@ -3,7 +3,7 @@
 //! already a checked domain type. The built-in default, `profiles/canton-ha.toml`, is compiled in.
 
 use crate::error::{Error, Result};
-use crate::model::{parse_domain, KeyAlg, Kind, Label, San, Span};
+use crate::model::{parse_domain, CaKeyStore, KeyAlg, Kind, Label, San, Span};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -21,6 +21,10 @@ struct RawDefaults {
     state: Option<String>,
     tier: Option<u8>,
     ca_key: Option<String>,
+    /// "scrypt", "pbkdf2" or "none": CA keys as encrypted PKCS#8 files.
+    ca_key_encryption: Option<String>,
+    /// A `pkcs11:` URI (RFC 7512): CA keys in that token instead of files.
+    ca_key_store: Option<String>,
     leaf_key: Option<String>,
     jwt_key: Option<String>,
     root_days: Option<i64>,
@@ -214,6 +218,8 @@ pub struct OrgSpec {
     pub state: String,
     pub tier: u8,
     pub ca_key: KeyAlg,
+    /// Where the CA private keys live: plain files, encrypted files or a PKCS#11 token.
+    pub ca_key_store: CaKeyStore,
     pub leaf_key: KeyAlg,
     pub root_days: u32,
     pub intermediate_days: u32,
@@ -517,6 +523,12 @@ fn build_org(ro: &RawOrg, d: &RawDefaults) -> Result<OrgSpec> {
         )?,
         tier,
         ca_key: key(o.ca_key.as_ref().or(d.ca_key.as_ref()), KeyAlg::Rsa4096)?,
+        ca_key_store: CaKeyStore::parse(
+            o.ca_key_encryption
+                .as_deref()
+                .or(d.ca_key_encryption.as_deref()),
+            o.ca_key_store.as_deref().or(d.ca_key_store.as_deref()),
+        )?,
         leaf_key,
         root_days: days(o.root_days.or(d.root_days), 7300, "root_days")?,
         intermediate_days: days(

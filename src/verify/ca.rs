@@ -6,7 +6,7 @@ use super::fix::shell;
 use super::report::*;
 use super::OrgCheck;
 use crate::keys;
-use crate::model::CaLevel;
+use crate::model::{CaKeyStore, CaLevel};
 use crate::pki::{self, check};
 use crate::store::OrgLayout;
 use rayon::prelude::*;
@@ -275,7 +275,10 @@ impl<'a, 't> OrgCheck<'a, 't> {
             .map(|(level, cert, der)| {
                 let path = layout.ca(*level).key;
                 let mut e = Entry::new(&path, format!("{} key", level_kind(*level)));
-                if !self.exists(&path) && *level == CaLevel::Root {
+                let store = self.site.spec.map(|s| &s.ca_key_store);
+                if let (false, Some(CaKeyStore::Pkcs11(uri))) = (self.exists(&path), store) {
+                    self.token_key(&mut e, uri, *level, der, &recreate);
+                } else if !self.exists(&path) && *level == CaLevel::Root {
                     e.warn(Code::KeyOffline,
                         "is not here: fine when the root is kept offline (docs/offline-root.md); the CAs below it go on issuing, and a new CA below it or the root's CRL is signed on the root's machine",
                         "",
@@ -294,6 +297,19 @@ impl<'a, 't> OrgCheck<'a, 't> {
                 } else {
                     let fix = format!("restore the CA's own key, or {recreate}");
                     self.ca_key(&mut e, &path, der, &file_name(cert), &fix);
+                    if matches!(store, Some(CaKeyStore::Encrypted(_)))
+                        && crate::store::read(&path)
+                            .is_ok_and(|b| !keys::encrypted::is_encrypted(&b))
+                    {
+                        e.warn(
+                            Code::KeyNotEncrypted,
+                            "is a plain key file, while the profile asks for encrypted CA keys (ca_key_encryption)",
+                            &format!(
+                                "encrypt it in place with {} --passphrase-file FILE",
+                                self.fix.hapki("init")
+                            ),
+                        );
+                    }
                 }
                 e
             })
@@ -426,6 +442,38 @@ impl<'a, 't> OrgCheck<'a, 't> {
         self.entries.push(e);
     }
 
+    /// A CA key the profile keeps in a PKCS#11 token: found there by label and matched with
+    /// its cert when the token can be reached (a token on another machine only warns).
+    fn token_key(
+        &self,
+        e: &mut Entry,
+        uri: &crate::model::Pkcs11Uri,
+        level: CaLevel,
+        cert: &CertificateDer<'_>,
+        recreate: &str,
+    ) {
+        let Ok(c) = check::parse(cert) else {
+            return;
+        };
+        let label = keys::ca_key::label(&self.site.name, level);
+        match keys::pkcs11::find(uri, &label, c.public_key().subject_public_key.data.as_ref()) {
+            Ok(Some(_)) => {}
+            Ok(None) => e.problem(
+                Code::TokenKeyMissing,
+                format!(
+                    "is not a file (ca_key_store is a PKCS#11 token), and the token `{}` holds no key labelled `{label}` that matches the CA cert",
+                    uri.token
+                ),
+                &format!("restore the token, or {recreate}"),
+            ),
+            Err(err) => e.warn(
+                Code::TokenUnreachable,
+                format!("is in a PKCS#11 token that cannot be reached, so it was not checked: {err}"),
+                "",
+            ),
+        }
+    }
+
     /// A CA's private key. Nothing loads it at run time (hapki does, fully, whenever it issues),
     /// so an RSA key is matched by its public part without the costly validation of a load.
     pub(super) fn ca_key(
@@ -436,6 +484,13 @@ impl<'a, 't> OrgCheck<'a, 't> {
         cert_name: &str,
         fix: &str,
     ) {
+        if let Ok(bytes) = crate::store::read(path) {
+            if keys::encrypted::is_encrypted(&bytes) {
+                secret_mode(e, path);
+                encrypted_ca_key(e, path, &bytes, cert, cert_name, fix);
+                return;
+            }
+        }
         let rsa_cert = check::parse(cert)
             .ok()
             .and_then(|c| keys::shape::spki_rsa(c.public_key().raw))
@@ -455,5 +510,43 @@ impl<'a, 't> OrgCheck<'a, 't> {
             return;
         }
         self.private_key(e, path, Some(cert), cert_name, fix);
+    }
+}
+
+/// An encrypted CA key: its scheme is checked without the passphrase; with one given to the
+/// run (`--passphrase-file`, `HAPKI_PASSPHRASE_FILE`; verify never prompts) it is opened and
+/// matched with its cert.
+fn encrypted_ca_key(
+    e: &mut Entry,
+    path: &Path,
+    pem: &[u8],
+    cert: &CertificateDer<'_>,
+    cert_name: &str,
+    fix: &str,
+) {
+    if let Err(why) = keys::encrypted::describe(pem, path) {
+        e.problem(
+            Code::BadKey,
+            format!("holds an encrypted key hapki cannot open: {why}"),
+            fix,
+        );
+        return;
+    }
+    if !keys::passphrase::given() {
+        return;
+    }
+    let opened = keys::passphrase::get(path, false)
+        .and_then(|p| keys::encrypted::decrypt(pem, path, &p.bytes, &p.from));
+    match opened {
+        Err(err) => e.problem(
+            Code::WrongPassphrase,
+            format!("cannot be opened: {err}"),
+            "",
+        ),
+        Ok(k) => {
+            if check::key_matches(cert, &k).is_err() {
+                e.problem(Code::KeyMismatch, another_key(cert_name), fix);
+            }
+        }
     }
 }

@@ -77,6 +77,14 @@ codes! {
     StaleCsr => "stale-csr",
     /// A warning: a CA key is not on disk (fine when kept offline).
     KeyOffline => "key-offline",
+    /// A warning: the profile asks for encrypted CA keys and this one is plain.
+    KeyNotEncrypted => "key-not-encrypted",
+    /// An encrypted CA key the given passphrase does not open.
+    WrongPassphrase => "wrong-passphrase",
+    /// The PKCS#11 token holds no key for this CA cert.
+    TokenKeyMissing => "token-key-missing",
+    /// A warning: the PKCS#11 token of the profile cannot be reached, so its key is unchecked.
+    TokenUnreachable => "token-unreachable",
     /// Cannot be checked because the org's CA has a problem.
     CaBroken => "ca-broken",
     /// Cannot be checked because its leaf cert has a problem.

@@ -310,3 +310,64 @@ fn tier_3_requests_the_policy_ca_and_the_issuing_ca_is_made_here() {
     let (code, report) = verify(&org);
     assert_eq!(code, 0, "{report}");
 }
+
+/// `machine`, with `extra` lines in the profile's `[defaults]`.
+fn machine_with(tier: u8, extra: &str) -> Fixture {
+    let text = crate::support::fixture::canton_ha_profile("ecdsa-p256", "ecdsa-p256", tier)
+        .replacen("[defaults]\n", &format!("[defaults]\n{extra}\n"), 1);
+    assert!(text.contains(extra), "the profile has a [defaults] table");
+    Fixture::profile(&text).at(AT).bare()
+}
+
+#[test]
+fn the_offline_steps_keep_encrypted_ca_keys_encrypted_and_refuse_a_token_store() {
+    let scrypt = "ca_key_encryption = \"scrypt\"";
+    let (root, org) = (machine_with(2, scrypt), machine_with(2, scrypt));
+    let pw = root.scratch("pw").join("pass.txt");
+    std::fs::write(&pw, "correct horse\n").unwrap();
+    let run = |fx: &Fixture, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--at", AT]);
+        let o = fx
+            .cmd(&all)
+            .env("HAPKI_PASSPHRASE_FILE", &pw)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "hapki {args:?}: {err}");
+    };
+    run(&root, &["ca", "init", "--tier", "1", "--org", ORG]);
+    run(&org, &["ca", "csr", "--org", ORG]);
+    // The intermediate's key made by `ca csr` is encrypted as the profile says, not plain.
+    let key = org.p1("intermediate/private/intermediate.key.pem");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{pem}"
+    );
+    let csr = carry(&org.p1("intermediate/csr/intermediate.csr.pem"), &root);
+    run(&root, &["ca", "sign", csr.to_str().unwrap(), "--org", ORG]);
+    let back = carry(&csr.with_file_name("intermediate.cert.pem"), &org);
+    run(
+        &org,
+        &["ca", "import", back.to_str().unwrap(), "--org", ORG],
+    );
+    run(&org, &["init"]);
+    assert_leaves_verify(&org);
+    // Without the passphrase, the encrypted intermediate cannot sign: one sentence, exit 2.
+    let (code, _, err) = self::run(&org, &["issue", "extra", "--org", ORG, "--kind", "client"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no passphrase was given"), "{err}");
+
+    // A token store has no key file to carry a request for: refused before anything is made.
+    let token = "ca_key_store = \"pkcs11:token=t;?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/nonexistent\"";
+    let org = machine_with(2, token);
+    let before = snapshot(&org.out);
+    let (code, _, err) = self::run(&org, &["ca", "csr", "--org", ORG]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("keeps its CA keys in a PKCS#11 token") && err.contains("hapki ca csr"),
+        "{err}"
+    );
+    assert_same_tree(&before, &snapshot(&org.out));
+}

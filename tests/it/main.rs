@@ -39,6 +39,8 @@ mod interop_openssl;
 mod jwt;
 mod jwt_count;
 mod jwt_interop;
+mod keys_encrypted;
+mod keys_pkcs11;
 mod killed_init;
 mod lifecycle_openssl;
 mod lifecycle_renew;

@@ -83,9 +83,11 @@ fn forge(fx: &Fixture, org: &str, name: &str) -> (PathBuf, PathBuf) {
         format!("subjectAltName=DNS:{name}\nextendedKeyUsage=clientAuth,serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"),
     )
     .unwrap();
-    // Signed at AT (faketime), so the forged cert is within its validity when verify runs at AT.
+    // Signed an hour before AT (faketime), so the forged cert is within its validity when
+    // verify runs at AT however long the loaded machine takes to start openssl (faketime's
+    // clock runs on from the time it is given).
     let out = std::process::Command::new("faketime")
-        .arg(AT.replace('T', " ").trim_end_matches('Z'))
+        .arg(format!("@{}", AT_UNIX - 3600))
         .arg("openssl")
         .args([
             "x509",
