@@ -326,7 +326,7 @@ pub struct JwtMintArgs {
     pub common: Common,
 }
 
-const JWT_VERIFY_HELP: &str = "EXAMPLES:\n  hapki jwt verify certs/participant1/jwt/alice.token --jwks certs/participant1/jwt/jwks.json\n  hapki jwt verify \"$TOKEN\" --jwks jwks.json --aud participant1 --at 2026-11-27T12:00:00Z\n\nEXIT CODES:\n  0  the token is valid\n  1  the token is invalid (the reason is printed)\n  2  could not run (unreadable file, malformed JWKS)";
+const JWT_VERIFY_HELP: &str = "EXAMPLES:\n  hapki jwt verify certs/participant1/jwt/alice.token --jwks certs/participant1/jwt/jwks.json\n  hapki jwt verify \"$TOKEN\" --jwks jwks.json --aud participant1 --at 2026-11-27T12:00:00Z\n  hapki jwt verify certs/participant1/jwt/alice.token --jwks certs/participant1/jwt/jwks.json --profile my.toml\n\nThe signature is checked with the JWKS key the token's kid names (its `use` must be `sig` when\ngiven), exp/nbf/iat with 60 s of leeway, the key's x5c chain to the org root, and `iss` when --iss\nor --profile says which issuer to expect.\n\nEXIT CODES:\n  0  the token is valid\n  1  the token is invalid (the reason is printed)\n  2  could not run (unreadable file, malformed JWKS)";
 
 #[derive(Args, Debug)]
 pub struct JwtVerifyArgs {
@@ -342,6 +342,13 @@ pub struct JwtVerifyArgs {
     /// Audience the token must carry.
     #[arg(long, value_name = "AUD")]
     pub aud: Option<String>,
+    /// Issuer (`iss`) the token must carry.
+    #[arg(long, value_name = "ISSUER")]
+    pub iss: Option<String>,
+    /// Profile the tree was built from: the token must carry the `iss` it sets for the org whose
+    /// NS/jwt/jwks.json is given (unless --iss names one).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Check at this time (RFC 3339 or Unix seconds) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,

@@ -384,6 +384,35 @@ fn layout_root(jwks: &Path) -> Option<CertificateDer<'static>> {
         .map(|(d, _)| d)
 }
 
+/// The issuer the token must carry: `--iss`, else with `--profile` the `iss` the profile sets
+/// for the org whose `NS/jwt/jwks.json` is checked; none without either, since a JWKS alone does
+/// not say who issues tokens.
+fn expected_issuer(args: &JwtVerifyArgs) -> Result<Option<String>> {
+    if let Some(iss) = &args.iss {
+        return Ok(Some(iss.clone()));
+    }
+    let Some(profile) = &args.profile else {
+        return Ok(None);
+    };
+    let topo = Topology::load(Some(profile.as_path()))?;
+    let org_name = args
+        .jwks
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == "jwt"))
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str());
+    let org = org_name.and_then(|n| topo.orgs.iter().find(|o| o.name.as_str() == n));
+    match org {
+        Some(org) => Ok(Some(jwt_spec(org).issuer)),
+        None => Err(Error::input(format!(
+            "{} is not the NS/jwt/jwks.json of an org of the profile {}, so the profile does not say which issuer to expect; give it with --iss",
+            args.jwks.display(),
+            topo.source
+        ))),
+    }
+}
+
 pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
     let at: Option<At> = args.at.as_deref().map(str::parse).transpose()?;
     let now = at.map_or_else(OffsetDateTime::now_utc, |a| a.0);
@@ -408,11 +437,15 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
         )));
     };
     let root = Some(root);
+    let issuer = expected_issuer(args)?;
     let result = token::verify_token(&token, &jwks, args.aud.as_deref(), now.unix_timestamp())
         .and_then(|v| {
             let jwk = jwks.find(&v.kid).expect("verify_token found the kid");
             token::check_jwk(jwk, root.as_ref(), now)
                 .map_err(|m| format!("cannot be trusted: its JWKS {m}"))?;
+            if let Some(want) = &issuer {
+                token::check_issuer(&v.claims, want)?;
+            }
             Ok(v)
         });
     match result {
@@ -430,9 +463,7 @@ pub fn verify(args: &JwtVerifyArgs) -> Result<i32> {
                     "org-rooted",
                     v.kid,
                     v.alg,
-                    OffsetDateTime::from_unix_timestamp(exp)
-                        .map(crate::model::fmt_time)
-                        .unwrap_or_default()
+                    token::fmt_unix(exp)
                 );
             }
             Ok(EXIT_OK)

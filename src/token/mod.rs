@@ -20,4 +20,4 @@ pub use claims::{TokenSpec, AUD_PREFIX};
 pub use jwk::{check_jwk, jwk_for, x5t};
 pub use jwks::{jwks_json, parse_jwks};
 pub use sign::Signer;
-pub use verify::{unverified_exp, verify_token, Verified, LEEWAY};
+pub use verify::{check_issuer, fmt_unix, unverified_exp, verify_token, Verified, LEEWAY};

@@ -23,13 +23,19 @@ pub fn signing_spec(org: &OrgSpec, key: Option<KeyAlg>) -> crate::profile::LeafS
     adhoc_spec(org, &label, Kind::JwtSigning, &[], None, key)
 }
 
-/// Why hapki refuses to make a JWT signing key of type `alg`, if it does: Canton verifies
-/// RS256, ES256 and ES512 tokens only, so a P-384 key (ES384) would sign tokens no participant
-/// accepts.
+/// Why hapki refuses to make a JWT signing key of type `alg`, if it does: Canton's Ledger API
+/// verifies RS256, ES256 and ES512 tokens only (and HMAC ones in tests), so a P-384 key (ES384)
+/// or an Ed25519 key (EdDSA) would sign tokens no participant accepts.
 pub fn jwt_key_refusal(alg: KeyAlg) -> Option<&'static str> {
-    (alg == KeyAlg::EcdsaP384).then_some(
-        "Canton accepts RS256, ES256 and ES512 tokens only and rejects P-384 (ES384) ones; choose rsa2048 (RS256) or ecdsa-p256 (ES256)",
-    )
+    match alg {
+        KeyAlg::EcdsaP384 => Some(
+            "Canton accepts RS256, ES256 and ES512 tokens only and rejects P-384 (ES384) ones; choose rsa2048 (RS256) or ecdsa-p256 (ES256)",
+        ),
+        KeyAlg::Ed25519 => Some(
+            "Canton accepts RS256, ES256 and ES512 tokens only and rejects Ed25519 (EdDSA) ones; choose rsa2048 (RS256) or ecdsa-p256 (ES256)",
+        ),
+        _ => None,
+    }
 }
 
 /// The JWKS of an org's signing cert with its CA chain (issuing CA first, root last).

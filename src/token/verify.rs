@@ -3,7 +3,9 @@
 
 use super::jws::{self, Jws};
 use crate::model::fmt_time;
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyOperations, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -66,6 +68,7 @@ pub fn verify_token(
     let alg: Algorithm = alg_name
         .parse()
         .map_err(|_| format!("uses the algorithm `{alg_name}`, which hapki does not accept"))?;
+    key_may_verify(jwk, &kid)?;
     let key_alg = jwk
         .common
         .key_algorithm
@@ -74,6 +77,15 @@ pub fn verify_token(
     if !key_alg.is_empty() && key_alg != alg_name {
         return Err(format!(
             "says alg {alg_name} but its JWKS key `{kid}` is for {key_alg}"
+        ));
+    }
+    // Without an `alg` member the key type still fixes the algorithms it can verify; without
+    // this check jsonwebtoken is handed an RSA or EC key for HMAC and says only
+    // "InvalidKeyFormat".
+    let (family, fits) = key_family(&jwk.algorithm, alg);
+    if !fits {
+        return Err(format!(
+            "says alg {alg_name} but its JWKS key `{kid}` is {family} and has no alg member, so it cannot verify {alg_name}; re-mint the token with `hapki jwt mint`, or publish the key that signed it"
         ));
     }
     let dkey = DecodingKey::from_jwk(jwk)
@@ -132,7 +144,76 @@ pub fn verify_token(
     })
 }
 
-fn fmt_unix(t: i64) -> String {
+/// Refuses a JWKS key published for something else than verifying signatures: a `use` other
+/// than `sig` (RFC 7517 §4.2) or `key_ops` without `verify` (§4.3). Both members are optional:
+/// a key without them may verify (hapki writes `use: "sig"`).
+fn key_may_verify(jwk: &Jwk, kid: &str) -> Result<(), String> {
+    match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => {}
+        Some(other) => {
+            let name = match other {
+                PublicKeyUse::Other(s) => s.as_str(),
+                _ => "enc",
+            };
+            return Err(format!(
+                "is signed by JWKS key `{kid}`, whose use is `{}`, not `sig`, so it may not verify tokens (RFC 7517 §4.2); publish the signing key with \"use\": \"sig\", as `hapki jwt keygen` writes it",
+                name.escape_debug()
+            ));
+        }
+    }
+    if let Some(ops) = &jwk.common.key_operations {
+        if !ops.contains(&KeyOperations::Verify) {
+            return Err(format!(
+                "is signed by JWKS key `{kid}`, whose key_ops do not include `verify`, so it may not verify tokens (RFC 7517 §4.3); publish the signing key without key_ops (or with `verify` in them), as `hapki jwt keygen` writes it"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a JWK's key type is, in words, and whether it can verify `alg` (RFC 7518 §3.1).
+fn key_family(params: &AlgorithmParameters, alg: Algorithm) -> (&'static str, bool) {
+    use Algorithm::*;
+    match params {
+        AlgorithmParameters::RSA(_) => (
+            "an RSA key",
+            matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
+        ),
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => ("an EC P-256 key (ES256)", alg == ES256),
+            EllipticCurve::P384 => ("an EC P-384 key (ES384)", alg == ES384),
+            // jsonwebtoken has no ES512, so a P-521 key verifies nothing here.
+            EllipticCurve::P521 => ("an EC P-521 key (ES512)", false),
+            _ => ("an EC key on a curve JWS EC keys do not use", false),
+        },
+        AlgorithmParameters::OctetKeyPair(_) => ("an OKP key (EdDSA)", alg == EdDSA),
+        AlgorithmParameters::OctetKey(_) => {
+            ("an HMAC secret", matches!(alg, HS256 | HS384 | HS512))
+        }
+        _ => ("a key of a type hapki does not know", false),
+    }
+}
+
+/// Checks the token's `iss` against the issuer a verifier expects (RFC 7519 §4.1.1: a
+/// case-sensitive string). The error is a sentence fragment about the token.
+pub fn check_issuer(claims: &Value, want: &str) -> Result<(), String> {
+    match claims.get("iss") {
+        Some(Value::String(got)) if got == want => Ok(()),
+        Some(Value::String(got)) => Err(format!(
+            "is from issuer `{}`, so issuer `{want}` is not accepted",
+            got.escape_debug()
+        )),
+        Some(other) => Err(format!(
+            "has an iss claim that is not a string ({other}), so issuer `{want}` is not accepted"
+        )),
+        None => Err(format!(
+            "has no iss claim, so issuer `{want}` is not accepted"
+        )),
+    }
+}
+
+/// A Unix time as RFC 3339, or as the number where it is past year 9999.
+pub fn fmt_unix(t: i64) -> String {
     OffsetDateTime::from_unix_timestamp(t)
         .map(fmt_time)
         .unwrap_or_else(|_| t.to_string())

@@ -229,8 +229,8 @@ fn every_key_type_with_crl_and_ocsp_is_pkilint_clean() {
         ("ecdsa-p256", "rsa2048"),
         ("rsa3072", "ecdsa-p256"),
     ] {
-        // hapki refuses P-384 JWT keys (Canton rejects ES384 tokens).
-        let jwt = if leaf == "ecdsa-p384" {
+        // hapki refuses P-384 and Ed25519 JWT keys (Canton rejects ES384 and EdDSA tokens).
+        let jwt = if leaf == "ecdsa-p384" || leaf == "ed25519" {
             "ecdsa-p256"
         } else {
             leaf

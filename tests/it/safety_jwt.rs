@@ -1,9 +1,15 @@
 //! The smaller refusals of issue 10 item 9, each as the user meets it: SAN kinds hapki does not
 //! issue, a negative `--ttl`, `verify --within 0s`, an expired token minted over a live one, an
-//! ad-hoc jwt-signing cert in an org without JWT, and a JWKS outside the layout without `--root`.
+//! ad-hoc jwt-signing cert in an org without JWT, a JWKS outside the layout without `--root`,
+//! HS256 against a JWK without `alg`, a JWK whose `use` is not `sig`, `iss` against the expected
+//! issuer, an `exp` past year 9999, and Ed25519 JWT keys (Canton rejects EdDSA tokens).
 
-use crate::support::fixture::{hapki, Fixture};
+use crate::support::fixture::{ecdsa_profile, hapki, Fixture, AT, AT_UNIX};
+use crate::support::interop::Interop;
+use crate::support::jwt::{b64url, signing};
+use crate::support::openssl::openssl_ok;
 use crate::support::tree::contents;
+use serde_json::Value;
 use std::process::Output;
 
 /// A tree issued now (no --at), so its tokens are live.
@@ -118,4 +124,216 @@ fn a_jwks_outside_the_layout_needs_root() {
     let in_layout = fx.p1("jwt/jwks.json");
     let r = jwt_verify(&[t, "--jwks", in_layout.to_str().unwrap()]);
     assert!(r.status.success());
+}
+
+/// `jwt verify` at AT, its exit code and stdout.
+fn verdict(args: &[&str]) -> (Option<i32>, String) {
+    let mut all = args.to_vec();
+    all.extend(["--at", AT]);
+    let r = jwt_verify(&all);
+    (r.status.code(), String::from_utf8(r.stdout).unwrap())
+}
+
+/// Edits the org's JWKS in place (its first key).
+fn edit_jwk(fx: &Fixture, org: &str, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) {
+    let mut jwks = fx.jwks(org);
+    edit(jwks["keys"][0].as_object_mut().unwrap());
+    std::fs::write(fx.path(org, "jwt/jwks.json"), jwks.to_string()).unwrap();
+}
+
+#[test]
+fn hs256_against_a_jwk_without_alg_names_the_key_and_the_fix() {
+    let fx = Fixture::shipped_ecdsa().at(AT).init();
+    let kid = fx.kid("participant1");
+    edit_jwk(&fx, "participant1", |k| {
+        k.remove("alg");
+    });
+    let input = format!(
+        "{}.{}",
+        b64url(format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#).as_bytes()),
+        b64url(br#"{"sub":"participant_admin","iat":1795694400,"exp":1795780800}"#)
+    );
+    let mac = openssl_ok(
+        &[
+            "dgst",
+            "-sha256",
+            "-mac",
+            "HMAC",
+            "-macopt",
+            "key:guess",
+            "-binary",
+        ],
+        Some(input.as_bytes()),
+    );
+    let token = format!("{input}.{}", b64url(&mac));
+    let jwks = fx.p1("jwt/jwks.json");
+    assert_eq!(
+        verdict(&[&token, "--jwks", jwks.to_str().unwrap()]),
+        (Some(1), format!("invalid: the token says alg HS256 but its JWKS key `{kid}` is an EC P-256 key (ES256) and has no alg member, so it cannot verify HS256; re-mint the token with `hapki jwt mint`, or publish the key that signed it\n"))
+    );
+    // The key's own tokens still verify without the alg member.
+    let alice = fx.p1("jwt/alice.token");
+    let (code, out) = verdict(&[alice.to_str().unwrap(), "--jwks", jwks.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn a_jwk_whose_use_is_not_sig_verifies_no_token() {
+    let fx = Fixture::shipped_ecdsa().at(AT).init();
+    let kid = fx.kid("participant1");
+    let alice = fx.p1("jwt/alice.token");
+    let jwks = fx.p1("jwt/jwks.json");
+    let (t, j) = (alice.to_str().unwrap(), jwks.to_str().unwrap());
+    assert_eq!(verdict(&[t, "--jwks", j]).0, Some(0));
+    edit_jwk(&fx, "participant1", |k| {
+        k.insert("use".into(), "enc".into());
+    });
+    assert_eq!(
+        verdict(&[t, "--jwks", j]),
+        (Some(1), format!("invalid: {t} is signed by JWKS key `{kid}`, whose use is `enc`, not `sig`, so it may not verify tokens (RFC 7517 §4.2); publish the signing key with \"use\": \"sig\", as `hapki jwt keygen` writes it\n"))
+    );
+    // `use` is optional (RFC 7517 §4.2): a key without it verifies; key_ops must allow verify.
+    edit_jwk(&fx, "participant1", |k| {
+        k.remove("use");
+    });
+    assert_eq!(verdict(&[t, "--jwks", j]).0, Some(0));
+    edit_jwk(&fx, "participant1", |k| {
+        k.insert("key_ops".into(), serde_json::json!(["sign"]));
+    });
+    assert_eq!(
+        verdict(&[t, "--jwks", j]),
+        (Some(1), format!("invalid: {t} is signed by JWKS key `{kid}`, whose key_ops do not include `verify`, so it may not verify tokens (RFC 7517 §4.3); publish the signing key without key_ops (or with `verify` in them), as `hapki jwt keygen` writes it\n"))
+    );
+    // `hapki verify` judges the tree's tokens with the same check.
+    let r = fx.verify(&[]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("key_ops do not include `verify`"));
+}
+
+#[test]
+fn iss_is_checked_against_iss_or_the_profile() {
+    let other = ecdsa_profile().replacen(
+        "jwt_issuer = \"local-jwt-provider\"",
+        "jwt_issuer = \"other-idp\"",
+        1,
+    );
+    assert_ne!(other, ecdsa_profile());
+    let fx = Fixture::profile(&other).at(AT).keys();
+    fx.mint(&["--user", "alice", "--org", "participant1"]);
+    let alice = fx.p1("jwt/alice.token");
+    let jwks = fx.p1("jwt/jwks.json");
+    let (t, j) = (alice.to_str().unwrap(), jwks.to_str().unwrap());
+    let profile = fx.profile_path().to_str().unwrap().to_string();
+    // Nothing expected, or the profile's own issuer: valid.
+    assert_eq!(verdict(&[t, "--jwks", j]).0, Some(0));
+    assert_eq!(verdict(&[t, "--jwks", j, "--profile", &profile]).0, Some(0));
+    assert_eq!(verdict(&[t, "--jwks", j, "--iss", "other-idp"]).0, Some(0));
+    let wrong = (
+        Some(1),
+        format!("invalid: {t} is from issuer `other-idp`, so issuer `local-jwt-provider` is not accepted\n"),
+    );
+    assert_eq!(
+        verdict(&[t, "--jwks", j, "--iss", "local-jwt-provider"]),
+        wrong
+    );
+    // The shipped ECDSA topology's issuer is the default one.
+    let shipped = fx.dir.path().join("default-iss.toml");
+    std::fs::write(&shipped, ecdsa_profile()).unwrap();
+    assert_eq!(
+        verdict(&[t, "--jwks", j, "--profile", shipped.to_str().unwrap()]),
+        wrong
+    );
+    // A JWKS outside the layout names no org of the profile.
+    let loose = fx.dir.path().join("jwks.json");
+    std::fs::copy(&jwks, &loose).unwrap();
+    let root = fx.p1("root/certs/ca.cert.pem");
+    let r = jwt_verify(&[
+        t,
+        "--jwks",
+        loose.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--profile",
+        &profile,
+        "--at",
+        AT,
+    ]);
+    refused(&r, &format!("{} is not the NS/jwt/jwks.json of an org of the profile {profile}, so the profile does not say which issuer to expect; give it with --iss", loose.display()));
+    // PyJWT and jwcrypto, expecting local-jwt-provider, refuse it too.
+    let (_, cert, _) = signing("participant1");
+    Interop::new(&jwks, &fx.p1(&cert))
+        .at(AT_UNIX)
+        .refuse(t, "participant1")
+        .run();
+}
+
+#[test]
+fn an_exp_past_year_9999_is_shown_as_its_number() {
+    let fx = Fixture::shipped_ecdsa().at(AT).init();
+    let kid = fx.kid("participant1");
+    let (key, _, _) = signing("participant1");
+    let input = format!(
+        "{}.{}",
+        b64url(format!(r#"{{"alg":"ES256","typ":"JWT","kid":"{kid}"}}"#).as_bytes()),
+        b64url(format!(r#"{{"sub":"alice","iat":1795694400,"exp":{}}}"#, i64::MAX).as_bytes())
+    );
+    let der = openssl_ok(
+        &["dgst", "-sha256", "-sign", fx.p1(&key).to_str().unwrap()],
+        Some(input.as_bytes()),
+    );
+    let token = format!("{input}.{}", b64url(&raw_ecdsa(&der)));
+    let jwks = fx.p1("jwt/jwks.json");
+    let (code, out) = verdict(&[&token, "--jwks", jwks.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.ends_with(&format!("(ES256), expires {}\n", i64::MAX)),
+        "{out}"
+    );
+}
+
+/// The JWS form (r || s, 32 bytes each) of a DER ECDSA P-256 signature.
+fn raw_ecdsa(der: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 2;
+    for _ in 0..2 {
+        assert_eq!(der[i], 2, "an INTEGER");
+        let len = der[i + 1] as usize;
+        let int = &der[i + 2..i + 2 + len];
+        let int = &int[int.len().saturating_sub(32)..];
+        out.extend(std::iter::repeat_n(0, 32 - int.len()));
+        out.extend_from_slice(int);
+        i += 2 + len;
+    }
+    out
+}
+
+#[test]
+fn ed25519_jwt_keys_are_refused_with_the_reason() {
+    let why = "Canton accepts RS256, ES256 and ES512 tokens only and rejects Ed25519 (EdDSA) ones; choose rsa2048 (RS256) or ecdsa-p256 (ES256)";
+    let fx = Fixture::shipped_ecdsa().at(AT).cas();
+    let before = contents(&fx.out);
+    let r = fx.output(&["jwt", "keygen", "--org", "participant1", "--key", "ed25519"]);
+    refused(
+        &r,
+        &format!("a ed25519 key (--key) cannot sign Canton tokens: {why}"),
+    );
+    let r = fx.output(&[
+        "issue",
+        "jwt-sign",
+        "--org",
+        "participant1",
+        "--kind",
+        "jwt-signing",
+        "--key",
+        "ed25519",
+    ]);
+    refused(&r, &format!("the jwt-signing cert jwt-sign would have a ed25519 key, which cannot sign Canton tokens: {why}"));
+    assert_eq!(contents(&fx.out), before);
+    let ed = Fixture::profile(
+        "[[org]]\nname = \"p\"\ndns = \"p.com\"\norganization = \"P\"\n[org.jwt]\nkey = \"ed25519\"\n",
+    )
+    .bare();
+    let r = ed.output(&["init"]);
+    refused(&r, &format!("the profile {} has a problem in org `p`: the JWT key of org `p` is ed25519, which cannot sign Canton tokens: {why}", ed.profile_shown()));
+    assert!(!ed.out.exists());
 }
