@@ -8,6 +8,7 @@
 //! or prior knowledge), tokio-rustls on aws-lc-rs. The limits that keep it up under abuse live
 //! here: connections (a semaphore), request bodies, the TLS handshake and header read times.
 
+mod log;
 mod mtls;
 mod ocsp;
 mod routes;
@@ -25,8 +26,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls_pki_types::CertificateDer;
-use std::io::Write;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -71,6 +73,7 @@ pub fn run(opts: Options) -> Result<i32> {
         .enable_all()
         .build()
         .map_err(|e| Error::input(format!("cannot start the server runtime: {e}")))?;
+    log::start();
     let code = rt.block_on(async move {
         let mut note = format!("hapki serve: org {}, https://{}", opts.org, opts.listen);
         if let Some(a) = opts.http {
@@ -80,6 +83,7 @@ pub fn run(opts: Options) -> Result<i32> {
         serve(https, http, tls, state).await
     });
     rt.shutdown_timeout(Duration::from_secs(1));
+    log::flush();
     code
 }
 
@@ -193,7 +197,14 @@ async fn accept_loop(
         .keep_alive_interval(Some(H2_PING_INTERVAL))
         .keep_alive_timeout(H2_PING_TIMEOUT);
     let idle = idle_timeout();
-    let builder = Arc::new(builder);
+    // Over TLS, ALPN has already said which protocol the connection speaks: a builder for
+    // just that one serves it without the auto builder's sniffing of the first bytes (and its
+    // rewind layer under every read). Plain HTTP, or TLS without ALPN, keeps the auto one.
+    let builders = Arc::new(Builders {
+        h1: builder.clone().http1_only(),
+        h2: builder.clone().http2_only(),
+        auto: builder,
+    });
     loop {
         let permit = tokio::select! {
             p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
@@ -209,7 +220,7 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
-        let builder = builder.clone();
+        let builders = builders.clone();
         let graceful = graceful.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
@@ -246,17 +257,24 @@ async fn accept_loop(
                     let bytes = hyper::body::Body::size_hint(resp.body())
                         .exact()
                         .unwrap_or(0);
-                    log_line(&format!(
-                        "{} {} {} {} {} {} {}B {:.1}ms",
+                    let mut line = String::with_capacity(96 + path.len());
+                    let _ = write!(
+                        line,
+                        "{} {} {} ",
                         if secure { "https" } else { "http" },
                         peer,
-                        method,
-                        log_safe(&path),
+                        method
+                    );
+                    push_log_safe(&mut line, &path);
+                    let _ = write!(
+                        line,
+                        " {} {} {}B {:.1}ms",
                         resp.status().as_u16(),
                         outcome,
                         bytes,
                         started.elapsed().as_secs_f64() * 1000.0
-                    ));
+                    );
+                    log::line(line);
                     Ok::<_, std::convert::Infallible>(resp)
                 });
                 fut
@@ -269,16 +287,24 @@ async fn accept_loop(
                         return;
                     };
                     // In a block of its own: the borrow of the stream ends before the await.
-                    {
-                        let sent = stream.get_ref().1.peer_certificates();
+                    let builder = {
+                        let tls = stream.get_ref().1;
+                        let sent = tls.peer_certificates();
                         let _ = client_cert
                             .set(sent.and_then(|c| c.first()).map(|c| c.clone().into_owned()));
-                    }
+                        match tls.alpn_protocol() {
+                            Some(b"h2") => &builders.h2,
+                            Some(b"http/1.1") => &builders.h1,
+                            _ => &builders.auto,
+                        }
+                    };
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
                     until_idle(boxed(graceful.watch(conn.into_owned())), &activity, idle).await;
                 }
                 None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let conn = builders
+                        .auto
+                        .serve_connection(TokioIo::new(stream), service);
                     until_idle(boxed(graceful.watch(conn.into_owned())), &activity, idle).await;
                 }
             }
@@ -286,18 +312,32 @@ async fn accept_loop(
     }
 }
 
-/// A connection's requests: how many are in flight, and when the last one ended.
+/// The connection builders, one per protocol a connection may speak (see `accept_loop`).
+struct Builders {
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
+    auto: auto::Builder<TokioExecutor>,
+}
+
+/// A connection's requests: how many are in flight, and when the last one ended (as
+/// `watch::mono_nanos`: two atomics, no lock, on every request).
 struct Activity {
-    in_flight: std::sync::atomic::AtomicUsize,
-    last: std::sync::Mutex<Instant>,
+    in_flight: AtomicUsize,
+    last: AtomicU64,
 }
 
 impl Default for Activity {
     fn default() -> Self {
         Activity {
             in_flight: 0.into(),
-            last: std::sync::Mutex::new(Instant::now()),
+            last: watch::mono_nanos().into(),
         }
+    }
+}
+
+impl Activity {
+    fn quiet_for(&self) -> Duration {
+        Duration::from_nanos(watch::mono_nanos().saturating_sub(self.last.load(Ordering::Acquire)))
     }
 }
 
@@ -306,18 +346,15 @@ struct Busy(Arc<Activity>);
 
 impl Busy {
     fn start(a: Arc<Activity>) -> Busy {
-        a.in_flight
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        a.in_flight.fetch_add(1, Ordering::AcqRel);
         Busy(a)
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        *self.0.last.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-        self.0
-            .in_flight
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.last.store(watch::mono_nanos(), Ordering::Release);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -335,16 +372,14 @@ fn boxed<'a, T>(
 async fn until_idle<F: std::future::Future>(conn: F, a: &Activity, idle: Duration) {
     tokio::pin!(conn);
     loop {
-        let since = *a.last.lock().unwrap_or_else(|p| p.into_inner());
         let wait = idle
-            .saturating_sub(since.elapsed())
+            .saturating_sub(a.quiet_for())
             .max(Duration::from_millis(50));
         tokio::select! {
             _ = &mut conn => return,
             _ = tokio::time::sleep(wait) => {
-                let quiet = a.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0;
-                let since = *a.last.lock().unwrap_or_else(|p| p.into_inner());
-                if quiet && since.elapsed() >= idle {
+                let quiet = a.in_flight.load(Ordering::Acquire) == 0;
+                if quiet && a.quiet_for() >= idle {
                     return;
                 }
             }
@@ -365,24 +400,21 @@ fn idle_timeout() -> Duration {
     IDLE_TIMEOUT
 }
 
-/// A path as the log shows it: at most 200 characters, control characters escaped, so a
-/// request cannot forge or flood log lines.
-fn log_safe(path: &str) -> String {
-    let mut s: String = path
-        .chars()
-        .take(200)
-        .flat_map(char::escape_default)
-        .collect();
-    if path.chars().count() > 200 {
-        s.push('…');
+/// A path as the log shows it, appended to `line`: at most 200 characters, control characters
+/// escaped, so a request cannot forge or flood log lines.
+fn push_log_safe(line: &mut String, path: &str) {
+    let mut chars = path.chars();
+    for c in chars.by_ref().take(200) {
+        line.extend(c.escape_default());
     }
-    s
+    if chars.next().is_some() {
+        line.push('…');
+    }
 }
 
-/// One line on stderr with the time in front; a closed stderr is no reason to stop serving.
+/// One line in the log (`log.rs`), with the time in front.
 fn log_line(msg: &str) {
-    let now = crate::model::fmt_time(time::OffsetDateTime::now_utc());
-    let _ = writeln!(std::io::stderr().lock(), "{now} {msg}");
+    log::line(msg.to_string());
 }
 
 /// The CA levels of an org's folder that a server may find files of (any tier).

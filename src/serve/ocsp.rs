@@ -39,6 +39,9 @@ pub struct Responder {
     key: KeyPair,
     key_hash: Vec<u8>,
     sig_alg: AlgorithmIdentifierOwned,
+    /// The CA's name and key hashes under the algorithms clients use (openssl and Java send
+    /// SHA-1, some SHA-256), computed once rather than twice per request and responder.
+    issuer_hashes: Vec<(ObjectIdentifier, Vec<u8>, Vec<u8>)>,
 }
 
 impl Responder {
@@ -66,6 +69,10 @@ impl Responder {
             .raw_bytes()
             .to_vec();
         let sig_alg = signature_algorithm(&key)?;
+        let issuer_hashes = [SHA1, SHA256]
+            .into_iter()
+            .filter_map(|oid| Some((oid, digest(oid, &ca_name_der)?, digest(oid, &ca_key_bits)?)))
+            .collect();
         Ok(Responder {
             level,
             ca_name_der,
@@ -74,12 +81,16 @@ impl Responder {
             key,
             key_hash,
             sig_alg,
+            issuer_hashes,
         })
     }
 
     /// Whether `id` names this CA as the issuer.
     fn issued(&self, id: &CertId) -> bool {
         let oid = id.hash_algorithm.oid;
+        if let Some((_, name, key)) = self.issuer_hashes.iter().find(|(o, _, _)| *o == oid) {
+            return name == id.issuer_name_hash.as_bytes() && key == id.issuer_key_hash.as_bytes();
+        }
         digest(oid, &self.ca_name_der).is_some_and(|h| h == id.issuer_name_hash.as_bytes())
             && digest(oid, &self.ca_key_bits).is_some_and(|h| h == id.issuer_key_hash.as_bytes())
     }

@@ -31,13 +31,14 @@ pub type Reply = Response<Full<Bytes>>;
 
 struct Crl {
     level: CaLevel,
-    pem: Watched<Vec<u8>>,
-    der: Watched<Vec<u8>>,
+    pem: Watched<Bytes>,
+    der: Watched<Bytes>,
 }
 
-/// Everything the routes read, each a watched file.
+/// Everything the routes read, each a watched file. The files served as they are (the JWKS,
+/// the CRLs) are held as `Bytes`: a response shares them, it does not copy them.
 pub struct State {
-    jwks: Watched<Vec<u8>>,
+    jwks: Watched<Bytes>,
     crls: Vec<Crl>,
     responders: Vec<Watched<Responder>>,
     status: Box<dyn StatusSource>,
@@ -61,27 +62,27 @@ fn crl_path(layout: &OrgLayout, level: CaLevel, ext: &str) -> PathBuf {
         .join(format!("{}.crl.{ext}", crl_stem(level)))
 }
 
-fn jwks_bytes(c: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+fn jwks_bytes(c: &[Vec<u8>]) -> Result<Bytes, String> {
     let v: serde_json::Value =
         serde_json::from_slice(&c[0]).map_err(|e| format!("it is not valid JSON ({e})"))?;
     if !v.get("keys").is_some_and(|k| k.is_array()) {
         return Err("it has no `keys` array".into());
     }
-    Ok(c[0].clone())
+    Ok(Bytes::copy_from_slice(&c[0]))
 }
 
-fn crl_pem(c: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+fn crl_pem(c: &[Vec<u8>]) -> Result<Bytes, String> {
     if !String::from_utf8_lossy(&c[0]).contains("-----BEGIN X509 CRL-----") {
         return Err("it holds no PEM X509 CRL".into());
     }
-    Ok(c[0].clone())
+    Ok(Bytes::copy_from_slice(&c[0]))
 }
 
-fn crl_der(c: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+fn crl_der(c: &[Vec<u8>]) -> Result<Bytes, String> {
     if c[0].first() != Some(&0x30) {
         return Err("it is not a DER CRL".into());
     }
-    Ok(c[0].clone())
+    Ok(Bytes::copy_from_slice(&c[0]))
 }
 
 impl State {
@@ -126,8 +127,8 @@ impl State {
     }
 }
 
-fn reply(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Reply {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -141,7 +142,7 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Reply {
     reply(status, "text/plain; charset=utf-8", m.into_bytes())
 }
 
-fn unavailable(load: Load<Vec<u8>>, what: &str) -> Reply {
+fn unavailable<T>(load: Load<T>, what: &str) -> Reply {
     match load {
         Load::Ready(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "unreachable"),
         Load::Missing(why) => text(
@@ -183,7 +184,7 @@ pub async fn handle(
             }
             match st.jwks.get() {
                 Load::Ready(b) => {
-                    let mut r = reply(StatusCode::OK, "application/json", (*b).clone());
+                    let mut r = reply(StatusCode::OK, "application/json", Bytes::clone(&b));
                     r.headers_mut()
                         .insert(CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
                     (r, "-")
@@ -268,22 +269,22 @@ fn crl(st: &State, file: &str) -> Reply {
     let what = format!("the {} CRL", level.name());
     if pem {
         return match c.pem.get() {
-            Load::Ready(b) => reply(StatusCode::OK, "application/x-pem-file", (*b).clone()),
+            Load::Ready(b) => reply(StatusCode::OK, "application/x-pem-file", Bytes::clone(&b)),
             other => unavailable(other, &what),
         };
     }
     match c.der.get() {
-        Load::Ready(b) => reply(StatusCode::OK, "application/pkix-crl", (*b).clone()),
+        Load::Ready(b) => reply(StatusCode::OK, "application/pkix-crl", Bytes::clone(&b)),
         // Only the PEM on disk: its DER is the base64 inside it.
         Load::Missing(why) => match c.pem.get() {
             Load::Ready(p) => {
                 use rustls_pki_types::pem::PemObject;
                 match rustls_pki_types::CertificateRevocationListDer::from_pem_slice(&p) {
                     Ok(d) => reply(StatusCode::OK, "application/pkix-crl", d.to_vec()),
-                    Err(_) => unavailable(Load::Bad("its PEM does not decode".into()), &what),
+                    Err(_) => unavailable(Load::<()>::Bad("its PEM does not decode".into()), &what),
                 }
             }
-            _ => unavailable(Load::Missing(why), &what),
+            _ => unavailable(Load::<()>::Missing(why), &what),
         },
         other => unavailable(other, &what),
     }

@@ -63,9 +63,22 @@ impl StatusSource for IndexStatus {
     }
 }
 
+/// Upper-case hex without leading zeros, as `normalize_hex` makes the index's serials: written
+/// out nibble by nibble because it runs once per OCSP request.
 fn serial_key(bytes: &[u8]) -> String {
-    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
-    normalize_hex(&hex)
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        for n in [b >> 4, b & 15] {
+            if !(hex.is_empty() && n == 0) {
+                hex.push(char::from(HEX[usize::from(n)]));
+            }
+        }
+    }
+    if hex.is_empty() {
+        hex.push('0');
+    }
+    hex
 }
 
 fn normalize_hex(hex: &str) -> String {
@@ -131,6 +144,9 @@ mod tests {
         assert_eq!(idx.get("1"), Some(&CertStatus::Good));
         assert_eq!(idx.len(), 4);
         assert_eq!(serial_key(&[0x00, 0xff]), "FF");
+        assert_eq!(serial_key(&[0x0a, 0x1b]), "A1B");
+        assert_eq!(serial_key(&[0x00]), "0");
+        assert_eq!(serial_key(&[0x10, 0x00]), "1000");
     }
 
     #[test]
