@@ -40,6 +40,7 @@ mod jwt;
 mod jwt_count;
 mod jwt_interop;
 mod killed_init;
+mod lifecycle_consumers;
 mod lifecycle_openssl;
 mod lifecycle_renew;
 mod lint_cmd;
