@@ -18,8 +18,9 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 /// A running cluster and the temp folder that holds it (removed after the server stops).
-struct Cluster {
-    port: u16,
+/// lifecycle_consumers.rs starts one too (with a CRL), and reloads it.
+pub(crate) struct Cluster {
+    pub(crate) port: u16,
     // Field order: the server stops before its folder is removed.
     _server: Server,
     _root: tempfile::TempDir,
@@ -27,14 +28,8 @@ struct Cluster {
 
 /// initdb, the TLS settings of the templates (with `swap` applied to their text, for the
 /// negative tests), and the server on a free loopback port; returns once it accepts connections.
-fn start_cluster(pki: &Fixture, swap: &[(&str, &str)], key: &Path) -> Cluster {
-    // PostgreSQL refuses to run as root: as root (CI) the cluster runs as the `postgres` user,
-    // otherwise as the user running the tests.
-    let pg = if euid() == 0 {
-        user_ids("postgres")
-    } else {
-        (euid(), egid())
-    };
+pub(crate) fn start_cluster(pki: &Fixture, swap: &[(&str, &str)], key: &Path) -> Cluster {
+    let pg = pg_user();
     let root = tempfile::Builder::new()
         .prefix("hapki-pg-")
         .tempdir()
@@ -135,10 +130,34 @@ fn start_cluster(pki: &Fixture, swap: &[(&str, &str)], key: &Path) -> Cluster {
     }
 }
 
+/// PostgreSQL refuses to run as root: as root (CI) the cluster runs as the `postgres` user,
+/// otherwise as the user running the tests.
+fn pg_user() -> (u32, u32) {
+    if euid() == 0 {
+        user_ids("postgres")
+    } else {
+        (euid(), egid())
+    }
+}
+
+impl Cluster {
+    /// `pg_ctl reload`, as an operator runs it: the server re-reads its config and TLS files.
+    pub(crate) fn reload(&self) {
+        let out = as_user(&mut bounded(30, pg_bin().join("pg_ctl")), pg_user())
+            .current_dir(self._root.path())
+            .arg("reload")
+            .arg("-D")
+            .arg(self._root.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl reload: {}", both(&out));
+    }
+}
+
 /// psql to `db.customer1.com` (hostaddr 127.0.0.1, so the name is verified without DNS) with
 /// `sslmode=verify-full` and participant1's bundle, as user `canton`, with an optional client
 /// cert; asks who it is and what client cert the server saw.
-fn psql(pki: &Fixture, port: u16, client: Option<(PathBuf, PathBuf)>) -> Output {
+pub(crate) fn psql(pki: &Fixture, port: u16, client: Option<(PathBuf, PathBuf)>) -> Output {
     let home = tempfile::tempdir().unwrap();
     // Without a client cert, point libpq at files that do not exist, so it sends none (and does
     // not pick up a default from ~/.postgresql).
@@ -167,7 +186,7 @@ fn psql(pki: &Fixture, port: u16, client: Option<(PathBuf, PathBuf)>) -> Output 
         .unwrap()
 }
 
-fn db_key(pki: &Fixture, org: &str, node: &str) -> PathBuf {
+pub(crate) fn db_key(pki: &Fixture, org: &str, node: &str) -> PathBuf {
     let d = dns(org);
     pki.file(&format!("{org}/{node}/private/{node}.{d}.key.pem"))
 }

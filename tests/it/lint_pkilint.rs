@@ -5,6 +5,10 @@
 //!
 //! The certs are linted in one Python process by `tests/interop/pkilint_many.py` (the validators
 //! of `lint_pkix_cert lint`); `lint_pkix_cert` itself runs on a sample and must agree with it.
+//!
+//! Every CRL hapki writes (the empty ones of `init`, and ones listing revoked leaves and CAs with
+//! reason codes, signed by ECDSA, Ed25519 and RSA CAs) passes pkilint's CRL linter (`lint_crl lint
+//! -t CRL -p PKIX`, the PKIX CRL profile) with no finding at all.
 
 use crate::support::fixture::{crate_root, Fixture, AT};
 use crate::support::skip::{skipped, test_name};
@@ -305,5 +309,203 @@ fn a_name_constrained_profile_is_pkilint_clean() {
             "tier {tier}: no name constraints on the issuing CA"
         );
         assert_clean(&fx.out, &fx.scratch("certs"));
+    }
+}
+
+/// pkilint's CRL linter in the venv (`lint_crl`, whose `-p PKIX` profile is what pkilint's
+/// docs call `lint_pkix_crl`); `None` (the caller `test` reported SKIPPED) without it.
+fn crl_lint_cli(test: &str) -> Option<PathBuf> {
+    let p = root().join(".venv/bin/lint_crl");
+    if p.exists() {
+        return Some(p);
+    }
+    skipped(
+        test,
+        &format!(
+            "{} is missing; install it with `.venv/bin/pip install -r tests/interop/requirements.txt`",
+            p.display()
+        ),
+    );
+    None
+}
+
+/// Every CRL under `tree`: each `.crl.der`, and each distinct PEM block of the `.crl.pem` files
+/// (the chain bundle included), written to its own file under `into`.
+fn crls_of(tree: &Path, into: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(into).unwrap();
+    let mut out = files_ending(tree, &[".crl.der"]);
+    let mut seen = BTreeSet::new();
+    for f in files_ending(tree, &[".crl.pem"]) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for block in text.split_inclusive("-----END X509 CRL-----\n") {
+            let Some(start) = block.find("-----BEGIN X509 CRL-----") else {
+                continue;
+            };
+            if seen.insert(block[start..].to_string()) {
+                let p = into.join(format!(
+                    "{}-{}",
+                    seen.len(),
+                    f.file_name().unwrap().to_string_lossy()
+                ));
+                std::fs::write(&p, &block[start..]).unwrap();
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// `lint_crl lint -t CRL -p PKIX` on every CRL under `tree`: no finding at all (any severity
+/// down to INFO), and the presence checks of RFC 5280 5.2 (CRL number, AKI) did run on each.
+/// Returns how many CRLs were linted and how many revoked entries they listed.
+fn assert_crls_clean(cli: &Path, tree: &Path, work: &Path) -> (usize, usize) {
+    let crls = crls_of(tree, work);
+    let mut entries = 0;
+    for crl in &crls {
+        let run = |severity: &str| {
+            let out = std::process::Command::new(cli)
+                .args([
+                    "lint", "-t", "CRL", "-p", "PKIX", "-f", "JSON", "-s", severity,
+                ])
+                .arg(crl)
+                .output()
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "lint_crl on {}: {e}: {}",
+                    crl.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+            (out.status.success(), v)
+        };
+        let (ok, v) = run("INFO");
+        assert!(
+            ok && v["results"].as_array().unwrap().is_empty(),
+            "pkilint findings on {}: {v}",
+            crl.display()
+        );
+        let (_, all) = run("ALL");
+        let validators: BTreeSet<&str> = all["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["validator"].as_str())
+            .collect();
+        for must in [
+            "CrlNumberPresenceValidator",
+            "AuthorityKeyIdentifierPresenceValidator",
+            "RevokedCertificatesEmptyValidator",
+        ] {
+            assert!(
+                validators.contains(must),
+                "{} was not checked by {must}: {validators:?}",
+                crl.display()
+            );
+        }
+        // Each entry extension (the reason code) once, however many validators looked at it.
+        entries += all["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["node_path"].as_str())
+            .filter(|p| p.ends_with("crlEntryExtensions.0"))
+            .collect::<BTreeSet<_>>()
+            .len();
+    }
+    (crls.len(), entries)
+}
+
+#[test]
+fn every_crl_hapki_writes_is_pkilint_clean_empty_or_with_revoked_entries() {
+    let Some(cli) = crl_lint_cli(test_name!()) else {
+        return;
+    };
+    // Three tiers: root, policy and issuing CA each sign a CRL. First the empty ones of init.
+    let fx = Fixture::shipped_ecdsa().at(AT).bare();
+    fx.ok(&["ca", "init", "--tier", "3"]);
+    fx.ok(&["init"]);
+    let (n, entries) = assert_crls_clean(&cli, &fx.out, &fx.scratch("empty"));
+    // Per org: 3 PEM + 3 DER; the bundle adds no new block.
+    assert_eq!((n, entries), (18, 0));
+    // Then with revoked entries: leaves with and without a reason code, the issuing CA (in the
+    // policy CA's CRL) and a policy CA (in the root's CRL).
+    let client = |org: &str, name: &str, d: &str| {
+        fx.path(org, &format!("client/{name}.{d}.cert.pem"))
+            .display()
+            .to_string()
+    };
+    for args in [
+        vec![
+            "revoke",
+            "admin-api",
+            "--org",
+            "participant1",
+            "--reason",
+            "key-compromise",
+        ],
+        vec![
+            "revoke",
+            &client("participant1", "participant1", "customer1.com"),
+        ],
+        vec![
+            "revoke",
+            "intermediate",
+            "--org",
+            "domain",
+            "--reason",
+            "affiliation-changed",
+        ],
+        vec![
+            "revoke",
+            "policy",
+            "--org",
+            "participant2",
+            "--reason",
+            "cessation-of-operation",
+        ],
+        vec![
+            "revoke",
+            &client("participant2", "admin-api", "customer2.com"),
+            "--reason",
+            "superseded",
+        ],
+    ] {
+        fx.ok(&args);
+    }
+    // A re-sign of every CRL, as cron runs it.
+    fx.ok(&["crl"]);
+    let (n, entries) = assert_crls_clean(&cli, &fx.out, &fx.scratch("revoked"));
+    assert_eq!(n, 18);
+    // The four revocations with a reason carry a reason code, in PEM and DER: 8 entry extensions.
+    assert_eq!(entries, 8, "reason codes seen by pkilint");
+
+    // Other signature algorithms: Ed25519 and RSA CAs.
+    for ca in ["ed25519", "rsa3072"] {
+        let fx = Fixture::profile(&format!(
+            "[defaults]\nca_key = \"{ca}\"\nleaf_key = \"ecdsa-p256\"\njwt_key = \"ecdsa-p256\"\ntier = 2\n\
+             [[org]]\nname = \"p\"\ndns = \"p.example.com\"\norganization = \"P\"\n\
+             servers = [\"web\"]\nclients = [\"admin\"]\n"
+        ))
+        .at(AT)
+        .init();
+        fx.ok(&[
+            "revoke",
+            "admin",
+            "--org",
+            "p",
+            "--reason",
+            "key-compromise",
+        ]);
+        fx.ok(&[
+            "revoke",
+            "intermediate",
+            "--org",
+            "p",
+            "--reason",
+            "superseded",
+        ]);
+        let (n, entries) = assert_crls_clean(&cli, &fx.out, &fx.scratch("crls"));
+        assert_eq!((n, entries), (4, 4), "{ca}");
     }
 }

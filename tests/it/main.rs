@@ -42,6 +42,7 @@ mod jwt_interop;
 mod keys_encrypted;
 mod keys_pkcs11;
 mod killed_init;
+mod lifecycle_consumers;
 mod lifecycle_openssl;
 mod lifecycle_renew;
 mod lint_cmd;

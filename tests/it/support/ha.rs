@@ -272,9 +272,27 @@ impl Drop for Server {
 /// its own: foreground, one process (so its pid is the whole server), logs and temp files in
 /// `dir`. Returns once it listens on every port of `ports`.
 pub fn nginx(dir: &Path, name: &str, site: &str, ports: &[u16]) -> Server {
+    nginx_main(dir, name, site, ports, false)
+}
+
+/// As `nginx`, with a master process (and one worker), which `nginx -s reload` needs: NGINX
+/// without one loses TLS on its listeners when reloaded. Stopping the master stops the worker.
+pub fn nginx_reloadable(dir: &Path, name: &str, site: &str, ports: &[u16]) -> Server {
+    nginx_main(dir, name, site, ports, true)
+}
+
+fn nginx_main(dir: &Path, name: &str, site: &str, ports: &[u16], master: bool) -> Server {
     let d = dir.display().to_string();
     fs::write(dir.join("site.conf"), site).unwrap();
-    let main = render(&template("nginx-main.conf.tmpl"), &[("DIR", d.clone())]);
+    let mut main = render(&template("nginx-main.conf.tmpl"), &[("DIR", d.clone())]);
+    if master {
+        let with = main.replace("master_process off;", "master_process on;");
+        assert_ne!(
+            with, main,
+            "nginx-main.conf.tmpl no longer sets master_process off"
+        );
+        main = with;
+    }
     let conf = dir.join("nginx.conf");
     fs::write(&conf, main).unwrap();
     let mut s = Server::spawn(
