@@ -223,6 +223,27 @@ pub fn run(args: &InitArgs) -> Result<i32> {
         closed: &closed,
         seconds: started.elapsed().as_secs_f64(),
     };
+    // A leaf asked to outlive its issuing CA is cut to the CA's notAfter (`pki::leaf`); said
+    // once per org, as `issue` says it per leaf, so the short lifetime is no surprise at renewal.
+    for (org, d) in topo.orgs.iter().zip(&done) {
+        let cut: Vec<&str> = (d.leaves.iter())
+            .filter(|l| l.clamped)
+            .map(|l| l.spec.name.as_str())
+            .collect();
+        if !cut.is_empty() {
+            eprintln!(
+                "note: {} of org `{}` expire{} with the issuing CA on {}, before the days the profile asks ({}); give the CA a longer intermediate_days, or renew these with it",
+                match cut.len() {
+                    1 => "1 leaf".to_string(),
+                    n => format!("{n} leaves"),
+                },
+                org.name,
+                if cut.len() == 1 { "s" } else { "" },
+                crate::model::fmt_time(d.ca.issuing().not_after),
+                cut.join(", ")
+            );
+        }
+    }
     if args.json {
         crate::out::print(&summary.json());
     } else if nothing {

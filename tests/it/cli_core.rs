@@ -1607,6 +1607,18 @@ fn a_leaf_never_outlives_its_issuer() {
         .replace("root_days = 7300", "root_days = 20")
         .replace("intermediate_days = 3650", "intermediate_days = 30");
     let fx = Fixture::profile(&text).bare();
+    // init says so too, once per org, naming the leaves and the CA's notAfter.
+    let (_, stderr) = Fixture::profile(&text).bare().ok(&["init"]);
+    let note = stderr
+        .lines()
+        .find(|l| l.contains("of org `participant1` expire with the issuing CA on "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        note.starts_with("note: ")
+            && note.contains("participant1b")
+            && note.contains("intermediate_days"),
+        "{note}"
+    );
     fx.ok(&["ca", "init", "--org", "participant1"]);
     let (_, stderr) = fx.ok(&["issue", "participant1"]);
     assert!(
