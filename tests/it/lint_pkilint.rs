@@ -22,7 +22,12 @@ fn root() -> PathBuf {
 
 /// pkilint's own CLI in the venv; `None` (the caller `test` reported SKIPPED) without it.
 fn lint_cli(test: &str) -> Option<PathBuf> {
-    let p = root().join(".venv/bin/lint_pkix_cert");
+    venv_cli("lint_pkix_cert", test)
+}
+
+/// The pkilint command `name` in the venv, or `None` after saying `test` SKIPPED.
+fn venv_cli(name: &str, test: &str) -> Option<PathBuf> {
+    let p = root().join(".venv/bin").join(name);
     if p.exists() {
         return Some(p);
     }
@@ -315,18 +320,7 @@ fn a_name_constrained_profile_is_pkilint_clean() {
 /// pkilint's CRL linter in the venv (`lint_crl`, whose `-p PKIX` profile is what pkilint's
 /// docs call `lint_pkix_crl`); `None` (the caller `test` reported SKIPPED) without it.
 fn crl_lint_cli(test: &str) -> Option<PathBuf> {
-    let p = root().join(".venv/bin/lint_crl");
-    if p.exists() {
-        return Some(p);
-    }
-    skipped(
-        test,
-        &format!(
-            "{} is missing; install it with `.venv/bin/pip install -r tests/interop/requirements.txt`",
-            p.display()
-        ),
-    );
-    None
+    venv_cli("lint_crl", test)
 }
 
 /// Every CRL under `tree`: each `.crl.der`, and each distinct PEM block of the `.crl.pem` files
