@@ -615,12 +615,16 @@ fn refuse_links_in<'a>(
         let mut dir = out.to_path_buf();
         for c in rel.components() {
             dir.push(c);
-            if !seen.insert(dir.clone()) {
+            if seen.contains(&dir) {
                 continue;
             }
+            // Only a folder that passed is remembered: a link found once is refused again for
+            // the next file in it, or that file's folder would be made (and chmodded) through it.
             match fs::symlink_metadata(&dir) {
                 Ok(m) if m.file_type().is_symlink() => return Err(link(&dir)),
-                Ok(_) => {}
+                Ok(_) => {
+                    seen.insert(dir.clone());
+                }
                 Err(_) => break,
             }
         }
@@ -1282,6 +1286,20 @@ mod tests {
         assert!(!d.join("new").exists());
         assert!(leftovers(&d).is_empty());
         drop(l);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_link_is_refused_for_every_file_in_it_not_only_the_first() {
+        let d = tmp();
+        fs::create_dir(d.join("outside")).unwrap();
+        std::os::unix::fs::symlink(d.join("outside"), d.join("private")).unwrap();
+        let mut seen = BTreeSet::new();
+        for f in ["a.key.pem", "b.haproxy.pem"] {
+            let p = d.join("private").join(f);
+            let e = refuse_links_in(&d, std::iter::once(p.as_path()), &mut seen);
+            assert!(e.is_err(), "{f} was let through the link");
+        }
         fs::remove_dir_all(d).unwrap();
     }
 
