@@ -302,6 +302,8 @@ impl<'f> Running<'f> {
                 ..
             } => {
                 let dir = server.as_ref().unwrap().log.parent().unwrap().to_path_buf();
+                let log = dir.join("error.log");
+                let from = std::fs::read(&log).map_or(0, |b| b.len());
                 let out = bounded(CLIENT_SECS, tool("nginx"))
                     .arg("-p")
                     .arg(&dir)
@@ -313,6 +315,22 @@ impl<'f> Running<'f> {
                     .output()
                     .unwrap();
                 assert!(out.status.success(), "nginx -s reload: {}", both(&out));
+                // `-s reload` only signals the master: the old workers accept until they are
+                // told to shut down, so wait for that before the next request.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    let b = std::fs::read(&log).unwrap_or_default();
+                    let new = String::from_utf8_lossy(&b[from.min(b.len())..]).into_owned();
+                    let started = new.matches("start worker process ").count();
+                    if started > 0 && new.matches("gracefully shutting down").count() >= started {
+                        break;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "nginx did not finish its reload in 10 s: {new}"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
             }
             Running::Proxy {
                 fx,
