@@ -285,7 +285,7 @@ impl Plan {
         let appended_now = match append_all(&self.appends) {
             Ok(a) => a,
             Err(e) => {
-                journal::settle(out, &entries, &appended, false)?;
+                journal::settle(out, &entries, &appended, false, journal::Flush::Changed)?;
                 for d in created_dirs.iter().rev() {
                     let _ = fs::remove_dir(d);
                 }
@@ -297,7 +297,7 @@ impl Plan {
                 // Every old file back, every new one gone, every appended line cut off; the
                 // journal stays only if even that fails, for the next run to finish.
                 cut_back(&appended_now);
-                journal::settle(out, &entries, &appended, false)?;
+                journal::settle(out, &entries, &appended, false, journal::Flush::Changed)?;
                 for d in created_dirs.iter().rev() {
                     let _ = fs::remove_dir(d);
                 }
@@ -313,7 +313,7 @@ impl Plan {
         let dirs: Vec<PathBuf> = touched_dirs.into_iter().collect();
         parallel(&dirs, |d| sync_dir(d))?;
         // Removals, then the backups and the journal go.
-        journal::settle(out, &entries, &appended, true)
+        journal::settle(out, &entries, &appended, true, journal::Flush::Changed)
     }
 }
 
@@ -635,7 +635,7 @@ fn refuse_links_in<'a>(
 /// Runs `f` on every item on the I/O pool (each item a task of its own, since each waits on
 /// the disk); stops handing out work at the first failure and returns the failure of the
 /// earliest item.
-fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
+pub(super) fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
     let failed = AtomicBool::new(false);
     let errors: Mutex<Vec<(usize, Error)>> = Mutex::new(Vec::new());
     let run = |(i, item): (usize, &T)| {
