@@ -470,13 +470,24 @@ pub fn prepare(
             plan.add(&attr, ATTR, Mode::Public);
         }
         if i >= new_from {
+            // A CA made in this run (the first init, `init --force`, a lost level made again):
+            // the certs of a CA it replaces are not its own, so their copies go with that CA's
+            // index (its serials mean nothing to the new CA, and `revoke --serial` must not
+            // find them).
+            if let Ok(rd) = std::fs::read_dir(layout.ca_dir(level).join("newcerts")) {
+                for e in rd.flatten() {
+                    plan.remove(e.path());
+                }
+            }
             plan.add(layout.index(level), "", Mode::Public);
             indexes.push((level, Index::default()));
             continue;
         }
         let path = layout.index(level);
-        let index = if path.exists() {
-            Index::load(&path)?
+        // An index on disk is read only when its CRL must be signed again: issuing into a CA
+        // appends a line, and never parses the whole index (its cost must not grow with it).
+        let backfill = if path.exists() {
+            None
         } else {
             let mut idx = Index::default();
             for u in on_disk.iter().filter(|u| issued_by(&u.der, &c.der)) {
@@ -491,7 +502,7 @@ pub fn prepare(
                 }
             }
             plan.add(&path, idx.render(), Mode::Public);
-            idx
+            Some(idx)
         };
         let current = [layout.crl_pem(level), layout.crl_der(level)]
             .iter()
@@ -501,6 +512,10 @@ pub fn prepare(
                 })
             });
         if !current {
+            let index = match backfill {
+                Some(idx) => idx,
+                None => Index::load(&path)?,
+            };
             indexes.push((level, index));
         }
     }
