@@ -30,9 +30,14 @@ pub struct CrlInfo {
     pub revoked: Vec<String>,
 }
 
+/// The most of a CRL file hapki reads: a CRL lists every revoked cert of its CA, about 50
+/// bytes each in DER (70 in PEM), so 100,000 revocations are some 7 MB, over the cap of a cert
+/// or key file.
+pub const CRL_CAP: u64 = 256 << 20;
+
 /// Reads a CRL file, PEM or DER.
 pub fn read(path: &Path) -> Result<CrlInfo> {
-    let bytes = crate::store::read(path)?;
+    let bytes = crate::store::read_io(path, CRL_CAP).map_err(|e| Error::io("read", path, e))?;
     let der = match CertificateRevocationListDer::from_pem_slice(&bytes) {
         Ok(d) => d.to_vec(),
         Err(_) => bytes,
@@ -216,7 +221,7 @@ pub fn publish_with(
                 }
                 None => {
                     let p = layout.crl_pem(c.level);
-                    let bytes = crate::store::read(&p).map_err(|_| {
+                    let bytes = crate::store::read_io(&p, CRL_CAP).map_err(|_| {
                         Error::input(format!(
                             "{} is missing, so the CRL bundle cannot be made; sign it with `hapki crl --org {}`",
                             p.display(),
