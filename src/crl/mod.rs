@@ -37,7 +37,7 @@ pub const CRL_CAP: u64 = 256 << 20;
 
 /// Reads a CRL file, PEM or DER.
 pub fn read(path: &Path) -> Result<CrlInfo> {
-    let bytes = crate::store::read_io(path, CRL_CAP).map_err(|e| Error::io("read", path, e))?;
+    let bytes = crate::store::read_capped(path, CRL_CAP)?;
     let der = match CertificateRevocationListDer::from_pem_slice(&bytes) {
         Ok(d) => d.to_vec(),
         Err(_) => bytes,
