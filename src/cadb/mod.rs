@@ -29,7 +29,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 pub const ATTR: &str = "unique_subject = no\n";
 
 /// The most of an `index.txt` hapki reads: two million certs of about 120 bytes a line.
-const INDEX_CAP: u64 = 256 << 20;
+pub const INDEX_CAP: u64 = 256 << 20;
 
 /// The first CRL number, as the openssl CA recipes start `crlnumber`.
 pub const FIRST_CRL_NUMBER: u64 = 0x1000;
