@@ -414,7 +414,7 @@ pub fn next_crl_number(layout: &OrgLayout, level: CaLevel) -> u64 {
     let from_file = crate::store::read_text(&layout.crlnumber(level))
         .ok()
         .and_then(|s| u64::from_str_radix(s.trim(), 16).ok());
-    let from_crl = crate::crl::read(&layout.crl_der(level))
+    let from_crl = crate::crl::read_head(&layout.crl_der(level))
         .ok()
         .and_then(|c| c.number)
         .map(|n| n + 1);
@@ -457,7 +457,9 @@ pub fn prepare(
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut indexes: Vec<(CaLevel, Index)> = Vec::new();
-    let on_disk = scan_certs(layout);
+    // Walked only for a CA that has no index yet (a tree made before indexes existed): the
+    // walk lists newcerts/, which holds a file per cert the CA ever issued.
+    let mut on_disk: Option<Vec<InUse>> = None;
     for (i, c) in ca.levels.iter().enumerate() {
         let level = c.level;
         // An offline root keeps its index and signs its CRL on its own machine; its CRL
@@ -490,6 +492,7 @@ pub fn prepare(
             None
         } else {
             let mut idx = Index::default();
+            let on_disk = on_disk.get_or_insert_with(|| scan_certs(layout));
             for u in on_disk.iter().filter(|u| issued_by(&u.der, &c.der)) {
                 let rec = Record::of_cert(&u.der)?;
                 if idx.find(&rec.serial).is_none() {
@@ -507,7 +510,7 @@ pub fn prepare(
         let current = [layout.crl_pem(level), layout.crl_der(level)]
             .iter()
             .all(|p| {
-                crate::crl::read(p).is_ok_and(|info| {
+                crate::crl::read_head(p).is_ok_and(|info| {
                     crate::crl::is_of(&info, c) && info.next_update.is_some_and(|n| n > now)
                 })
             });

@@ -50,6 +50,69 @@ pub fn read(path: &Path) -> Result<CrlInfo> {
     })
 }
 
+/// `read` without the list of revoked serials (`revoked` is left empty): what a run needs to
+/// tell whether a CRL is current (its issuer, key identifier, dates and number). Its cost is
+/// the read of the bytes, not the parse of 100,000 entries: every `issue` asks it of each CA.
+pub fn read_head(path: &Path) -> Result<CrlInfo> {
+    let bytes = crate::store::read_capped(path, CRL_CAP)?;
+    let der = match CertificateRevocationListDer::from_pem_slice(&bytes) {
+        Ok(d) => d.to_vec(),
+        Err(_) => bytes,
+    };
+    without_revoked(&der)
+        .and_then(|d| parse(&d))
+        .ok_or_else(|| {
+            Error::input(format!(
+                "{} is not a readable CRL; sign it again with `hapki crl`",
+                path.display()
+            ))
+        })
+}
+
+/// The CRL `der` re-encoded with its `revokedCertificates` left out (the signature no longer
+/// matches; only the fields around the list are read from it). The DER elements are walked
+/// by their headers, each skipped in one step: x509-parser parses every revoked entry, with no
+/// way to stop before the list. In `tbsCertList` the list is the third SEQUENCE, after the
+/// signature algorithm and the issuer (the version is an INTEGER, the times are times, the
+/// extensions are `[0]`).
+fn without_revoked(der: &[u8]) -> Option<Vec<u8>> {
+    use x509_cert::der::{Decode, Encode, Header, Reader, SliceReader, Tag};
+    let mut r = SliceReader::new(der).ok()?;
+    let outer = Header::decode(&mut r).ok()?;
+    if outer.tag != Tag::Sequence {
+        return None;
+    }
+    let body = r.read_slice(outer.length).ok()?;
+    let mut b = SliceReader::new(body).ok()?;
+    let tbs = Header::decode(&mut b).ok()?;
+    if tbs.tag != Tag::Sequence {
+        return None;
+    }
+    let tbs_body = b.read_slice(tbs.length).ok()?;
+    let signature = &body[usize::try_from(b.position()).ok()?..];
+    let mut t = SliceReader::new(tbs_body).ok()?;
+    let mut kept = Vec::with_capacity(1024);
+    let mut sequences = 0;
+    while !t.is_finished() {
+        let tag = t.peek_tag().ok()?;
+        let tlv = t.tlv_bytes().ok()?;
+        if tag == Tag::Sequence {
+            sequences += 1;
+            if sequences == 3 {
+                continue;
+            }
+        }
+        kept.extend_from_slice(tlv);
+    }
+    let tbs_head = Header::new(Tag::Sequence, kept.len()).ok()?.to_der().ok()?;
+    let len = tbs_head.len() + kept.len() + signature.len();
+    let mut out = Header::new(Tag::Sequence, len).ok()?.to_der().ok()?;
+    out.extend(tbs_head);
+    out.extend(kept);
+    out.extend_from_slice(signature);
+    Some(out)
+}
+
 /// Parses a DER CRL.
 pub fn parse(der: &[u8]) -> Option<CrlInfo> {
     let (_, crl) = x509_parser::parse_x509_crl(der).ok()?;
@@ -235,4 +298,77 @@ pub fn publish_with(
         plan.add(layout.crl_bundle(), bundle.into_bytes(), Mode::Public);
     }
     Ok(signed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CRL of `n` revocations signed by a fresh CA, in DER.
+    fn crl_of(n: u32) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "head test CA");
+        let issuer = Issuer::new(ca, key);
+        let now = OffsetDateTime::from_unix_timestamp(1_796_119_200).unwrap();
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + Duration::days(7),
+            crl_number: SerialNumber::from_slice(&[0x10, 0x07]),
+            issuing_distribution_point: None,
+            revoked_certs: (0..n)
+                .map(|i| RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&(0x7e00_0000 + i).to_be_bytes()),
+                    revocation_time: now,
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        params.signed_by(&issuer).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn the_head_of_a_crl_is_its_parse_without_the_revoked_list() {
+        for n in [0, 1, 3, 2000] {
+            let der = crl_of(n);
+            let full = parse(&der).unwrap();
+            assert_eq!(full.revoked.len(), n as usize);
+            let head = without_revoked(&der).unwrap();
+            assert!(head.len() < 1024, "n={n}: {} bytes", head.len());
+            let head = parse(&head).unwrap();
+            assert!(head.revoked.is_empty(), "n={n}");
+            assert_eq!(head.this_update, full.this_update, "n={n}");
+            assert_eq!(head.next_update, full.next_update, "n={n}");
+            assert_eq!(head.number, Some(0x1007), "n={n}");
+            assert_eq!(head.number, full.number, "n={n}");
+            assert_eq!(head.issuer_raw, full.issuer_raw, "n={n}");
+            assert!(head.aki.is_some() && head.aki == full.aki, "n={n}");
+        }
+        assert!(without_revoked(b"\x30\x03\x02\x01\x00").is_none());
+        assert!(without_revoked(b"not DER").is_none());
+    }
+
+    #[test]
+    fn read_head_takes_pem_or_der_and_names_a_file_that_is_no_crl() {
+        let dir = tempfile::tempdir().unwrap();
+        let der = crl_of(5);
+        let pem_text = format!(
+            "-----BEGIN X509 CRL-----\n{}\n-----END X509 CRL-----\n",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &der)
+        );
+        std::fs::write(dir.path().join("c.der"), &der).unwrap();
+        std::fs::write(dir.path().join("c.pem"), &pem_text).unwrap();
+        std::fs::write(dir.path().join("junk"), "junk").unwrap();
+        for f in ["c.der", "c.pem"] {
+            let h = read_head(&dir.path().join(f)).unwrap();
+            assert_eq!(h.number, Some(0x1007), "{f}");
+            assert!(h.revoked.is_empty());
+        }
+        let e = read_head(&dir.path().join("junk")).unwrap_err().to_string();
+        assert!(e.contains("is not a readable CRL; sign it again"), "{e}");
+    }
 }
