@@ -323,3 +323,5 @@ benches/serve.sh
 HAPKI=$hapki benches/token.sh
 # init with CA keys in SoftHSM2 against key files (benches/hsm.sh).
 benches/hsm.sh "$hapki" || echo "scripts/bench.sh: benches/hsm.sh did not run (SoftHSM2 missing?)" >&2
+# Revocation and the CA index at 100,000 certs (docs/performance.md, "Revocation and the CA index").
+HAPKI=$hapki benches/lifecycle.sh

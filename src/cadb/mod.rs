@@ -29,7 +29,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 pub const ATTR: &str = "unique_subject = no\n";
 
 /// The most of an `index.txt` hapki reads: two million certs of about 120 bytes a line.
-const INDEX_CAP: u64 = 256 << 20;
+pub const INDEX_CAP: u64 = 256 << 20;
 
 /// The first CRL number, as the openssl CA recipes start `crlnumber`.
 pub const FIRST_CRL_NUMBER: u64 = 0x1000;
@@ -414,7 +414,7 @@ pub fn next_crl_number(layout: &OrgLayout, level: CaLevel) -> u64 {
     let from_file = crate::store::read_text(&layout.crlnumber(level))
         .ok()
         .and_then(|s| u64::from_str_radix(s.trim(), 16).ok());
-    let from_crl = crate::crl::read(&layout.crl_der(level))
+    let from_crl = crate::crl::read_head(&layout.crl_der(level))
         .ok()
         .and_then(|c| c.number)
         .map(|n| n + 1);
@@ -457,7 +457,9 @@ pub fn prepare(
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut indexes: Vec<(CaLevel, Index)> = Vec::new();
-    let on_disk = scan_certs(layout);
+    // Walked only for a CA that has no index yet (a tree made before indexes existed): the
+    // walk lists newcerts/, which holds a file per cert the CA ever issued.
+    let mut on_disk: Option<Vec<InUse>> = None;
     for (i, c) in ca.levels.iter().enumerate() {
         let level = c.level;
         // An offline root keeps its index and signs its CRL on its own machine; its CRL
@@ -470,15 +472,27 @@ pub fn prepare(
             plan.add(&attr, ATTR, Mode::Public);
         }
         if i >= new_from {
+            // A CA made in this run (the first init, `init --force`, a lost level made again):
+            // the certs of a CA it replaces are not its own, so their copies go with that CA's
+            // index (its serials mean nothing to the new CA, and `revoke --serial` must not
+            // find them).
+            if let Ok(rd) = std::fs::read_dir(layout.ca_dir(level).join("newcerts")) {
+                for e in rd.flatten() {
+                    plan.remove(e.path());
+                }
+            }
             plan.add(layout.index(level), "", Mode::Public);
             indexes.push((level, Index::default()));
             continue;
         }
         let path = layout.index(level);
-        let index = if path.exists() {
-            Index::load(&path)?
+        // An index on disk is read only when its CRL must be signed again: issuing into a CA
+        // appends a line, and never parses the whole index (its cost must not grow with it).
+        let backfill = if path.exists() {
+            None
         } else {
             let mut idx = Index::default();
+            let on_disk = on_disk.get_or_insert_with(|| scan_certs(layout));
             for u in on_disk.iter().filter(|u| issued_by(&u.der, &c.der)) {
                 let rec = Record::of_cert(&u.der)?;
                 if idx.find(&rec.serial).is_none() {
@@ -491,16 +505,20 @@ pub fn prepare(
                 }
             }
             plan.add(&path, idx.render(), Mode::Public);
-            idx
+            Some(idx)
         };
         let current = [layout.crl_pem(level), layout.crl_der(level)]
             .iter()
             .all(|p| {
-                crate::crl::read(p).is_ok_and(|info| {
+                crate::crl::read_head(p).is_ok_and(|info| {
                     crate::crl::is_of(&info, c) && info.next_update.is_some_and(|n| n > now)
                 })
             });
         if !current {
+            let index = match backfill {
+                Some(idx) => idx,
+                None => Index::load(&path)?,
+            };
             indexes.push((level, index));
         }
     }

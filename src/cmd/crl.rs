@@ -52,7 +52,7 @@ pub fn run(args: &CrlArgs) -> Result<i32> {
             }
             let due = match within {
                 None => true,
-                Some(Span(w)) => match crate::crl::read(&layout.crl_der(c.level)) {
+                Some(Span(w)) => match crate::crl::read_head(&layout.crl_der(c.level)) {
                     Ok(info) => info
                         .next_update
                         .is_none_or(|n| n - now <= Duration::seconds(w)),

@@ -95,8 +95,10 @@ impl State {
             .iter()
             .map(|&level| Crl {
                 level,
-                pem: Watched::new(vec![crl_path(layout, level, "pem")], crl_pem),
-                der: Watched::new(vec![crl_path(layout, level, "der")], crl_der),
+                pem: Watched::new(vec![crl_path(layout, level, "pem")], crl_pem)
+                    .capped(crate::crl::CRL_CAP),
+                der: Watched::new(vec![crl_path(layout, level, "der")], crl_der)
+                    .capped(crate::crl::CRL_CAP),
             })
             .collect();
         let responders = LEVELS
@@ -434,6 +436,35 @@ pub(super) fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A CA with many revocations has a CRL over the 4 MiB cap of a cert file (100,000
+    /// revocations are some 7 MB): it is served all the same, in DER and in PEM.
+    #[test]
+    fn a_crl_over_the_cert_cap_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OrgLayout::new(dir.path(), "participant1", "customer1.com");
+        let size = usize::try_from(crate::store::CAP).unwrap() + (1 << 20);
+        let mut der = vec![0x30];
+        der.resize(size, 0x5a);
+        let crl_dir = dir.path().join("participant1/intermediate/crl");
+        std::fs::create_dir_all(&crl_dir).unwrap();
+        std::fs::write(crl_dir.join("intermediate.crl.der"), &der).unwrap();
+        let pem = format!(
+            "-----BEGIN X509 CRL-----\n{}\n-----END X509 CRL-----\n",
+            "A".repeat(size)
+        );
+        std::fs::write(crl_dir.join("intermediate.crl.pem"), &pem).unwrap();
+        let st = State::new(&layout);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let body = |r: Reply| {
+            assert_eq!(r.status(), StatusCode::OK);
+            rt.block_on(r.into_body().collect()).unwrap().to_bytes()
+        };
+        assert_eq!(body(crl(&st, "intermediate.crl")).len(), der.len());
+        assert_eq!(body(crl(&st, "intermediate.crl.pem")).len(), pem.len());
+    }
 
     #[test]
     fn percent_decoding() {

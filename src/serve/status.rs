@@ -41,7 +41,8 @@ impl IndexStatus {
             .into_iter()
             .map(|l| {
                 let path = org_dir.join(l.name()).join("index.txt");
-                (l, Watched::new(vec![path], |c| Ok(parse_index(&c[0]))))
+                let w = Watched::new(vec![path], |c| Ok(parse_index(&c[0])));
+                (l, w.capped(crate::cadb::INDEX_CAP))
             })
             .collect();
         IndexStatus { files }
@@ -116,6 +117,34 @@ fn parse_index(text: &[u8]) -> Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An index of 100,000 lines is some 12 MB, over the cap of a cert file: OCSP still
+    /// answers from it.
+    #[test]
+    fn an_index_over_the_cert_cap_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("intermediate");
+        std::fs::create_dir_all(&ca).unwrap();
+        let mut idx = String::new();
+        let mut n = 0u32;
+        while idx.len() as u64 <= crate::store::CAP {
+            n += 1;
+            idx.push_str(&format!(
+                "R\t271126120000Z\t261201100000Z,keyCompromise\t7E{n:08X}\tunknown\t/CN=gone-{n}.customer1.com\n"
+            ));
+        }
+        idx.push_str("V\t271126120000Z\t\t7F01\tunknown\t/CN=a\n");
+        std::fs::write(ca.join("index.txt"), idx).unwrap();
+        let st = IndexStatus::new(dir.path());
+        assert_eq!(
+            st.status(CaLevel::Intermediate, &[0x7f, 0x01]),
+            CertStatus::Good
+        );
+        assert!(matches!(
+            st.status(CaLevel::Intermediate, &[0x7e, 0, 0, 0, 1]),
+            CertStatus::Revoked { .. }
+        ));
+    }
 
     #[test]
     fn reads_valid_revoked_and_expired_lines() {

@@ -13,9 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-/// What the server reads at most from one file (certificates, keys, JWKS, CRLs, indexes).
-pub const MAX_FILE: u64 = 16 * 1024 * 1024;
-
 /// How long a value's stat is trusted: requests within this time of the last check take the
 /// cached value without a system call.
 pub const RECHECK: Duration = Duration::from_millis(1);
@@ -47,6 +44,8 @@ pub struct Watched<T> {
     /// `mono_nanos()` + 1 of the last stat that found the cached value current; 0 for never.
     checked: AtomicU64,
     recheck: u64,
+    /// The most read of each file: `store::CAP` unless `capped` says otherwise.
+    cap: u64,
 }
 
 impl<T> Watched<T> {
@@ -62,7 +61,16 @@ impl<T> Watched<T> {
             cache: RwLock::new(None),
             checked: AtomicU64::new(0),
             recheck: u64::try_from(recheck.as_nanos()).unwrap_or(u64::MAX),
+            cap: crate::store::CAP,
         }
+    }
+
+    /// The same, reading up to `cap` bytes of each file instead of the cap of a cert or key
+    /// file: a CRL or an index grows with the CA's revocations (`crl::CRL_CAP`,
+    /// `cadb::INDEX_CAP`).
+    pub fn capped(mut self, cap: u64) -> Self {
+        self.cap = cap;
+        self
     }
 
     pub fn paths(&self) -> &[PathBuf] {
@@ -91,11 +99,11 @@ impl<T> Watched<T> {
                 Ok(m) if !m.is_file() => {
                     return self.fail(Load::Bad(format!("{} is not a regular file", p.display())))
                 }
-                Ok(m) if m.len() > MAX_FILE => {
+                Ok(m) if m.len() > self.cap => {
                     return self.fail(Load::Bad(format!(
                         "{} is larger than {} MiB",
                         p.display(),
-                        MAX_FILE >> 20
+                        self.cap >> 20
                     )))
                 }
                 Ok(m) => stamp.push((m.ino(), m.len(), m.mtime(), m.mtime_nsec())),
@@ -120,7 +128,7 @@ impl<T> Watched<T> {
         }
         let mut contents = Vec::with_capacity(self.paths.len());
         for p in &self.paths {
-            match crate::store::read_io(p, crate::store::CAP) {
+            match crate::store::read_io(p, self.cap) {
                 Ok(b) => contents.push(b),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return self.fail(Load::Missing(format!("{} does not exist", p.display())))
@@ -169,6 +177,18 @@ mod tests {
         assert!(matches!(w.get(), Load::Ready(v) if *v == "two"));
         fs::write(&p, [0xff]).unwrap();
         assert!(matches!(w.get(), Load::Bad(s) if s == "not UTF-8"));
+    }
+
+    #[test]
+    fn a_file_is_read_up_to_its_own_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let big = "x".repeat(usize::try_from(crate::store::CAP).unwrap() + 1);
+        fs::write(&p, &big).unwrap();
+        let w = Watched::with_recheck(vec![p.clone()], text, Duration::ZERO);
+        assert!(matches!(w.get(), Load::Bad(s) if s.contains("larger than 4 MiB")));
+        let w = w.capped(crate::crl::CRL_CAP);
+        assert!(matches!(w.get(), Load::Ready(v) if v.len() == big.len()));
     }
 
     #[test]

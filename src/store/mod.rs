@@ -16,4 +16,4 @@ pub use layout::{
 };
 pub use lock::Lock;
 pub use plan::{check_writable, Mode, Plan, Staged, Stager};
-pub use read::{read, read_capped, read_io, read_text, CAP, PROFILE_CAP};
+pub use read::{read, read_at, read_capped, read_io, read_text, CAP, PROFILE_CAP};

@@ -38,6 +38,33 @@ fn special_kind(ft: fs::FileType) -> Option<&'static str> {
 /// `InvalidInput` error whose text says what it is: "it is a FIFO (named pipe), not a regular
 /// file".
 pub fn read_io(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let f = open_regular(path)?;
+    let mut bytes = Vec::new();
+    f.take(cap + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is larger than {} MiB, more than hapki reads", cap >> 20),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// At most `len` bytes of `path` from `offset` on, and the file's length: for a big file whose
+/// few wanted fields sit at its ends (a CRL's dates before 100,000 entries, its extensions
+/// after them), so a reader pays for those bytes only. The same refusals as `read_io`.
+pub fn read_at(path: &Path, offset: u64, len: u64) -> io::Result<(Vec<u8>, u64)> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = open_regular(path)?;
+    let size = f.metadata()?.len();
+    f.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::new();
+    f.take(len).read_to_end(&mut bytes)?;
+    Ok((bytes, size))
+}
+
+/// `path` opened for reading when it is a regular file (checked before and after the open).
+fn open_regular(path: &Path) -> io::Result<fs::File> {
     let refuse = |what: &str| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -56,15 +83,7 @@ pub fn read_io(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     if let Some(what) = special_kind(f.metadata()?.file_type()) {
         return Err(refuse(what));
     }
-    let mut bytes = Vec::new();
-    f.take(cap + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > cap {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("it is larger than {} MiB, more than hapki reads", cap >> 20),
-        ));
-    }
-    Ok(bytes)
+    Ok(f)
 }
 
 /// Reads `path` (at most `cap` bytes) with the path in the error: "cannot read F: it is a FIFO

@@ -101,7 +101,7 @@ pub(super) fn check_crls(
                 &resign,
             );
         } else {
-            let bytes = crate::store::read_io(&p, crate::store::CAP).unwrap_or_default();
+            let bytes = crate::store::read_io(&p, crate::crl::CRL_CAP).unwrap_or_default();
             let found = rustls_pki_types::CertificateRevocationListDer::pem_slice_iter(&bytes)
                 .filter_map(|c| c.ok())
                 .count();

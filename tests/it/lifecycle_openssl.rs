@@ -468,3 +468,57 @@ fn a_torn_last_index_line_is_recovered() {
     assert!(added[0].ends_with("/CN=reporting.customer1.com"), "{after}");
     assert!(after.ends_with('\n'));
 }
+
+#[test]
+fn init_force_takes_the_old_cas_newcerts_with_it() {
+    let (_d, out) = tree();
+    let inter = out.join("participant1/intermediate");
+    let serials = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join("newcerts"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let in_index = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_to_string(dir.join("index.txt"))
+            .unwrap()
+            .lines()
+            .map(|l| format!("{}.pem", l.split('\t').nth(3).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let old = serials(&inter);
+    assert_eq!(old, in_index(&inter));
+    let old_root = serials(&out.join("participant1/root"));
+    ok(&hapki(&out, &["init", "--force", "--at", T1]));
+    // The new CAs' copies are exactly the certs of their new indexes: none of the old CA's.
+    for level in ["root", "intermediate"] {
+        let dir = out.join("participant1").join(level);
+        let now = serials(&dir);
+        assert_eq!(now, in_index(&dir), "{level}");
+        assert!(!now.is_empty(), "{level}");
+        let before = if level == "root" { &old_root } else { &old };
+        assert!(
+            now.iter().all(|s| !before.contains(s)),
+            "{level}: {now:?} {before:?}"
+        );
+    }
+    // An old serial is unknown to the new CA.
+    let gone = old[0].trim_end_matches(".pem");
+    let o = hapki(
+        &out,
+        &[
+            "revoke",
+            "--serial",
+            gone,
+            "--org",
+            "participant1",
+            "--at",
+            T1,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+}

@@ -36,6 +36,26 @@ fn one_ca(out: &Path) -> String {
     root
 }
 
+/// Each CA level of participant1 keeps copies (newcerts/) of exactly the certs its index lists:
+/// none of a CA the run replaced, none missing.
+fn copies_match_index(out: &Path) {
+    for level in ["root", "intermediate"] {
+        let dir = out.join("participant1").join(level);
+        let mut copies: Vec<String> = std::fs::read_dir(dir.join("newcerts"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        copies.sort();
+        let mut listed: Vec<String> = std::fs::read_to_string(dir.join("index.txt"))
+            .unwrap()
+            .lines()
+            .map(|l| format!("{}.pem", l.split('\t').nth(3).unwrap()))
+            .collect();
+        listed.sort();
+        assert_eq!(copies, listed, "{level}");
+    }
+}
+
 fn leftovers(m: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<&PathBuf> {
     m.keys()
         .filter(|p| {
@@ -103,6 +123,7 @@ fn ca_init_force_killed_at_every_rename_is_settled_by_the_next_init() {
             String::from_utf8_lossy(&v.stdout)
         );
         let root = one_ca(&t.out);
+        copies_match_index(&t.out);
         if root == old_root {
             saw_old = true;
         } else {
@@ -157,7 +178,27 @@ fn a_journal_whose_temp_files_are_gone_rolls_back_to_the_old_files() {
     assert_eq!(r.status.code(), None);
     let journal: serde_json::Value =
         serde_json::from_slice(&std::fs::read(t.out.join(".hapki-journal")).unwrap()).unwrap();
-    let last = journal["entries"].as_array().unwrap().last().unwrap();
+    let entries = journal["entries"].as_array().unwrap();
+    // The old CA's newcerts/ copies go with it: journaled as removals (no temp), each with a
+    // backup of the old file, after every rename of the batch.
+    let removals: Vec<&serde_json::Value> =
+        entries.iter().filter(|e| e["temp"].is_null()).collect();
+    let old_copies = ["root", "intermediate"]
+        .iter()
+        .flat_map(|l| std::fs::read_dir(base.p1(&format!("{l}/newcerts"))).unwrap())
+        .count();
+    assert_eq!(removals.len(), old_copies, "{journal:#}");
+    assert!(removals
+        .iter()
+        .all(|e| e["target"].as_str().unwrap().contains("/newcerts/") && e["backup"].is_string()));
+    let first_removal = entries.iter().position(|e| e["temp"].is_null()).unwrap();
+    assert!(entries[first_removal..].iter().all(|e| e["temp"].is_null()));
+    // The last rename of the batch has not happened: its temp file is lost.
+    let last = entries
+        .iter()
+        .rev()
+        .find(|e| e["temp"].is_string())
+        .unwrap();
     std::fs::remove_file(t.out.join(last["temp"].as_str().unwrap())).unwrap();
     let i = t.output(&["init"]);
     assert!(i.status.success(), "{}", String::from_utf8_lossy(&i.stderr));
