@@ -19,8 +19,9 @@
 #
 # Usage: benches/serve.sh                 # ROUNDS=3 SECS=10 CONNS=32 THREADS=2 OCONNS=8
 #        ROUNDS=5 SECS=20 benches/serve.sh
+#        HAPKI=target/release/hapki ROUNDS=1 SECS=2 benches/serve.sh   # an existing build, a smoke run
 # Needs: wrk (apt-get install -y wrk), ab (apt-get install -y apache2-utils), nginx, openssl 3,
-# curl, cargo.
+# curl, ss (iproute2), cargo (unless HAPKI names an existing build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,13 +30,18 @@ SECS=${SECS:-10}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 OCONNS=${OCONNS:-8}
-for t in wrk ab nginx openssl curl; do
-  pkg=$t; [[ $t == ab ]] && pkg=apache2-utils
+for t in wrk ab nginx openssl curl ss; do
+  pkg=$t; [[ $t == ab ]] && pkg=apache2-utils; [[ $t == ss ]] && pkg=iproute2
   command -v "$t" >/dev/null || { echo "benches/serve.sh needs $t (apt-get install -y $pkg)" >&2; exit 2; }
 done
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -q
-H="$CARGO_TARGET_DIR/release/hapki"
+if [[ -n ${HAPKI:-} ]]; then
+  H=$HAPKI
+else
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+  cargo build --release -q
+  H="$CARGO_TARGET_DIR/release/hapki"
+fi
+[[ -x $H ]] || { echo "benches/serve.sh: $H is not an executable hapki" >&2; exit 2; }
 W=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
@@ -69,12 +75,27 @@ http {
 }
 NGX
 nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" -g 'daemon off;' & pids+=($!)
-# openssl's responder: the intermediate's index, its delegated responder cert.
-openssl ocsp -index "$O/intermediate/index.txt" -port "$OS" \
-  -rsigner "$O/intermediate/certs/ocsp.$D.cert.pem" -rkey "$O/intermediate/private/ocsp.$D.key.pem" \
-  -CA "$O/intermediate/certs/intermediate.cert.pem" -nmin 60 >/dev/null 2>&1 & pids+=($!)
-OPID=$!
-sleep 1
+die() { echo "benches/serve.sh: $*" >&2; exit 2; }
+# openssl's responder: the intermediate's index, its delegated responder cert. It serves one
+# connection at a time, and a connection closed before its request was complete (what an
+# `ab -t` run leaves when its time is up, or a bare TCP connect) wedges it for good: every later
+# ab run then timed out after 30 s (the bare exit 1 of round 2). So each ab run against it gets
+# a fresh responder (start_ossl), and readiness is seen in the listening sockets, not by a
+# connect.
+OPID=
+start_ossl() {
+  if [[ -n $OPID ]]; then kill "$OPID" 2>/dev/null || true; wait "$OPID" 2>/dev/null || true; fi
+  openssl ocsp -index "$O/intermediate/index.txt" -port "$OS" \
+    -rsigner "$O/intermediate/certs/ocsp.$D.cert.pem" -rkey "$O/intermediate/private/ocsp.$D.key.pem" \
+    -CA "$O/intermediate/certs/intermediate.cert.pem" -nmin 60 >/dev/null 2>&1 & pids+=($!)
+  OPID=$!
+  for _ in $(seq 100); do
+    ss -Hltn "sport = :$OS" | grep -q . && return 0
+    sleep 0.05
+  done
+  die "openssl ocsp -port $OS did not start"
+}
+start_ossl
 # One OCSP request for participant1's server cert (no nonce, so both responders may answer it the same way).
 openssl ocsp -issuer "$O/intermediate/certs/intermediate.cert.pem" \
   -cert "$O/participant1/certs/participant1.$D.cert.pem" -reqout "$W/req.der" -no_nonce >/dev/null
@@ -84,7 +105,7 @@ for u in "https://127.0.0.1:$HS/.well-known/jwks.json" "https://127.0.0.1:$NS/.w
     || { echo "$u does not serve the JWKS" >&2; tail -n 3 "$W/serve.log" "$W/nginx/logs/error.log" >&2; exit 2; }
 done
 for u in "http://127.0.0.1:$HH/ocsp" "http://127.0.0.1:$OS/"; do
-  curl -s -H 'Content-Type: application/ocsp-request' --data-binary @"$W/req.der" "$u" > "$W/resp.der"
+  curl -s --max-time 10 -H 'Content-Type: application/ocsp-request' --data-binary @"$W/req.der" "$u" > "$W/resp.der" || true
   openssl ocsp -respin "$W/resp.der" -resp_text -noverify 2>/dev/null | grep -q "Cert Status: good" \
     || { echo "$u does not answer the OCSP request with good" >&2; exit 2; }
 done
@@ -94,24 +115,28 @@ wrk.headers["Content-Type"] = "application/ocsp-request"
 local f = io.open("$W/req.der", "rb"); wrk.body = f:read("*a"); f:close()
 LUA
 
-# wrk URL [script] -> "requests/s p99_ms"
+# run CONNS URL [script]: wrk; sets RPS (requests/s) and P99 (ms). Run in this shell, not in a
+# process substitution, so a failed wrk stops the bench with its output instead of a bare exit 1.
+RPS= P99=
 run() {
-  local out t=$THREADS
+  local out t=$THREADS rc=0
   (( $1 < t )) && t=$1  # wrk needs at least one connection per thread
-  out=$(wrk -t"$t" -c"$1" -d"${SECS}s" --latency ${3:+-s "$3"} "$2" 2>&1)
+  out=$(wrk -t"$t" -c"$1" -d"${SECS}s" --latency ${3:+-s "$3"} "$2" 2>&1) || rc=$?
+  (( rc == 0 )) || die "wrk $2 failed (exit $rc): $(tail -n 3 <<<"$out")"
   local rps p99
   rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
   p99=$(awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 } print v }' <<<"$out")
-  echo "${rps:-0} ${p99:-0}"
+  RPS=${rps:-0} P99=${p99:-0}
 }
 # CPU time (user + system, clock ticks) a process has used so far.
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-# ab URL -> "responses/s p99_ms": one new connection per request, OCONNS at a time, SECS
-# seconds. Answers of another length than the first count as "failed" in ab's summary (ECDSA
+# runab URL: ab; sets RPS (responses/s) and P99 (ms): one new connection per request, OCONNS
+# at a time, SECS seconds. Answers of another length than the first count as "failed" in ab's summary (ECDSA
 # signatures vary by a byte or two) but are complete answers; non-2xx and exceptions are not.
 runab() {
-  local out
-  out=$(ab -q -t "$SECS" -n 100000000 -c "$OCONNS" -p "$W/req.der" -T application/ocsp-request "$1" 2>&1)
+  local out rc=0
+  out=$(ab -q -t "$SECS" -n 100000000 -c "$OCONNS" -p "$W/req.der" -T application/ocsp-request "$1" 2>&1) || rc=$?
+  (( rc == 0 )) || die "ab $1 failed (exit $rc): $(tail -n 1 <<<"$out")"
   local rps p99 bad
   rps=$(awk '/^Requests per second/ { print $4 }' <<<"$out")
   p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
@@ -119,23 +144,23 @@ runab() {
     /\(Connect:/ { gsub(/[(),]/, ""); for (i = 1; i < NF; i++) if ($i != "Length:" && $(i+1) ~ /^[0-9]+$/ && $i ~ /:$/) n += $(i+1) }
     END { print n + 0 }' <<<"$out")
   (( bad == 0 )) || { echo "ab $1: $bad failed requests" >&2; rps=0; }
-  echo "${rps:-0} ${p99:-0}"
+  RPS=${rps:-0} P99=${p99:-0}
 }
 declare -a hj nj hjp ho oo hop hk hkp hc oc
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
   if (( r % 2 )); then
-    read -r a b < <(run "$CONNS" "https://127.0.0.1:$HS/.well-known/jwks.json"); hj+=("$a"); hjp+=("$b")
-    read -r a _ < <(run "$CONNS" "https://127.0.0.1:$NS/.well-known/jwks.json"); nj+=("$a")
-    t0=$(ticks "$HPID"); read -r a b < <(runab "http://127.0.0.1:$HH/ocsp"); ho+=("$a"); hop+=("$b"); hc+=($(( $(ticks "$HPID") - t0 )))
-    t0=$(ticks "$OPID"); read -r a _ < <(runab "http://127.0.0.1:$OS/"); oo+=("$a"); oc+=($(( $(ticks "$OPID") - t0 )))
+    run "$CONNS" "https://127.0.0.1:$HS/.well-known/jwks.json"; hj+=("$RPS"); hjp+=("$P99")
+    run "$CONNS" "https://127.0.0.1:$NS/.well-known/jwks.json"; nj+=("$RPS")
+    t0=$(ticks "$HPID"); runab "http://127.0.0.1:$HH/ocsp"; ho+=("$RPS"); hop+=("$P99"); hc+=($(( $(ticks "$HPID") - t0 )))
+    start_ossl; t0=$(ticks "$OPID"); runab "http://127.0.0.1:$OS/"; oo+=("$RPS"); oc+=($(( $(ticks "$OPID") - t0 )))
   else
-    read -r a _ < <(run "$CONNS" "https://127.0.0.1:$NS/.well-known/jwks.json"); nj+=("$a")
-    read -r a b < <(run "$CONNS" "https://127.0.0.1:$HS/.well-known/jwks.json"); hj+=("$a"); hjp+=("$b")
-    t0=$(ticks "$OPID"); read -r a _ < <(runab "http://127.0.0.1:$OS/"); oo+=("$a"); oc+=($(( $(ticks "$OPID") - t0 )))
-    t0=$(ticks "$HPID"); read -r a b < <(runab "http://127.0.0.1:$HH/ocsp"); ho+=("$a"); hop+=("$b"); hc+=($(( $(ticks "$HPID") - t0 )))
+    run "$CONNS" "https://127.0.0.1:$NS/.well-known/jwks.json"; nj+=("$RPS")
+    run "$CONNS" "https://127.0.0.1:$HS/.well-known/jwks.json"; hj+=("$RPS"); hjp+=("$P99")
+    start_ossl; t0=$(ticks "$OPID"); runab "http://127.0.0.1:$OS/"; oo+=("$RPS"); oc+=($(( $(ticks "$OPID") - t0 )))
+    t0=$(ticks "$HPID"); runab "http://127.0.0.1:$HH/ocsp"; ho+=("$RPS"); hop+=("$P99"); hc+=($(( $(ticks "$HPID") - t0 )))
   fi
-  read -r a b < <(run "$CONNS" "http://127.0.0.1:$HH/ocsp" "$W/post.lua"); hk+=("$a"); hkp+=("$b")
+  run "$CONNS" "http://127.0.0.1:$HH/ocsp" "$W/post.lua"; hk+=("$RPS"); hkp+=("$P99")
 done
 sum() { awk '{ s += $1 } END { printf "%.0f", s }' < <(printf '%s\n' "$@"); }
 max() { printf '%s\n' "$@" | sort -g | tail -1; }

@@ -316,12 +316,18 @@ ${verify_rc:+verify: $verify_rc (0: all good, 1: a problem reported).}
 EOF
 
 # ---- other benchmarks ------------------------------------------------------------------
-# Each benches/NAME.sh prints a Markdown section of its own; one line each below runs it.
+# Each benches/NAME.sh prints a Markdown section of its own; one line each below runs it, as
+# `sub NAME ...`: a sub-bench that fails is named with its exit code on stderr, the ones after
+# it still run, and the bench exits 1 at the end naming every one that failed.
+failed_subs=()
+sub() { "$@" || { local rc=$?; say "$1 failed (exit $rc)"; failed_subs+=("$1 (exit $rc)"); }; }
 # hapki serve against NGINX and openssl ocsp (benches/serve.sh; its own usage header).
-benches/serve.sh
+HAPKI=$hapki sub benches/serve.sh
 # The token endpoint against the signing rate (docs/performance.md, "The token endpoint").
-HAPKI=$hapki benches/token.sh
+HAPKI=$hapki sub benches/token.sh
 # init with CA keys in SoftHSM2 against key files (benches/hsm.sh).
 benches/hsm.sh "$hapki" || echo "scripts/bench.sh: benches/hsm.sh did not run (SoftHSM2 missing?)" >&2
 # Revocation and the CA index at 100,000 certs (docs/performance.md, "Revocation and the CA index").
-HAPKI=$hapki benches/lifecycle.sh
+HAPKI=$hapki sub benches/lifecycle.sh
+# Last line: the verdict on the sub-benches (add new ones above it).
+((${#failed_subs[@]} == 0)) || { say "sub-benches failed: ${failed_subs[*]}"; exit 1; }

@@ -2,12 +2,30 @@
 //! profile, or of one.
 
 use super::{preflight, EXIT_OK};
-use crate::cli::CaInitArgs;
+use crate::cli::Common;
 use crate::error::Result;
 use crate::issue::{execute, OrgWork};
 use crate::model::CaLevel;
 use crate::pki::{detect_tier, Ca, OrgCa};
 use crate::profile::Topology;
+use clap::Args;
+
+pub const CA_INIT_HELP: &str = "EXAMPLES:\n  hapki ca init                          # root + intermediate for every org\n  hapki ca init --org participant1 --tier 3\n  hapki ca init --profile my.toml --out pki --force\n\nEXIT CODES:\n  0  success\n  2  bad input, an existing CA without --force, or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct CaInitArgs {
+    /// CA tiers: 1 root only, 2 root > intermediate, 3 root > policy > issuing.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub tier: Option<u8>,
+    /// Only this org of the profile.
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Replace an existing CA (every cert it issued must then be re-issued).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
 
 pub fn run(args: &CaInitArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;

@@ -2,9 +2,19 @@
 //! same clap definition the binary parses, so it never lags behind a new flag.
 
 use super::EXIT_OK;
-use crate::cli::{Cli, CompletionsArgs};
+use crate::cli::Cli;
 use crate::error::Result;
+use clap::Args;
 use clap::CommandFactory;
+
+pub const COMPLETIONS_HELP: &str = "EXAMPLES:\n  hapki completions bash > ~/.local/share/bash-completion/completions/hapki\n  hapki completions zsh > ~/.zfunc/_hapki          # with fpath+=(~/.zfunc) before compinit\n  hapki completions fish > ~/.config/fish/completions/hapki.fish\n\nEXIT CODES:\n  0  success\n  2  an unknown shell";
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
 
 pub fn run(args: &CompletionsArgs) -> Result<i32> {
     let mut buf = Vec::new();

@@ -3,12 +3,30 @@
 
 use super::EXIT_OK;
 use crate::cadb::{self, Index};
-use crate::cli::CrlArgs;
+use crate::cli::Common;
 use crate::error::{Error, Result};
 use crate::model::{fmt_time, parse_days, CaLevel, Span};
 use crate::profile::Topology;
 use crate::store::Plan;
+use clap::Args;
 use time::Duration;
+
+pub const CRL_HELP: &str = "EXAMPLES:\n  hapki crl                          # sign every CA's CRL and the bundles again\n  hapki crl --within 2d              # only CRLs whose nextUpdate is within 2 days (cron, e.g. hourly)\n  hapki crl --org participant1 --days 14\n\nA CRL's nextUpdate is crl_days (7) ahead for issuing and policy CAs and root_crl_days (180) for the\nroot. NGINX, HAProxy and PostgreSQL refuse EVERY client once a CRL of the chain has expired, so\nput `hapki crl --within 2d` in cron and reload them after it.\n\nEXIT CODES:\n  0  success (nothing to sign is success too)\n  2  bad input, no CA yet, or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct CrlArgs {
+    /// Only this org.
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Only CRLs whose nextUpdate is within this span: 12h, 2d.
+    #[arg(long, value_name = "DURATION")]
+    pub within: Option<String>,
+    /// nextUpdate this many days ahead (default: the profile's crl_days / root_crl_days).
+    #[arg(long, value_name = "N")]
+    pub days: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
 
 pub fn run(args: &CrlArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;

@@ -2,13 +2,56 @@
 //! `crate::export`). Nothing in the tree changes; the one file named by `--to` is written.
 
 use super::EXIT_OK;
-use crate::cli::{ExportBundleArgs, ExportP12Args};
+use crate::cli::Tree;
 use crate::error::Error;
 use crate::error::Result;
 use crate::export::{self, p12};
 use crate::model::Kind;
 use crate::profile::Topology;
 use crate::store::OrgLayout;
+use clap::Args;
+use std::path::PathBuf;
+
+pub const EXPORT_BUNDLE_HELP: &str = "EXAMPLES:\n  hapki export bundle participant1b --to participant1b.tar\n  tar -xpf participant1b.tar -C /etc/canton/certs        # the tree's paths and modes\n  hapki export bundle lb-participant1 --format k8s --to lb.yaml && kubectl apply -f lb.yaml\n\nA server gets its cert, chain and key, the org's trust bundle, the client certs named after its\nservice (and admin-api), and, for the participant of a JWT section, the JWKS and signing cert; a\nproxy gets its backend cert and the fronted primary's chain and key. No other key is in it.\n\nEXIT CODES:\n  0  success\n  2  bad input (not a node of the profile), a missing file, or a file could not be written";
+
+#[derive(Args, Debug)]
+pub struct ExportBundleArgs {
+    /// The node: a server, replica or proxy (with a backend cert) of the profile.
+    pub node: String,
+    /// The org of the node (default: the one org that has it).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// tar (default) or k8s (Secret and ConfigMap manifests).
+    #[arg(long, value_name = "FORMAT", default_value = "tar")]
+    pub format: String,
+    /// The file to write (a tar, or a YAML manifest file).
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub tree: Tree,
+}
+
+pub const EXPORT_P12_HELP: &str = "EXAMPLES:\n  hapki export p12 participant1b --password-file pw.txt --to participant1b.p12\n  hapki export p12 participant1 --kind client --org participant1 --password-file pw.txt --to client.p12\n  keytool -list -storetype PKCS12 -keystore participant1b.p12 -storepass \"$(cat pw.txt)\"\n\nThe store password is the first line of --password-file (never on the command line); the key\nentry's alias is NAME and its password the store's. Encryption: PBKDF2-HMAC-SHA256 with\nAES-256-CBC, MAC HMAC-SHA256 (what Java writes by default). The file is written with mode 0600.\nEach org's CA certs are also in NS/intermediate/certs/truststore.p12 (password changeit), written\nby hapki init.\n\nEXIT CODES:\n  0  success\n  2  bad input (unknown leaf, an empty password), or a file could not be read or written";
+
+#[derive(Args, Debug)]
+pub struct ExportP12Args {
+    /// The leaf: a server, replica, proxy or client of the profile.
+    pub name: String,
+    /// The org of the leaf (default: the one org that has it).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// server, client or proxy-backend, when NAME is several (participant1 is a server and a client).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// A file whose first line is the store password.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: PathBuf,
+    /// The PKCS#12 file to write.
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub tree: Tree,
+}
 
 pub fn p12(args: &ExportP12Args) -> Result<i32> {
     let topo = Topology::load(args.tree.profile.as_deref())?;

@@ -2,9 +2,19 @@
 //! help verb takes no flags, so `hapki help --help` failed; this one is an ordinary verb.
 
 use super::EXIT_OK;
-use crate::cli::{Cli, HelpArgs};
+use crate::cli::Cli;
 use crate::error::{Error, Result};
+use clap::Args;
 use clap::CommandFactory;
+
+pub const HELP_HELP: &str = "EXAMPLES:\n  hapki help\n  hapki help jwt mint\n\nEXIT CODES:\n  0  success\n  2  an unknown command";
+
+#[derive(Args, Debug)]
+pub struct HelpArgs {
+    /// The command (and subcommand) whose help to print.
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
 
 pub fn run(args: &HelpArgs) -> Result<i32> {
     crate::out::print(&help_of(&args.command)?);

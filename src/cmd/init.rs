@@ -5,7 +5,7 @@
 //! keeps the rest.
 
 use super::{preflight, EXIT_OK};
-use crate::cli::InitArgs;
+use crate::cli::Common;
 use crate::error::Result;
 use crate::issue::{execute, execute_staged, leaf_state, planned_keys, LeafState, OrgWork};
 use crate::model::{CaLevel, Kind};
@@ -14,8 +14,23 @@ use crate::profile::{LeafSpec, OrgSpec, Topology};
 use crate::store::{Mode, Plan, Stager};
 use crate::token::stage::{load_signer, signing_spec};
 use crate::token::{self, TokenSpec};
+use clap::Args;
 use std::path::Path;
 use std::time::Instant;
+
+pub const INIT_HELP: &str = "EXAMPLES:\n  hapki init                          # the built-in Canton HA topology into ./certs\n  hapki init --profile profiles/canton-ha-ecdsa.toml --out pki\n  hapki init --json                   # the summary as JSON\n\nA second run fills in only what is missing (a deleted file, a killed run) and keeps the rest.\n\nEXIT CODES:\n  0  success\n  2  bad input, or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Re-create everything, CAs included.
+    #[arg(long)]
+    pub force: bool,
+    /// Report what was written as JSON (per org: CA, leaves by kind, JWKS, tokens).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
 
 pub fn run(args: &InitArgs) -> Result<i32> {
     let started = Instant::now();

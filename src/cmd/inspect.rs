@@ -1,10 +1,22 @@
 //! `hapki inspect FILE [--json]`: one file for people, or as JSON (the report is `crate::inspect`'s).
 
 use super::EXIT_OK;
-use crate::cli::InspectArgs;
 use crate::error::{Error, Result};
 use crate::inspect::report;
+use clap::Args;
+use std::path::PathBuf;
 use time::OffsetDateTime;
+
+pub const INSPECT_HELP: &str = "EXAMPLES:\n  hapki inspect certs/participant1/participant1/certs/participant1.customer1.com.cert.pem\n  hapki inspect certs/participant1/jwt/alice.token --json\n\nEXIT CODES:\n  0  success\n  2  the file could not be read or is of no kind hapki knows";
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// A certificate, CSR, private key (PEM or DER), JWKS or JWT.
+    pub file: PathBuf,
+    /// Report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 pub fn run(args: &InspectArgs) -> Result<i32> {
     let report = report(&args.file, OffsetDateTime::now_utc())?;

@@ -2,7 +2,7 @@
 //! one declared leaf by name, or an ad-hoc leaf of a given kind with extra SANs.
 
 use super::{preflight, EXIT_OK};
-use crate::cli::IssueArgs;
+use crate::cli::Common;
 use crate::error::{Error, Result};
 use crate::issue::{execute, leaf_state, LeafState, OrgWork};
 use crate::model::Kind;
@@ -10,6 +10,35 @@ use crate::model::{parse_days, KeyAlg, Label, San};
 use crate::pki::{adhoc_spec, OrgCa};
 use crate::profile::{LeafSpec, OrgSpec, Topology};
 use crate::store::{Mode, Plan, JWT_SIGNING_NAME};
+use clap::Args;
+
+pub const ISSUE_HELP: &str = "EXAMPLES:\n  hapki issue participant1                       # every leaf the profile declares for the org\n  hapki issue participant1b                      # one declared leaf\n  hapki issue reporting --org participant1 --kind client --days 30\n  hapki issue db --org participant1 --kind server --san DNS:pg.customer1.com --san IP:10.0.0.5\n\nEXIT CODES:\n  0  success (existing valid leaves are skipped; --force re-issues them)\n  2  bad input, no CA yet, or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct IssueArgs {
+    /// An org (every leaf it declares) or a leaf name.
+    pub name: String,
+    /// The org of the leaf.
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// server, client, proxy-backend or jwt-signing (issues an ad-hoc leaf).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Extra subject alternative name: DNS:name or IP:address (repeatable, or comma-separated).
+    #[arg(long, value_name = "DNS/IP")]
+    pub san: Vec<String>,
+    /// Validity in days (default from the profile).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub days: Option<String>,
+    /// Key algorithm: rsa2048, rsa3072, rsa4096, ecdsa-p256, ecdsa-p384 or ed25519.
+    #[arg(long, value_name = "ALG")]
+    pub key: Option<String>,
+    /// Re-issue leaves that exist and are valid.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
 
 pub fn run(args: &IssueArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;

@@ -2,7 +2,7 @@
 //! with their JWKS, one-day Canton tokens, and token verification.
 
 use super::{preflight, EXIT_OK, EXIT_PROBLEM};
-use crate::cli::{JwtKeygenArgs, JwtMintArgs, JwtVerifyArgs};
+use crate::cli::Common;
 use crate::error::{Error, Result};
 use crate::issue::{execute, OrgWork};
 use crate::model::{At, KeyAlg, Span};
@@ -12,11 +12,102 @@ use crate::store::OrgLayout;
 use crate::store::{Mode, Plan};
 use crate::token::stage::{jwt_spec, load_signer, signing_spec};
 use crate::token::{self, Signer, TokenSpec};
+use clap::Args;
 use rayon::prelude::*;
 use rustls_pki_types::CertificateDer;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
+
+pub const JWT_KEYGEN_HELP: &str = "EXAMPLES:\n  hapki jwt keygen                         # every org that has JWT users\n  hapki jwt keygen --org participant1 --key ecdsa-p256\n\nEXIT CODES:\n  0  success\n  2  bad input, no CA yet, an existing key without --force, or a file could not be written";
+
+#[derive(Args, Debug)]
+pub struct JwtKeygenArgs {
+    /// Only this org (default: every org with a [org.jwt] section).
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// rsa2048 (RS256, default), rsa3072, rsa4096, ecdsa-p256 (ES256) or ecdsa-p384 (ES384).
+    #[arg(long, value_name = "ALG")]
+    pub key: Option<String>,
+    /// Replace an existing signing key (tokens signed by the old key stop verifying).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub const JWT_MINT_HELP: &str = "EXAMPLES:\n  hapki jwt mint --user alice                    # alice's token, shape from the profile\n  hapki jwt mint --org participant1              # every user of the org\n  hapki jwt mint --user ops --org participant1 --admin --ttl 12h\n  hapki jwt mint --user bob --org participant2 --format audience --at 2026-11-26T12:00:00Z\n  hapki jwt mint --user alice --count 10000 > /dev/null   # load-test tokens, each with its own jti\n\nThe token is printed on stdout and written to NS/jwt/USER.token (with --count: NS/jwt/USER.tokens, one per line). Keys, certs and the JWKS are not touched.\n\nEXIT CODES:\n  0  success\n  2  bad input, no signing key yet, or a file could not be written";
+
+#[derive(Args, Debug)]
+pub struct JwtMintArgs {
+    /// The user (sub); every user of the org when left out.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// The org whose key signs (default: the one org that lists the user).
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Audience (overrides the one the format implies).
+    #[arg(long, value_name = "AUD")]
+    pub aud: Option<String>,
+    /// Lifetime: 30s, 15m, 12h, 1d (default 1d).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub ttl: Option<String>,
+    /// Scope claim of a scope token (default daml_ledger_api).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Custom claims with admin: true.
+    #[arg(long)]
+    pub admin: bool,
+    /// Party to act as (custom claims; repeatable).
+    #[arg(long = "act-as", value_name = "PARTY")]
+    pub act_as: Vec<String>,
+    /// Party to read as (custom claims; repeatable).
+    #[arg(long = "read-as", value_name = "PARTY")]
+    pub read_as: Vec<String>,
+    /// Participant id (default from the profile).
+    #[arg(long = "participant-id", value_name = "ID")]
+    pub participant_id: Option<String>,
+    /// scope, audience or custom.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Mint N tokens for the one --user, each with its own `jti`, written one per line to
+    /// NS/jwt/USER.tokens and printed one per line (1 to 1000000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: Option<u32>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub const JWT_VERIFY_HELP: &str = "EXAMPLES:\n  hapki jwt verify certs/participant1/jwt/alice.token --jwks certs/participant1/jwt/jwks.json\n  hapki jwt verify \"$TOKEN\" --jwks jwks.json --aud participant1 --at 2026-11-27T12:00:00Z\n  hapki jwt verify certs/participant1/jwt/alice.token --jwks certs/participant1/jwt/jwks.json --profile my.toml\n\nThe signature is checked with the JWKS key the token's kid names (its `use` must be `sig` when\ngiven), exp/nbf/iat with 60 s of leeway, the key's x5c chain to the org root, and `iss` when --iss\nor --profile says which issuer to expect.\n\nEXIT CODES:\n  0  the token is valid\n  1  the token is invalid (the reason is printed)\n  2  could not run (unreadable file, malformed JWKS)";
+
+#[derive(Args, Debug)]
+pub struct JwtVerifyArgs {
+    /// The token, or a file holding it.
+    pub token: String,
+    /// The JWKS to check against.
+    #[arg(long, value_name = "FILE")]
+    pub jwks: PathBuf,
+    /// The org root the JWKS key's x5c must chain to (default: NS/root/certs/ca.cert.pem when
+    /// the JWKS is hapki's NS/jwt/jwks.json).
+    #[arg(long, value_name = "FILE")]
+    pub root: Option<PathBuf>,
+    /// Audience the token must carry.
+    #[arg(long, value_name = "AUD")]
+    pub aud: Option<String>,
+    /// Issuer (`iss`) the token must carry.
+    #[arg(long, value_name = "ISSUER")]
+    pub iss: Option<String>,
+    /// Profile the tree was built from: the token must carry the `iss` it sets for the org whose
+    /// NS/jwt/jwks.json is given (unless --iss names one).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Check at this time (RFC 3339 or Unix seconds) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 pub fn keygen(args: &JwtKeygenArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;

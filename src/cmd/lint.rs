@@ -2,13 +2,37 @@
 //! or many certificates) or DER, hapki's or not.
 
 use super::{EXIT_OK, EXIT_PROBLEM};
-use crate::cli::LintArgs;
 use crate::error::{Error, Result};
 use crate::lint::{lint, Finding, NotACert, Severity};
+use clap::Args;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use serde_json::json;
 use std::path::Path;
+use std::path::PathBuf;
 use x509_parser::prelude::{FromDer, X509Certificate};
+
+pub const LINT_HELP: &str = "Prints one line per finding, `FILE: SEVERITY code: sentence` (FILE[N] for certificate \
+N of a file with several, counted from 0; the first is FILE); docs/lint.md lists every code. Notices are worth knowing but are no fault.
+
+EXAMPLES:
+  hapki lint certs/participant1/participant1/certs/participant1.customer1.com.cert.pem
+  hapki lint certs/*/intermediate/certs/ca-chain.cert.pem other-ca.der
+  hapki lint --json server.pem
+
+EXIT CODES:
+  0  no finding, or notices only
+  1  a finding of severity error or warning
+  2  a file could not be read or holds no certificate";
+
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// PEM (one or many certificates) or DER certificate files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Report as JSON: an array of {file, cert_index, subject, findings: [{code, severity, message}]}.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Exit code of a file that cannot be read or holds no certificate.
 const EXIT_INPUT: i32 = 2;

@@ -3,14 +3,32 @@
 
 use super::EXIT_OK;
 use crate::cadb::{self, Holder, Index, Status};
-use crate::cli::ListArgs;
+use crate::cli::Common;
 use crate::error::{Error, Result};
 use crate::model::{fmt_time, CaLevel, Kind, Span};
 use crate::profile::Topology;
+use clap::Args;
 use serde::Serialize;
 use std::collections::HashMap;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
+
+pub const LIST_HELP: &str = "EXAMPLES:\n  hapki list\n  hapki list --org participant1 --expiring 30d\n  hapki list --json --at 2027-06-01T00:00:00Z\n\nOne row per cert in the CAs' indexes (and each org's root): org, kind, name, serial, not-after and\nstatus: valid, expiring (within --expiring, 30d by default), expired or revoked. With --expiring\nonly the certs that expire within it (or have expired) are listed.\n\nEXIT CODES:\n  0  success\n  2  bad input, or an index could not be read";
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only this org.
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Only certs that expire within this span (or have expired): 30d, 12h.
+    #[arg(long, value_name = "DURATION")]
+    pub expiring: Option<String>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
 
 #[derive(Serialize)]
 struct Row {

@@ -2,9 +2,21 @@
 //! main page on stdout, or a page per command into `--out-dir`).
 
 use super::EXIT_OK;
-use crate::cli::{Cli, ManArgs};
+use crate::cli::Cli;
 use crate::error::{Error, Result};
+use clap::Args;
 use clap::CommandFactory;
+use std::path::PathBuf;
+
+pub const MAN_HELP: &str = "EXAMPLES:\n  hapki man | man -l -\n  hapki man --out-dir /usr/local/share/man/man1     # hapki.1, hapki-init.1, ...\n\nEXIT CODES:\n  0  success\n  2  the folder could not be written";
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write one page per command (hapki.1, hapki-init.1, ...) into this folder instead of
+    /// printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
 
 pub fn run(args: &ManArgs) -> Result<i32> {
     let cmd = Cli::command();

@@ -4,7 +4,7 @@
 
 use super::EXIT_OK;
 use crate::cadb;
-use crate::cli::RenewArgs;
+use crate::cli::Common;
 use crate::error::{Error, Result};
 use crate::issue::{execute, OrgWork};
 use crate::keys;
@@ -13,8 +13,32 @@ use crate::pki;
 use crate::profile::Topology;
 use crate::store::JWT_SIGNING_NAME;
 use crate::token::rotate;
+use clap::Args;
 use time::Duration;
 use x509_parser::prelude::{FromDer, X509Certificate};
+
+pub const RENEW_HELP: &str = "EXAMPLES:\n  hapki renew                                # every leaf with under a third of its life left\n  hapki renew participant1 --within 30d      # that leaf, if it expires within 30 days\n  hapki renew --org participant1 --keep-key --dry-run\n\nA renewed leaf gets a new serial (and a new key unless --keep-key) at the same paths, with every\nderived file (chain, CSR, DER, HAProxy PEM); the old cert stays in newcerts/ and the index.\nThen reload what uses it: nginx -s reload, HAProxy reload, pg_ctl reload; Canton has no\ncertificate hot reload: restart the node, the passive replica first.\n\nEXIT CODES:\n  0  success (nothing to renew is success too)\n  2  bad input, no CA yet, or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct RenewArgs {
+    /// Leaf names (default: every leaf of the profile).
+    pub names: Vec<String>,
+    /// Only this org.
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Renew leaves that expire within this span, instead of those with under a third of their
+    /// lifetime left: 30d, 12h.
+    #[arg(long, value_name = "DURATION")]
+    pub within: Option<String>,
+    /// Certify the existing key again instead of generating a new one.
+    #[arg(long = "keep-key")]
+    pub keep_key: bool,
+    /// Say what would be renewed, and change nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
 
 pub fn run(args: &RenewArgs) -> Result<i32> {
     let topo = Topology::load(args.common.profile.as_deref())?;

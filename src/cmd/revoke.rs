@@ -3,13 +3,35 @@
 
 use super::EXIT_OK;
 use crate::cadb::{self, Holder, Index, Reason, Record, Status};
-use crate::cli::RevokeArgs;
+use crate::cli::Common;
 use crate::error::{Error, Result};
 use crate::model::fmt_time;
 use crate::pki::OrgCa;
 use crate::profile::{OrgSpec, Topology};
 use crate::store::{Mode, OrgLayout, Plan};
+use clap::Args;
 use std::path::Path;
+
+pub const REVOKE_HELP: &str = "EXAMPLES:\n  hapki revoke reporting --org participant1 --reason key-compromise\n  hapki revoke certs/participant1/client/reporting.customer1.com.cert.pem\n  hapki revoke --serial 4F3A...C1 --org participant1 --reason superseded\n  hapki revoke intermediate --org participant1 --reason ca-compromise   # lands in the root's CRL\n\nThe cert is marked R in its issuer's index.txt and that CA's CRL and the bundle\nNS/intermediate/crl/ca-chain.crl.pem are signed again, in one atomic run; the cert files stay.\nReload the servers that read the CRL (nginx -s reload, HAProxy reload, pg_ctl reload).\nRevoking a cert twice says so and changes nothing.\n\nEXIT CODES:\n  0  revoked (or already revoked)\n  2  bad input (no such cert, an ambiguous name), or a file could not be written (nothing was changed)";
+
+#[derive(Args, Debug)]
+pub struct RevokeArgs {
+    /// A leaf name (`reporting`), `intermediate` or `policy`, or a certificate file.
+    #[arg(required_unless_present = "serial")]
+    pub target: Option<String>,
+    /// The org of the cert (needed when a name is in several orgs).
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Revoke by serial (hex, as `hapki list` or `openssl x509 -serial` prints it).
+    #[arg(long, value_name = "HEX", conflicts_with = "target")]
+    pub serial: Option<String>,
+    /// key-compromise, superseded, affiliation-changed, cessation-of-operation or unspecified
+    /// (default: no reason code).
+    #[arg(long, value_name = "REASON")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
 
 /// The cert to revoke, once found: its org, its issuer's place in the hierarchy, its serial,
 /// and (when read from a file) its record, for a cert the index does not hold yet.

@@ -3,12 +3,40 @@
 //! alone are fine), 1 when a problem was found, 2 when it could not run.
 
 use super::{EXIT_OK, EXIT_PROBLEM};
-use crate::cli::VerifyArgs;
 use crate::error::Result;
 use crate::model::{At, Span};
 use crate::profile::Topology;
 use crate::verify::{verify_tree, Entry, Finding, Options, Status};
+use clap::Args;
+use std::path::PathBuf;
 use time::{Duration, OffsetDateTime};
+
+pub const VERIFY_HELP: &str = "EXAMPLES:\n  hapki verify certs\n  hapki verify certs --profile my.toml --within 60d\n  hapki verify certs --at 2027-06-01T00:00:00Z --json\n\nOne line per file: `ok`, `FAIL` with what is wrong and the command that fixes it, or `warn` (e.g. a\ncertificate that expires within --within); then a summary. --json prints the same as an array of\n{file, kind, status: ok|problem|warning, problems: [..]}.\n\nEXIT CODES:\n  0  everything checks out (warnings alone are fine)\n  1  a problem was found (each is printed with its file and the fix)\n  2  could not run (the folder is missing or unreadable, or a flag is not valid)";
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The folder hapki init wrote.
+    pub dir: PathBuf,
+    /// Profile the tree was built from: what should be there, and the names each server cert
+    /// carries (the built-in one when left out).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Check at this time (RFC 3339 or Unix seconds) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Warn about certificates that expire within this span: 30s, 15m, 12h, 1d (default 30d;
+    /// 0s warns of nothing).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub within: Option<String>,
+    /// Report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The passphrase of encrypted CA keys (first line of FILE; else HAPKI_PASSPHRASE_FILE):
+    /// with it, verify also opens them and checks each matches its cert. Without it, only their
+    /// format is checked.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
 
 /// The default of `--within`.
 const WITHIN: &str = "30d";

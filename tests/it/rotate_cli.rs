@@ -1,51 +1,38 @@
 //! `hapki jwt rotate` steps out of order, ES384 JWT keys refused with the reason, and `renew`
-//! of the JWT signing key through a rotation (tokens in flight keep verifying). Times pinned.
+//! of the JWT signing key through a rotation (tokens in flight keep verifying). Times pinned:
+//! each tree is a `Fixture` of the shipped ECDSA profile (ES256 JWT keys) at `AT`.
 
-use crate::support::fixture::{hapki_ecdsa, stdout_of_success, Fixture, AT};
-use std::path::Path;
+use crate::support::fixture::{hapki_std, stdout_of_success, Fixture, AT};
 
 const ORG: &str = "participant1";
-
-fn run(out: &Path, args: &[&str]) -> std::process::Output {
-    hapki_ecdsa(out, args)
-}
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn init(out: &Path) {
-    stdout_of_success(&run(out, &["init", "--at", AT]));
+/// `hapki init` of the shipped ECDSA profile at `AT`; every later command runs at `AT` unless
+/// it names its own `--at`.
+fn init() -> Fixture {
+    Fixture::shipped_ecdsa().at(AT).init()
 }
 
 #[test]
 fn steps_out_of_order_are_refused_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path();
-    init(out);
-    let jwks = std::fs::read(out.join(ORG).join("jwt/jwks.json")).unwrap();
-    let o = run(
-        out,
-        &["jwt", "rotate", "--org", ORG, "--promote", "--at", AT],
-    );
+    let fx = init();
+    let jwks = std::fs::read(fx.p1("jwt/jwks.json")).unwrap();
+    let o = fx.output(&["jwt", "rotate", "--org", ORG, "--promote"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("has no staged key to promote"),
         "{}",
         stderr(&o)
     );
-    let o = run(
-        out,
-        &["jwt", "rotate", "--org", ORG, "--retire", "--at", AT],
-    );
+    let o = fx.output(&["jwt", "rotate", "--org", ORG, "--retire"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("has no retired key"), "{}", stderr(&o));
-    assert_eq!(
-        std::fs::read(out.join(ORG).join("jwt/jwks.json")).unwrap(),
-        jwks
-    );
-    stdout_of_success(&run(out, &["jwt", "rotate", "--org", ORG, "--at", AT]));
-    let o = run(out, &["jwt", "rotate", "--org", ORG, "--at", AT]);
+    assert_eq!(std::fs::read(fx.p1("jwt/jwks.json")).unwrap(), jwks);
+    fx.ok(&["jwt", "rotate", "--org", ORG]);
+    let o = fx.output(&["jwt", "rotate", "--org", ORG]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("has a staged key already"),
@@ -53,16 +40,9 @@ fn steps_out_of_order_are_refused_and_change_nothing() {
         stderr(&o)
     );
     // --force replaces the staged key: still two keys, the current one first.
-    let before: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join(ORG).join("jwt/jwks.json")).unwrap())
-            .unwrap();
-    stdout_of_success(&run(
-        out,
-        &["jwt", "rotate", "--org", ORG, "--force", "--at", AT],
-    ));
-    let after: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join(ORG).join("jwt/jwks.json")).unwrap())
-            .unwrap();
+    let before = fx.jwks(ORG);
+    fx.ok(&["jwt", "rotate", "--org", ORG, "--force"]);
+    let after = fx.jwks(ORG);
     assert_eq!(after["keys"].as_array().unwrap().len(), 2);
     assert_eq!(after["keys"][0]["kid"], before["keys"][0]["kid"]);
     assert_ne!(after["keys"][1]["kid"], before["keys"][1]["kid"]);
@@ -70,57 +50,25 @@ fn steps_out_of_order_are_refused_and_change_nothing() {
 
 #[test]
 fn retire_is_refused_until_the_old_keys_tokens_expired_plus_leeway() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path();
-    init(out);
+    let fx = init();
     // A 3-day token signed by the old key before the rotation: the retire time follows it.
-    stdout_of_success(&run(
-        out,
-        &[
-            "jwt", "mint", "--user", "alice", "--org", ORG, "--ttl", "3d", "--at", AT,
-        ],
-    ));
-    stdout_of_success(&run(out, &["jwt", "rotate", "--org", ORG, "--at", AT]));
-    stdout_of_success(&run(
-        out,
-        &["jwt", "rotate", "--org", ORG, "--promote", "--at", AT],
-    ));
+    fx.ok(&[
+        "jwt", "mint", "--user", "alice", "--org", ORG, "--ttl", "3d",
+    ]);
+    fx.ok(&["jwt", "rotate", "--org", ORG]);
+    fx.ok(&["jwt", "rotate", "--org", ORG, "--promote"]);
     // AT is 2026-11-26T12:00:00Z: the 3-day token expires 2026-11-29T12:00:00Z, +60 s leeway.
-    let o = run(
-        out,
-        &[
-            "jwt",
-            "rotate",
-            "--org",
-            ORG,
-            "--retire",
-            "--at",
-            "2026-11-29T12:00:59Z",
-        ],
-    );
+    let retire_at = |at| fx.output(&["jwt", "rotate", "--org", ORG, "--retire", "--at", at]);
+    let o = retire_at("2026-11-29T12:00:59Z");
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("cannot go before 2026-11-29T12:01:00Z"),
         "{}",
         stderr(&o)
     );
-    let o = run(
-        out,
-        &[
-            "jwt",
-            "rotate",
-            "--org",
-            ORG,
-            "--retire",
-            "--at",
-            "2026-11-29T12:01:00Z",
-        ],
-    );
+    let o = retire_at("2026-11-29T12:01:00Z");
     assert!(stdout_of_success(&o).contains("retired key"));
-    let jwks: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join(ORG).join("jwt/jwks.json")).unwrap())
-            .unwrap();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(fx.jwks(ORG)["keys"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -149,34 +97,27 @@ fn es384_jwt_keys_are_refused_with_the_reason() {
 
 #[test]
 fn renew_of_the_signing_key_rotates_so_tokens_in_flight_keep_verifying() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path();
-    init(out);
+    let fx = init();
     // 300 days on, the one-year signing cert has under a third of its life left.
     let late = "2027-09-22T12:00:00Z";
-    let token = stdout_of_success(&run(
-        out,
-        &[
-            "jwt",
-            "mint",
-            "--user",
-            "alice",
-            "--org",
-            ORG,
-            "--at",
-            "2027-09-22T11:00:00Z",
-        ],
-    ));
+    let (token, _) = fx.ok(&[
+        "jwt",
+        "mint",
+        "--user",
+        "alice",
+        "--org",
+        ORG,
+        "--at",
+        "2027-09-22T11:00:00Z",
+    ]);
     let old_kid: serde_json::Value = serde_json::from_slice(&crate::support::jwt::unb64url(
         token.trim().split('.').next().unwrap(),
     ))
     .unwrap();
-    let o = run(out, &["renew", "jwt-sign", "--org", ORG, "--at", late]);
-    let text = stdout_of_success(&o);
+    let (text, _) = fx.ok(&["renew", "jwt-sign", "--org", ORG, "--at", late]);
     assert!(text.contains("new key through a rotation"), "{text}");
-    let jwks_path = out.join(ORG).join("jwt/jwks.json");
-    let jwks: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&jwks_path).unwrap()).unwrap();
+    let jwks_path = fx.p1("jwt/jwks.json");
+    let jwks = fx.jwks(ORG);
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -185,21 +126,9 @@ fn renew_of_the_signing_key_rotates_so_tokens_in_flight_keep_verifying() {
         .collect();
     assert_eq!(kids.len(), 2);
     assert_eq!(kids[1], old_kid["kid"].as_str().unwrap());
-    // The token in flight still verifies, with hapki and with PyJWT/jwcrypto.
-    let o = run(
-        out,
-        &[
-            "jwt",
-            "verify",
-            token.trim(),
-            "--jwks",
-            jwks_path.to_str().unwrap(),
-            "--at",
-            "2027-09-22T13:00:00Z",
-        ],
-    );
-    let _ = &o;
-    let o = crate::support::fixture::hapki_std()
+    // The token in flight still verifies, with hapki and with PyJWT/jwcrypto. (`jwt verify`
+    // takes no --out, so it runs outside the fixture's command line.)
+    let o = hapki_std()
         .args(["jwt", "verify", token.trim(), "--jwks"])
         .arg(&jwks_path)
         .args(["--at", "2027-09-22T13:00:00Z"])
@@ -222,10 +151,7 @@ fn renew_of_the_signing_key_rotates_so_tokens_in_flight_keep_verifying() {
         .unwrap();
     assert_eq!(stdout_of_success(&o).trim(), format!("OK {}", kids[1]));
     // A new token carries the new kid.
-    let new = stdout_of_success(&run(
-        out,
-        &["jwt", "mint", "--user", "alice", "--org", ORG, "--at", late],
-    ));
+    let (new, _) = fx.ok(&["jwt", "mint", "--user", "alice", "--org", ORG, "--at", late]);
     let h: serde_json::Value = serde_json::from_slice(&crate::support::jwt::unb64url(
         new.trim().split('.').next().unwrap(),
     ))

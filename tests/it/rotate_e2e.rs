@@ -3,9 +3,10 @@
 //! only the org root) fetches the JWKS from the server at every step and judges the tokens.
 //!
 //! Times: the server answers TLS at the real clock, so the tree is issued one hour before the
-//! test starts and every rotation step runs at the real clock too.
+//! test starts and every rotation step runs at the real clock too (a `Fixture` of the shipped
+//! ECDSA profile without `.at`).
 
-use crate::support::fixture::{hapki_ecdsa, hapki_std, stdout_of_success, ECDSA_PROFILE};
+use crate::support::fixture::{hapki_std, stdout_of_success, Fixture};
 use crate::support::interop::python;
 use crate::support::proc::free_port;
 use std::net::TcpStream;
@@ -21,12 +22,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(out: &Path) -> Server {
+    fn start(fx: &Fixture) -> Server {
         let port = free_port();
-        let log = std::fs::File::create(out.join("serve.log")).unwrap();
-        let child = hapki_std()
-            .args(["serve", "--org", ORG, "--profile", ECDSA_PROFILE, "--out"])
-            .arg(out)
+        let log = std::fs::File::create(fx.out.join("serve.log")).unwrap();
+        let child = fx
+            .std_cmd(&["serve", "--org", ORG])
             .args(["--listen", &format!("127.0.0.1:{port}"), "--http", "off"])
             .stdout(Stdio::null())
             .stderr(log)
@@ -99,13 +99,8 @@ fn kid_of(token: &str) -> String {
     h["kid"].as_str().unwrap().to_string()
 }
 
-fn verify_passes(out: &Path, step: &str) {
-    let o = hapki_std()
-        .arg("verify")
-        .arg(out)
-        .args(["--profile", ECDSA_PROFILE])
-        .output()
-        .unwrap();
+fn verify_passes(fx: &Fixture, step: &str) {
+    let o = fx.verify(&[]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success() && text.contains(" 0 problems, 0 warnings"),
@@ -133,67 +128,65 @@ fn snapshot(out: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     v
 }
 
-fn rotate(out: &Path, extra: &[&str]) -> std::process::Output {
+fn rotate(fx: &Fixture, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["jwt", "rotate", "--org", ORG];
     args.extend_from_slice(extra);
-    hapki_ecdsa(out, &args)
+    fx.output(&args)
+}
+
+fn mint_alice(fx: &Fixture) -> String {
+    fx.ok(&["jwt", "mint", "--user", "alice", "--org", ORG]).0
 }
 
 #[test]
 fn a_token_minted_before_rotate_verifies_after_promote_and_fails_after_retire_force() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path();
+    let fx = Fixture::shipped_ecdsa().bare();
+    let out = fx.out.as_path();
     let hour_ago = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
         - 3600;
-    stdout_of_success(&hapki_ecdsa(out, &["init", "--at", &hour_ago.to_string()]));
-    let s = Server::start(out);
+    fx.ok(&["init", "--at", &hour_ago.to_string()]);
+    let s = Server::start(&fx);
     let old = std::fs::read_to_string(out.join(ORG).join("jwt/alice.token")).unwrap();
     let old = old.trim();
     let k1 = kid_of(old);
     assert_eq!(judge(&s, out, old), (vec![k1.clone()], Ok(k1.clone())));
 
     // Stage: the next key is published second; the old token still verifies.
-    let staged = stdout_of_success(&rotate(out, &[]));
+    let staged = stdout_of_success(&rotate(&fx, &[]));
     assert!(staged.contains("published second"), "{staged}");
     let (kids, v) = judge(&s, out, old);
     assert_eq!((kids.len(), &kids[0], v), (2, &k1, Ok(k1.clone())));
     let k2 = kids[1].clone();
-    verify_passes(out, "stage");
+    verify_passes(&fx, "stage");
     // Minting still signs with the current key.
-    let t = stdout_of_success(&hapki_ecdsa(
-        out,
-        &["jwt", "mint", "--user", "alice", "--org", ORG],
-    ));
+    let t = mint_alice(&fx);
     assert_eq!(kid_of(t.trim()), k1);
 
     // Nothing to retire yet: refused, nothing changed.
     let before = snapshot(out);
-    let o = rotate(out, &["--retire"]);
+    let o = rotate(&fx, &["--retire"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(snapshot(out), before);
 
     // Promote: the new key is first, the old one still published; the old token verifies.
-    stdout_of_success(&rotate(out, &["--promote"]));
+    stdout_of_success(&rotate(&fx, &["--promote"]));
     let (kids, v) = judge(&s, out, old);
     assert_eq!((kids, v), (vec![k2.clone(), k1.clone()], Ok(k1.clone())));
-    let new = stdout_of_success(&hapki_ecdsa(
-        out,
-        &["jwt", "mint", "--user", "alice", "--org", ORG],
-    ));
+    let new = mint_alice(&fx);
     let new = new.trim();
     assert_eq!(kid_of(new), k2);
     assert_eq!(judge(&s, out, new).1, Ok(k2.clone()));
-    verify_passes(out, "promote");
+    verify_passes(&fx, "promote");
     // A re-run of init leaves the rotation alone.
-    let again = stdout_of_success(&hapki_ecdsa(out, &["init"]));
+    let (again, _) = fx.ok(&["init"]);
     assert!(again.contains("nothing to do"), "{again}");
 
     // Retire before the old key's tokens expired: refused with the time, nothing changed.
     let before = snapshot(out);
-    let o = rotate(out, &["--retire"]);
+    let o = rotate(&fx, &["--retire"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -203,10 +196,10 @@ fn a_token_minted_before_rotate_verifies_after_promote_and_fails_after_retire_fo
         "{err}"
     );
     assert_eq!(snapshot(out), before);
-    verify_passes(out, "a refused retire");
+    verify_passes(&fx, "a refused retire");
 
     // Retire with --force: the old key is gone from the server, the old token fails.
-    stdout_of_success(&rotate(out, &["--retire", "--force"]));
+    stdout_of_success(&rotate(&fx, &["--retire", "--force"]));
     let (kids, v) = judge(&s, out, old);
     assert_eq!(kids, vec![k2.clone()]);
     let why = v.unwrap_err();
@@ -221,5 +214,5 @@ fn a_token_minted_before_rotate_verifies_after_promote_and_fails_after_retire_fo
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("which is not in the JWKS"));
-    verify_passes(out, "retire");
+    verify_passes(&fx, "retire");
 }

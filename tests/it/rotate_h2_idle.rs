@@ -3,7 +3,7 @@
 //! from `HAPKI_TEST_IDLE_SECS`, so the test waits seconds, not a minute. The client is
 //! Python's `ssl` speaking raw HTTP/2 frames: ALPN h2, the preface, SETTINGS, then silence.
 
-use crate::support::fixture::{hapki_ecdsa, hapki_std, stdout_of_success, ECDSA_PROFILE};
+use crate::support::fixture::{stdout_of_success, Fixture};
 use crate::support::interop::python;
 use crate::support::proc::free_port;
 use std::net::TcpStream;
@@ -41,25 +41,16 @@ print("CLOSED after %.1f s, %d bytes" % (time.time() - start, len(got)))
 
 #[test]
 fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path();
+    let fx = Fixture::shipped_ecdsa().bare();
     let hour_ago = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
         - 3600;
-    stdout_of_success(&hapki_ecdsa(out, &["init", "--at", &hour_ago.to_string()]));
+    fx.ok(&["init", "--at", &hour_ago.to_string()]);
     let port = free_port();
-    let mut child = hapki_std()
-        .args([
-            "serve",
-            "--org",
-            "participant1",
-            "--profile",
-            ECDSA_PROFILE,
-            "--out",
-        ])
-        .arg(out)
+    let mut child = fx
+        .std_cmd(&["serve", "--org", "participant1"])
         .args(["--listen", &format!("127.0.0.1:{port}"), "--http", "off"])
         .env("HAPKI_TEST_IDLE_SECS", "2")
         .stdout(Stdio::null())
@@ -76,7 +67,7 @@ fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
     }
     let o = Command::new(python())
         .args(["-c", CLIENT, &port.to_string()])
-        .arg(out.join("participant1/root/certs/ca.cert.pem"))
+        .arg(fx.p1("root/certs/ca.cert.pem"))
         .arg("2")
         .output()
         .unwrap();

@@ -67,6 +67,10 @@ impl Server {
     }
 }
 
+/// A table row of malformed requests: (row, path, curl arguments, status, the OAuth `error` of
+/// the body when one is checked).
+type BadRequestRow<'a> = (&'a str, &'a str, Vec<&'a str>, u16, Option<&'a str>);
+
 /// A tree of the ECDSA-CA topology (RS256 JWT keys) made now, with `alice` a client whose
 /// secret is returned.
 fn tree() -> (Fixture, String) {
@@ -255,33 +259,30 @@ fn curl_gets_the_profile_shape_and_errors_say_nothing_of_which_part_was_wrong() 
         assert_eq!(body, &wrong.2, "{what}: the same body as a wrong secret");
     }
     assert_eq!(json(&wrong.2)["error"], "invalid_client");
-    let (code, _, body) = curl(
-        &fx,
-        &s,
-        "/oauth/token",
-        &[
-            "-u",
-            &format!("alice:{secret}"),
-            "-d",
+    // (row, curl arguments, status, the OAuth `error` of the body when one is checked)
+    let alice = format!("alice:{secret}");
+    let rows: [(&str, Vec<&str>, u16, Option<&str>); 3] = [
+        (
             "grant_type=password",
-        ],
-    );
-    assert_eq!(
-        (code, json(&body)["error"].as_str()),
-        (400, Some("unsupported_grant_type"))
-    );
-    let (code, _, body) = curl(
-        &fx,
-        &s,
-        "/oauth/token",
-        &["-u", &format!("alice:{secret}"), "-d", "scope=x"],
-    );
-    assert_eq!(
-        (code, json(&body)["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
-    let (code, _, _) = curl(&fx, &s, "/oauth/token", &[]);
-    assert_eq!(code, 405, "GET");
+            vec!["-u", &alice, "-d", "grant_type=password"],
+            400,
+            Some("unsupported_grant_type"),
+        ),
+        (
+            "no grant_type",
+            vec!["-u", &alice, "-d", "scope=x"],
+            400,
+            Some("invalid_request"),
+        ),
+        ("GET", vec![], 405, None),
+    ];
+    for (row, args, want_code, want_error) in rows {
+        let (code, _, body) = curl(&fx, &s, "/oauth/token", &args);
+        assert_eq!(code, want_code, "{row}: {body}");
+        if let Some(e) = want_error {
+            assert_eq!(json(&body)["error"].as_str(), Some(e), "{row}: {body}");
+        }
+    }
 
     fx.ok(&["jwt", "client", "remove", "alice", "--org", P1]);
     let (code, _, _) = curl(&fx, &s, "/oauth/token", &["-d", &form("alice", &secret)]);
@@ -306,36 +307,57 @@ fn bad_input_gets_clean_errors_and_the_rate_limit_holds() {
     let s = Server::start(&fx);
     let huge = fx.dir.path().join("huge");
     std::fs::write(&huge, vec![b'a'; 1 << 20]).unwrap();
-    let (code, _, body) = curl(
-        &fx,
-        &s,
-        "/oauth/token",
-        &["--data-binary", &format!("@{}", huge.display())],
-    );
-    assert_eq!(code, 413, "{body}");
-    assert_eq!(json(&body)["error"], "invalid_request");
-    for bad in ["{\"grant_type\":", "[1,2]", "{\"client_id\":7}"] {
-        let (code, _, body) = curl(
-            &fx,
-            &s,
+    let huge = format!("@{}", huge.display());
+    let json_body = |bad| vec!["-H", "Content-Type: application/json", "-d", bad];
+    let rows: [BadRequestRow; 5] = [
+        (
+            "a 1 MiB body",
+            "/oauth/token",
+            vec!["--data-binary", &huge],
+            413,
+            Some("invalid_request"),
+        ),
+        (
+            "truncated JSON",
             "/auth",
-            &["-H", "Content-Type: application/json", "-d", bad],
-        );
-        assert_eq!(code, 400, "{bad}: {body}");
-        assert_eq!(json(&body)["error"], "invalid_request");
+            json_body("{\"grant_type\":"),
+            400,
+            Some("invalid_request"),
+        ),
+        (
+            "a JSON array",
+            "/auth",
+            json_body("[1,2]"),
+            400,
+            Some("invalid_request"),
+        ),
+        (
+            "a number as client_id",
+            "/auth",
+            json_body("{\"client_id\":7}"),
+            400,
+            Some("invalid_request"),
+        ),
+        (
+            "Basic auth that is not base64",
+            "/oauth/token",
+            vec![
+                "-H",
+                "Authorization: Basic !!!",
+                "-d",
+                "grant_type=client_credentials",
+            ],
+            401,
+            None,
+        ),
+    ];
+    for (row, path, args, want_code, want_error) in rows {
+        let (code, _, body) = curl(&fx, &s, path, &args);
+        assert_eq!(code, want_code, "{row}: {body}");
+        if let Some(e) = want_error {
+            assert_eq!(json(&body)["error"].as_str(), Some(e), "{row}: {body}");
+        }
     }
-    let (code, _, _) = curl(
-        &fx,
-        &s,
-        "/oauth/token",
-        &[
-            "-H",
-            "Authorization: Basic !!!",
-            "-d",
-            "grant_type=client_credentials",
-        ],
-    );
-    assert_eq!(code, 401);
 
     // 1,000 wrong secrets in a row, over one keep-alive connection: a few are checked (each a
     // slow hash), the rest refused with 429 at once.
@@ -411,17 +433,20 @@ fn bad_input_gets_clean_errors_and_the_rate_limit_holds() {
     assert_eq!(code, 429, "{body}");
     assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
     // Other clients and the other routes are served meanwhile.
-    let (code, _, body) = curl(
-        &fx,
-        &s,
-        "/oauth/token",
-        &[
-            "-u",
-            "navigator:navigator-secret-0123456789",
-            "-d",
-            "grant_type=client_credentials",
-        ],
-    );
+    let navigator_ok = || {
+        curl(
+            &fx,
+            &s,
+            "/oauth/token",
+            &[
+                "-u",
+                "navigator:navigator-secret-0123456789",
+                "-d",
+                "grant_type=client_credentials",
+            ],
+        )
+    };
+    let (code, _, body) = navigator_ok();
     assert_eq!(code, 200, "{body}");
     let (code, _, _) = curl(&fx, &s, "/healthz", &[]);
     assert_eq!(code, 200);
@@ -431,37 +456,9 @@ fn bad_input_gets_clean_errors_and_the_rate_limit_holds() {
     for _ in 0..6 {
         assert_eq!(curl(&fx, &s, "/oauth/token", &["-d", nav_wrong]).0, 401);
     }
-    assert_eq!(
-        curl(
-            &fx,
-            &s,
-            "/oauth/token",
-            &[
-                "-u",
-                "navigator:navigator-secret-0123456789",
-                "-d",
-                "grant_type=client_credentials"
-            ]
-        )
-        .0,
-        429
-    );
+    assert_eq!(navigator_ok().0, 429);
     std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(
-        curl(
-            &fx,
-            &s,
-            "/oauth/token",
-            &[
-                "-u",
-                "navigator:navigator-secret-0123456789",
-                "-d",
-                "grant_type=client_credentials"
-            ]
-        )
-        .0,
-        200
-    );
+    assert_eq!(navigator_ok().0, 200);
 }
 
 #[test]
@@ -571,50 +568,62 @@ fn a_new_signing_key_signs_the_next_token() {
 fn client_add_and_remove_refuse_bad_input_with_a_sentence_and_change_nothing() {
     let fx = Fixture::ecdsa().init();
     let clients = fx.p1("jwt/clients.json");
-    let refused = |args: &[&str], says: &str| {
+    let refused = |row: &str, args: &[&str], says: &str| {
         let o = fx.cmd(args).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(says), "{args:?}: {err}");
-        assert!(!clients.exists(), "{args:?} wrote {}", clients.display());
+        assert_eq!(o.status.code(), Some(2), "{row}: {args:?}: {err}");
+        assert!(err.contains(says), "{row}: {args:?}: {err}");
+        assert!(
+            !clients.exists(),
+            "{row}: {args:?} wrote {}",
+            clients.display()
+        );
     };
-    refused(
-        &["jwt", "client", "add", "bob", "--org", P1],
-        "is not a JWT user of org `participant1`",
-    );
     let weak = fx.dir.path().join("weak.secret");
-    std::fs::write(&weak, "short\n").unwrap();
-    refused(
-        &[
-            "jwt",
-            "client",
-            "add",
-            "alice",
-            "--org",
-            P1,
-            "--secret-file",
-            weak.to_str().unwrap(),
-        ],
-        "16 to 512",
-    );
-    std::fs::write(&weak, "has spaces in this secret\n").unwrap();
-    refused(
-        &[
-            "jwt",
-            "client",
-            "add",
-            "alice",
-            "--org",
-            P1,
-            "--secret-file",
-            weak.to_str().unwrap(),
-        ],
-        "only letters, digits",
-    );
-    refused(
-        &["jwt", "client", "remove", "alice", "--org", P1],
-        "is not a client of org `participant1`",
-    );
+    let weak = weak.to_str().unwrap();
+    let add_alice_with = [
+        "jwt",
+        "client",
+        "add",
+        "alice",
+        "--org",
+        P1,
+        "--secret-file",
+        weak,
+    ];
+    // (row, the arguments, the secret file's text when the row reads one, what stderr says)
+    let rows: [(&str, &[&str], Option<&str>, &str); 4] = [
+        (
+            "a user of another org",
+            &["jwt", "client", "add", "bob", "--org", P1],
+            None,
+            "is not a JWT user of org `participant1`",
+        ),
+        (
+            "a short secret",
+            &add_alice_with,
+            Some("short\n"),
+            "16 to 512",
+        ),
+        (
+            "a secret with spaces",
+            &add_alice_with,
+            Some("has spaces in this secret\n"),
+            "only letters, digits",
+        ),
+        (
+            "removing a client that is none",
+            &["jwt", "client", "remove", "alice", "--org", P1],
+            None,
+            "is not a client of org `participant1`",
+        ),
+    ];
+    for (row, args, secret, says) in rows {
+        if let Some(text) = secret {
+            std::fs::write(weak, text).unwrap();
+        }
+        refused(row, args, says);
+    }
     // Adding twice replaces the secret; the first one no longer matches.
     let (first, _) = fx.ok(&["jwt", "client", "add", "alice", "--org", P1]);
     let (second, err) = fx.ok(&["jwt", "client", "add", "alice", "--org", P1]);

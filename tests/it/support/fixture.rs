@@ -46,6 +46,7 @@ const TAKES_AT: &[&[&str]] = &[
     &["list"],
     &["jwt", "keygen"],
     &["jwt", "mint"],
+    &["jwt", "rotate"],
     &["jwt", "verify"],
     &["verify"],
 ];
