@@ -19,6 +19,7 @@
 # Usage: scripts/bench.sh                   # the full run, about 4 to 5 minutes on 2 cores
 #        RUNS=3 PAIRS=3 scripts/bench.sh    # shorter (RUNS, PAIRS, FLOOR_PAIRS, TOKENS, LEAVES,
 #                                           # ECDSA_RUNS)
+#        SUBS=0 scripts/bench.sh            # the main report only, not the benches/*.sh after it
 #        BENCH_DIR=/path scripts/bench.sh   # where the trees go (default: a temp dir, removed);
 #                                           # fsync costs depend on that filesystem
 #
@@ -320,6 +321,7 @@ EOF
 # `sub NAME ...`: a sub-bench that fails is named with its exit code on stderr, the ones after
 # it still run, and the bench exits 1 at the end naming every one that failed.
 failed_subs=()
+[[ ${SUBS:-1} != 0 ]] || { say "SUBS=0: the other benchmarks are skipped"; exit 0; }
 sub() { "$@" || { local rc=$?; say "$1 failed (exit $rc)"; failed_subs+=("$1 (exit $rc)"); }; }
 # hapki serve against NGINX and openssl ocsp (benches/serve.sh; its own usage header).
 HAPKI=$hapki sub benches/serve.sh
