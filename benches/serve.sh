@@ -146,16 +146,16 @@ runab() {
   (( bad == 0 )) || { echo "ab $1: $bad failed requests" >&2; rps=0; }
   RPS=${rps:-0} P99=${p99:-0}
 }
-declare -a hj nj hjp ho oo hop hk hkp hc oc
+declare -a hj nj hjp njp ho oo hop hk hkp hc oc
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
   if (( r % 2 )); then
     run "$CONNS" "https://127.0.0.1:$HS/.well-known/jwks.json"; hj+=("$RPS"); hjp+=("$P99")
-    run "$CONNS" "https://127.0.0.1:$NS/.well-known/jwks.json"; nj+=("$RPS")
+    run "$CONNS" "https://127.0.0.1:$NS/.well-known/jwks.json"; nj+=("$RPS"); njp+=("$P99")
     t0=$(ticks "$HPID"); runab "http://127.0.0.1:$HH/ocsp"; ho+=("$RPS"); hop+=("$P99"); hc+=($(( $(ticks "$HPID") - t0 )))
     start_ossl; t0=$(ticks "$OPID"); runab "http://127.0.0.1:$OS/"; oo+=("$RPS"); oc+=($(( $(ticks "$OPID") - t0 )))
   else
-    run "$CONNS" "https://127.0.0.1:$NS/.well-known/jwks.json"; nj+=("$RPS")
+    run "$CONNS" "https://127.0.0.1:$NS/.well-known/jwks.json"; nj+=("$RPS"); njp+=("$P99")
     run "$CONNS" "https://127.0.0.1:$HS/.well-known/jwks.json"; hj+=("$RPS"); hjp+=("$P99")
     start_ossl; t0=$(ticks "$OPID"); runab "http://127.0.0.1:$OS/"; oo+=("$RPS"); oc+=($(( $(ticks "$OPID") - t0 )))
     t0=$(ticks "$HPID"); runab "http://127.0.0.1:$HH/ocsp"; ho+=("$RPS"); hop+=("$P99"); hc+=($(( $(ticks "$HPID") - t0 )))
@@ -168,7 +168,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 ok() { case "$1" in n/a*) echo "-" ;; *) awk "BEGIN { exit !($1) }" && echo yes || echo "**no**" ;; esac; }
 jr=$(ratio "$(sum "${hj[@]}")" "$(sum "${nj[@]}")")
 or=$(ratio "$(sum "${ho[@]}")" "$(sum "${oo[@]}")")
-jp=$(max "${hjp[@]}"); op=$(max "${hop[@]}"); kp=$(max "${hkp[@]}")
+jp=$(max "${hjp[@]}"); njpm=$(max "${njp[@]}"); op=$(max "${hop[@]}"); kp=$(max "${hkp[@]}")
 # Responses per CPU-second of the responder process: what each costs the server, apart from the
 # client's and other processes' share of the cores (ab cannot open connections fast enough to
 # saturate either responder on a small machine).
@@ -190,6 +190,7 @@ cat <<MD
 | OCSP, a connection per request: responses per CPU-second of the responder, hapki / openssl | $hcs / $ocs = $cr | | |
 | OCSP POST, keep-alive: hapki serve responses/s (rounds) | ${hk[*]} | | |
 | hapki p99, JWKS keep-alive (worst round) | $jp ms | < 5 ms | $(ok "$jp < 5") |
+| NGINX p99, JWKS keep-alive (worst round), the same load: for reference | $njpm ms | | |
 | hapki p99, OCSP keep-alive (worst round) | $kp ms | < 5 ms | $(ok "$kp < 5") |
 | hapki p99, OCSP a connection per request (worst round, whole ms) | $op ms | < 5 ms | $(ok "$op < 5") |
 MD
