@@ -1,9 +1,9 @@
 //! The inspect library behind `hapki inspect FILE [--json]`: shows one file for people (or, with `--json`, for scripts) —
-//! a certificate or a chain of them, a CSR, a private or public key, a JWKS or a JWT.
+//! a certificate or a chain of them, a CSR, a CRL, a private or public key, a JWKS or a JWT.
 //!
 //! The module owns telling the kind of a file by its content (never by its name), turning each
 //! kind into a `Report`, and printing that report as text or JSON. It shows what a reader needs to
-//! see and checks only what the file can tell on its own: a cert's validity window, a CSR's
+//! see and checks only what the file can tell on its own: a cert's validity window, a CRL's, a CSR's
 //! self-signature, a JWKS's thumbprints against its own `x5c`, a JWT's times. Whether a cert
 //! chains to its root is `hapki verify`'s job, a token's signature `hapki jwt verify`'s. Private
 //! key material is never printed: a key shows its format, type, size and the SHA-256 of its
@@ -26,6 +26,11 @@
 //!   (below), `public_key` (key object), `signature_algorithm`, `sha256_fingerprint`.
 //! - `csr`: `subject`, `public_key`, `signature_algorithm`, `signature_valid` (bool, `null` when
 //!   the algorithm is unsupported), then the extensions it requests.
+//! - `crl`: `issuer`, `this_update`, `next_update`, `status` (`current` | `expired` |
+//!   `not_yet_valid` | `no_next_update`), `status_text`, `crl_number` (decimal string),
+//!   `authority_key_id`, `revoked_count`, `revoked` (every entry: `{serial, revoked_at, reason}`,
+//!   `reason` an RFC 5280 CRLReason name or `null`), `signature_algorithm`,
+//!   `sha256_fingerprint`.
 //! - `private_key`: `format` (`PKCS#8` | `PKCS#1` | `SEC1`), `key` (key object).
 //! - `public_key`: `key` (key object).
 //! - `jwks`: `keys`, each `{kty, kid, alg, use, bits, curve, thumbprint_sha256,
@@ -69,6 +74,7 @@ pub struct Report {
 pub enum Item {
     Certificate(pkix::CertInfo),
     Csr(pkix::CsrInfo),
+    Crl(pkix::CrlView),
     PrivateKey(pkix::PrivateKeyInfo),
     PublicKey(pkix::PublicKeyInfo),
     Jwks(jose::JwksInfo),
@@ -80,6 +86,7 @@ impl Item {
         match self {
             Item::Certificate(_) => "certificate",
             Item::Csr(_) => "CSR",
+            Item::Crl(_) => "CRL",
             Item::PrivateKey(_) => "private key",
             Item::PublicKey(_) => "public key",
             Item::Jwks(_) => "JWKS",
@@ -97,7 +104,9 @@ struct Parsed {
 
 /// Reads `path` and describes it as of `now`.
 pub fn report(path: &Path, now: OffsetDateTime) -> Result<Report> {
-    let bytes = crate::store::read(path)?;
+    // The cap of the biggest kind read here: a CRL of a CA with 100,000 revocations is over the
+    // cap of a cert or key file.
+    let bytes = crate::store::read_capped(path, crate::crl::CRL_CAP)?;
     let parsed = detect(path, &bytes, now)?;
     let mode = std::fs::metadata(path)
         .ok()
@@ -151,7 +160,8 @@ fn detect(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<Parsed> {
 }
 
 /// The kinds `inspect` reads, for error sentences.
-const EXPECTED: &str = "a certificate, CSR, private or public key (PEM or DER), a JWKS or a JWT";
+const EXPECTED: &str =
+    "a certificate, CSR, CRL, private or public key (PEM or DER), a JWKS or a JWT";
 
 fn unknown(path: &Path) -> Error {
     Error::input(format!(
@@ -263,6 +273,7 @@ impl Report {
             match item {
                 Item::Certificate(c) => c.human(&mut t),
                 Item::Csr(c) => c.human(&mut t),
+                Item::Crl(c) => c.human(&mut t),
                 Item::PrivateKey(k) => k.human(&mut t),
                 Item::PublicKey(k) => k.human(&mut t),
                 Item::Jwks(j) => j.human(&mut t),

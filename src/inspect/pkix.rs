@@ -39,6 +39,30 @@ pub struct CertInfo {
     sha256_fingerprint: String,
 }
 
+#[derive(Serialize)]
+pub struct CrlView {
+    issuer: String,
+    this_update: String,
+    next_update: Option<String>,
+    /// `current` (nextUpdate ahead), `expired` (nextUpdate passed: every TLS server checking it
+    /// refuses every client of the CA), `not_yet_valid`, or `no_next_update`.
+    status: &'static str,
+    status_text: String,
+    crl_number: Option<String>,
+    authority_key_id: Option<String>,
+    revoked_count: usize,
+    revoked: Vec<RevokedEntry>,
+    signature_algorithm: String,
+    sha256_fingerprint: String,
+}
+
+#[derive(Serialize)]
+struct RevokedEntry {
+    serial: String,
+    revoked_at: String,
+    reason: Option<&'static str>,
+}
+
 /// The few lines that identify a cert inside another document (a JWKS's `x5c`).
 #[derive(Serialize)]
 pub(super) struct CertSummary {
@@ -149,7 +173,10 @@ pub(super) fn from_pem(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result
             SectionKind::PublicKey => {
                 Item::PublicKey(public_key_info(&der).ok_or_else(|| bad("a valid public key"))?)
             }
-            // CRLs and the like: named below, with the labels pki-types does not know.
+            SectionKind::Crl => {
+                Item::Crl(crl_view(&der, now).ok_or_else(|| bad("a valid X.509 CRL"))?)
+            }
+            // Labels pki-types does not know: named below.
             _ => continue,
         };
         items.push(item);
@@ -193,6 +220,7 @@ const SHOWN: &[&str] = &[
     "RSA PRIVATE KEY",
     "EC PRIVATE KEY",
     "PUBLIC KEY",
+    "X509 CRL",
 ];
 
 /// The label of every `-----BEGIN LABEL-----` line, the way pki-types finds them (at the start
@@ -253,6 +281,7 @@ pub(super) fn from_der(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result
     let item = cert_info(bytes, now)
         .map(Item::Certificate)
         .or_else(|| csr_info(bytes).map(Item::Csr))
+        .or_else(|| crl_view(bytes, now).map(Item::Crl))
         .or_else(|| {
             pkcs8(bytes)
                 .or_else(|| pkcs1(bytes))
@@ -327,6 +356,83 @@ pub(super) fn cert_summary(der: &[u8], now: OffsetDateTime) -> Option<CertSummar
         status: c.status,
         sha256_fingerprint: c.sha256_fingerprint,
     })
+}
+
+// ---- CRLs ----
+
+fn crl_view(der: &[u8], now: OffsetDateTime) -> Option<CrlView> {
+    let (rest, crl) = x509_parser::parse_x509_crl(der).ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let this = crl.last_update().to_datetime();
+    let next = crl.next_update().map(|t| t.to_datetime());
+    let (status, status_text) = match window(now, Some(this), next) {
+        ("valid", _) => (
+            "current",
+            format!(
+                "current, next update due in {}",
+                super::fmt_span(next.map_or(0, |n| (n - now).whole_seconds()))
+            ),
+        ),
+        ("expired", _) => (
+            "expired",
+            format!(
+                "EXPIRED {} ago: servers that check it refuse every client of this CA; run `hapki crl`",
+                super::fmt_span(next.map_or(0, |n| (n - now).whole_seconds()))
+            ),
+        ),
+        ("no_expiry", _) => ("no_next_update", "no next update given".to_string()),
+        (s, text) => (s, text),
+    };
+    let authority_key_id = crl
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| colon_hex(k.0))
+            }
+            _ => None,
+        });
+    let revoked: Vec<RevokedEntry> = crl
+        .iter_revoked_certificates()
+        .map(|r| RevokedEntry {
+            serial: serial_hex(r.raw_serial()),
+            revoked_at: fmt_time(r.revocation_date.to_datetime()),
+            reason: r.reason_code().map(|(_, c)| reason_name(c.0)),
+        })
+        .collect();
+    Some(CrlView {
+        issuer: crl.issuer().to_string(),
+        this_update: fmt_time(this),
+        next_update: next.map(fmt_time),
+        status,
+        status_text,
+        // Decimal, as `openssl crl -text` prints it.
+        crl_number: crl.crl_number().map(|n| n.to_string()),
+        authority_key_id,
+        revoked_count: revoked.len(),
+        revoked,
+        signature_algorithm: oid_name(&crl.signature_algorithm.algorithm),
+        sha256_fingerprint: colon_hex(&sha256(der)),
+    })
+}
+
+/// The CRLReason names of RFC 5280 5.3.1 (as `openssl ca` writes them in an index).
+fn reason_name(code: u8) -> &'static str {
+    match code {
+        0 => "unspecified",
+        1 => "keyCompromise",
+        2 => "cACompromise",
+        3 => "affiliationChanged",
+        4 => "superseded",
+        5 => "cessationOfOperation",
+        6 => "certificateHold",
+        8 => "removeFromCRL",
+        9 => "privilegeWithdrawn",
+        10 => "aACompromise",
+        _ => "unknown",
+    }
 }
 
 fn csr_info(der: &[u8]) -> Option<CsrInfo> {
@@ -719,6 +825,36 @@ impl CertInfo {
     }
 }
 
+impl CrlView {
+    /// How many revoked serials the text shows; `--json` lists them all.
+    const SHOWN: usize = 20;
+
+    pub(super) fn human(&self, t: &mut Text) {
+        t.field("issuer", &self.issuer);
+        t.opt("CRL number", self.crl_number.as_ref());
+        t.field("this update", &self.this_update);
+        t.field("next update", self.next_update.as_deref().unwrap_or("none"));
+        t.field("status", &self.status_text);
+        t.opt("authority key id", self.authority_key_id.as_ref());
+        t.field("revoked", self.revoked_count);
+        for r in self.revoked.iter().take(Self::SHOWN) {
+            let reason = r.reason.map(|x| format!(" ({x})")).unwrap_or_default();
+            t.field("", format_args!("{} at {}{reason}", r.serial, r.revoked_at));
+        }
+        if self.revoked_count > Self::SHOWN {
+            t.field(
+                "",
+                format_args!(
+                    "... and {} more (`hapki inspect --json` lists them all)",
+                    self.revoked_count - Self::SHOWN
+                ),
+            );
+        }
+        t.field("signature algorithm", &self.signature_algorithm);
+        t.field("SHA-256 fingerprint", &self.sha256_fingerprint);
+    }
+}
+
 impl CsrInfo {
     pub(super) fn human(&self, t: &mut Text) {
         t.field("subject", &self.subject);
@@ -758,6 +894,69 @@ impl PublicKeyInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ::time::Duration;
+
+    #[test]
+    fn a_crl_shows_each_entry_and_its_state_and_the_text_stops_at_twenty() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "inspect test CA");
+        let issuer = rcgen::Issuer::new(ca, key);
+        let at = OffsetDateTime::from_unix_timestamp(1_796_119_200).unwrap();
+        let reasons = [
+            Some(rcgen::RevocationReason::KeyCompromise),
+            Some(rcgen::RevocationReason::Superseded),
+            None,
+        ];
+        let der = rcgen::CertificateRevocationListParams {
+            this_update: at,
+            next_update: at + Duration::days(7),
+            crl_number: rcgen::SerialNumber::from_slice(&[0x01, 0x00]),
+            issuing_distribution_point: None,
+            revoked_certs: (0u32..25)
+                .map(|i| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from_slice(&(0x7e00 + i).to_be_bytes()),
+                    revocation_time: at - Duration::hours(i64::from(i)),
+                    reason_code: reasons[i as usize % 3],
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .unwrap()
+        .der()
+        .to_vec();
+        let v = crl_view(&der, at + Duration::days(1)).unwrap();
+        assert_eq!(v.status, "current");
+        assert_eq!(v.crl_number.as_deref(), Some("256"));
+        assert_eq!(v.issuer, "CN=inspect test CA");
+        assert_eq!(v.revoked_count, 25);
+        assert_eq!(v.revoked[0].serial, "7E00");
+        assert_eq!(v.revoked[0].reason, Some("keyCompromise"));
+        assert_eq!(v.revoked[1].reason, Some("superseded"));
+        assert_eq!(v.revoked[2].reason, None);
+        assert_eq!(v.revoked[3].revoked_at, "2026-12-01T07:00:00Z");
+        let mut t = Text(String::new());
+        v.human(&mut t);
+        assert!(t.0.contains("7E13 at "), "{}", t.0);
+        assert!(!t.0.contains("7E14 at "), "{}", t.0);
+        assert!(t.0.contains("... and 5 more"), "{}", t.0);
+        assert_eq!(
+            crl_view(&der, at + Duration::days(8)).unwrap().status,
+            "expired"
+        );
+        assert_eq!(
+            crl_view(&der, at - Duration::days(1)).unwrap().status,
+            "not_yet_valid"
+        );
+        // Trailing bytes after the CRL: not a CRL file.
+        let mut longer = der.clone();
+        longer.push(0);
+        assert!(crl_view(&longer, at).is_none());
+    }
 
     #[test]
     fn modulus_sizes() {

@@ -2,7 +2,7 @@
 //! checked against openssl's view of the same files (serial, fingerprint, dates, key sizes,
 //! public keys) and against RFC 7638 / RFC 7517 values computed here by hand.
 
-use crate::support::fixture::{hapki, Fixture};
+use crate::support::fixture::{hapki, Fixture, AT};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -912,7 +912,8 @@ fn jwt_in_standard_base64_is_shown_with_a_warning() {
 
 // ---- errors: one sentence, exit 2, nothing on stdout ----
 
-const EXPECTED: &str = "a certificate, CSR, private or public key (PEM or DER), a JWKS or a JWT";
+const EXPECTED: &str =
+    "a certificate, CSR, CRL, private or public key (PEM or DER), a JWKS or a JWT";
 
 #[test]
 fn missing_empty_and_unknown_files() {
@@ -1087,25 +1088,145 @@ fn encrypted_key_is_refused_with_a_reason() {
 fn pem_blocks_inspect_cannot_show_are_named() {
     let t = Tree::new();
     let d = t.dir();
-    let crl_block = "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n";
-    let crl = d.join("ca.crl");
-    std::fs::write(&crl, crl_block).unwrap();
+    let p7_block = "-----BEGIN PKCS7-----\nMAA=\n-----END PKCS7-----\n";
+    let p7 = d.join("ca.p7b");
+    std::fs::write(&p7, p7_block).unwrap();
     inspect_fails(
-        &crl,
+        &p7,
         &format!(
-            "error: {} holds a PEM block labelled `X509 CRL`, which hapki cannot read; expected {EXPECTED}\n",
-            crl.display()
+            "error: {} holds a PEM block labelled `PKCS7`, which hapki cannot read; expected {EXPECTED}\n",
+            p7.display()
         ),
     );
     // Beside a cert, the block is skipped with a warning and the cert is still shown.
     let mixed = d.join("mixed.pem");
     let cert = std::fs::read_to_string(t.server_cert()).unwrap();
-    std::fs::write(&mixed, format!("{cert}{crl_block}")).unwrap();
+    std::fs::write(&mixed, format!("{cert}{p7_block}")).unwrap();
     let r = inspect_json(&mixed);
     assert_eq!(r["items"].as_array().unwrap().len(), 1);
     assert_eq!(
         r["warnings"],
-        json!(["skipped a PEM block labelled `X509 CRL`, which hapki cannot read"])
+        json!(["skipped a PEM block labelled `PKCS7`, which hapki cannot read"])
+    );
+    // A CRL block is read, so a damaged one is an error that says so.
+    let crl = d.join("ca.crl");
+    std::fs::write(
+        &crl,
+        "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n",
+    )
+    .unwrap();
+    inspect_fails(
+        &crl,
+        &format!(
+            "error: {}: its 1st PEM block is not a valid X.509 CRL (the data inside is damaged or truncated); restore the file from a good copy or re-issue it\n",
+            crl.display()
+        ),
+    );
+}
+
+/// A CRL as openssl reads it: `openssl crl -text` and hapki's report name the same issuer, CRL
+/// number, times, revoked serials and reasons, for the PEM and the DER file; the bundle shows one
+/// CRL per CA; `--at` past nextUpdate says the CRL has expired.
+#[test]
+fn a_crl_is_shown_as_openssl_reads_it() {
+    let fx = Fixture::ecdsa().at(AT).init();
+    let client = fx.p1("client/admin-api.customer1.com.cert.pem");
+    let serial = crate::support::openssl::serial_of(&client);
+    fx.ok(&[
+        "revoke",
+        "admin-api",
+        "--org",
+        "participant1",
+        "--reason",
+        "key-compromise",
+    ]);
+    let pem = fx.p1("intermediate/crl/intermediate.crl.pem");
+    let der = fx.p1("intermediate/crl/intermediate.crl.der");
+    let p = pem.to_str().unwrap();
+    let text = String::from_utf8(crate::support::openssl::openssl_ok(
+        &["crl", "-in", p, "-noout", "-text"],
+        None,
+    ))
+    .unwrap();
+    let dates = String::from_utf8(crate::support::openssl::openssl_ok(
+        &[
+            "crl",
+            "-in",
+            p,
+            "-noout",
+            "-lastupdate",
+            "-nextupdate",
+            "-crlnumber",
+            "-dateopt",
+            "iso_8601",
+        ],
+        None,
+    ))
+    .unwrap();
+    let field = |name: &str| {
+        dates
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {dates}"))
+            .trim()
+            .to_string()
+    };
+    // openssl: `lastUpdate=2026-11-26 11:55:00Z`; hapki: RFC 3339.
+    let iso = |t: &str| t.replacen(' ', "T", 1);
+    let openssl_serials: Vec<String> = (text.lines())
+        .filter_map(|l| l.trim().strip_prefix("Serial Number: "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(openssl_serials, vec![serial.clone()], "{text}");
+    assert!(text.contains("Key Compromise"), "{text}");
+    for file in [&pem, &der] {
+        let r = inspect_json(file);
+        let c = &r["items"][0];
+        assert_eq!(c["kind"], "crl", "{r}");
+        assert_eq!(
+            c["issuer"],
+            "C=US, ST=New York, O=Customer1 LLC, CN=intermediate-ca.customer1.com"
+        );
+        assert_eq!(
+            c["this_update"].as_str().unwrap(),
+            iso(&field("lastUpdate="))
+        );
+        assert_eq!(
+            c["next_update"].as_str().unwrap(),
+            iso(&field("nextUpdate="))
+        );
+        // openssl prints the number in hex (`crlNumber=0x1000`).
+        let hex = field("crlNumber=");
+        let number = u64::from_str_radix(hex.trim_start_matches("0x"), 16).unwrap();
+        assert_eq!(c["crl_number"], number.to_string());
+        assert_eq!(c["revoked_count"], 1);
+        assert_eq!(c["revoked"][0]["serial"], serial.as_str());
+        assert_eq!(c["revoked"][0]["reason"], "keyCompromise");
+    }
+    let human = inspect_text(&pem);
+    assert!(human.contains(&format!("{serial} at ")), "{human}");
+    assert!(human.contains("(keyCompromise)"), "{human}");
+    let bundle = inspect_json(&fx.p1("intermediate/crl/ca-chain.crl.pem"));
+    let kinds: Vec<&Value> = bundle["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["kind"])
+        .collect();
+    assert_eq!(kinds, [&json!("crl"), &json!("crl")], "{bundle}");
+    // Past nextUpdate: expired, with what it means and the fix.
+    let later = hapki()
+        .args(["inspect", "--at", "2030-01-01T00:00:00Z"])
+        .arg(&pem)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let later = String::from_utf8(later).unwrap();
+    assert!(
+        later.contains("EXPIRED") && later.contains("run `hapki crl`"),
+        "{later}"
     );
 }
 
