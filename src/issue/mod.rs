@@ -300,6 +300,9 @@ fn run(
         .collect();
     let engine = Engine { now, stager };
 
+    // What the run made outside the tree (token keys), undone when it fails: dropped with this
+    // plan on an early return, or handed on in the plan the run returns.
+    let mut undo = Plan::new();
     // CAs that need no new key are built before the batch; leaves with a given key are signed
     // as soon as their CA is there.
     // Before the batch: the passphrase of new encrypted CA keys (asked once, not in the middle
@@ -312,9 +315,16 @@ fn run(
             }
             (CaKeyStore::Pkcs11(_), Some(_)) => {
                 let levels = r.new_from..CaLevel::for_tier(r.tier).len();
-                let made = levels
-                    .map(|level| new_ca_key(r, level, None).map(Some))
-                    .collect::<Result<Vec<_>>>()?;
+                let mut made = Vec::new();
+                for level in levels {
+                    let key = new_ca_key(r, level, None)?;
+                    // Destroyed again unless the run's plan lands (a failure from here on,
+                    // in this function or at the commit).
+                    if let Some(destroy) = key.token().and_then(|t| t.destroyer()) {
+                        undo.undo_unless_committed(Box::new(destroy));
+                    }
+                    made.push(Some(key));
+                }
                 locked(&r.pending).keys = made;
             }
             _ => {}
@@ -362,7 +372,9 @@ fn run(
     if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    assemble(runs)
+    let (done, mut plan) = assemble(runs)?;
+    plan.extend(undo);
+    Ok((done, plan))
 }
 
 impl Engine<'_, '_> {

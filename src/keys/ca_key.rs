@@ -21,6 +21,14 @@ pub enum CaKey {
 }
 
 impl CaKey {
+    /// The token key, for a key kept in a PKCS#11 token.
+    pub fn token(&self) -> Option<&pkcs11::TokenKey> {
+        match self {
+            CaKey::Token(t) => Some(t),
+            CaKey::File { .. } => None,
+        }
+    }
+
     /// A key kept as a plain PKCS#8 file.
     pub fn plain(key: KeyPair) -> CaKey {
         let pem = Zeroizing::new(key.serialize_pem());

@@ -36,6 +36,8 @@ pub struct Token {
 pub struct TokenKey {
     token: Arc<Token>,
     handle: ObjectHandle,
+    /// The public key object, for a key pair generated in this run (`destroyer`).
+    public_handle: Option<ObjectHandle>,
     /// The public key bytes of the SubjectPublicKeyInfo (PKCS#1 RSAPublicKey, or the EC point).
     public: Vec<u8>,
     alg: &'static SignatureAlgorithm,
@@ -222,6 +224,7 @@ pub fn generate(uri: &Pkcs11Uri, alg: KeyAlg, label: &str) -> Result<TokenKey> {
         alg: crate::keys::sig_alg(alg),
         token,
         handle: priv_h,
+        public_handle: Some(pub_h),
         public,
         label: label.to_string(),
     })
@@ -275,6 +278,7 @@ pub fn find(uri: &Pkcs11Uri, label: &str, spki_key: &[u8]) -> Result<Option<Toke
             return Ok(Some(TokenKey {
                 token: token.clone(),
                 handle: h,
+                public_handle: None,
                 public,
                 alg,
                 label: label.to_string(),
@@ -348,6 +352,21 @@ pub fn ecdsa_der(raw: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl TokenKey {
+    /// Destroys the key pair this run generated in the token (`None` for a key found there):
+    /// for a run that fails before its files land, so the token keeps no key no CA cert
+    /// certifies. Best effort: a token that refuses is left as it is (the key is then an
+    /// orphan under its label, which `find` passes over, as it matches keys by public key).
+    pub fn destroyer(&self) -> Option<impl FnOnce() + Send + Sync + 'static> {
+        let public = self.public_handle?;
+        let (token, private) = (Arc::clone(&self.token), self.handle);
+        Some(move || {
+            if let Ok(s) = token.session() {
+                let _ = s.destroy_object(private);
+                let _ = s.destroy_object(public);
+            }
+        })
+    }
+
     pub fn public_key(&self) -> &[u8] {
         &self.public
     }

@@ -54,6 +54,20 @@ pub struct Plan {
     /// Temp files a `Stager` already wrote and flushed, taken by `commit` for the files whose
     /// bytes and mode they still match.
     staged: Staged,
+    /// What to undo outside the tree when this plan never lands (see `undo_unless_committed`).
+    undo: Vec<Undo>,
+}
+
+/// Work done outside the output folder for a plan (a key pair made in a PKCS#11 token for a
+/// new CA), to be undone when the plan is dropped without a commit, or its commit fails.
+pub type Undo = Box<dyn FnOnce() + Send + Sync>;
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        for u in self.undo.drain(..) {
+            u();
+        }
+    }
 }
 
 /// How many files are written and flushed at once. Flushing waits on the disk, so more threads
@@ -154,12 +168,31 @@ impl Plan {
         self
     }
 
-    pub fn extend(&mut self, other: Plan) {
-        for (p, b, m) in other.files {
+    /// Runs `undo` if this plan (or the one it is merged into) is dropped without its commit
+    /// succeeding: a run that fails leaves nothing behind, in the tree or in a token.
+    pub fn undo_unless_committed(&mut self, undo: Undo) {
+        self.undo.push(undo);
+    }
+
+    pub fn extend(&mut self, mut other: Plan) {
+        self.undo.append(&mut other.undo);
+        let files = std::mem::take(&mut other.files);
+        let remove = std::mem::take(&mut other.remove);
+        let appends = std::mem::take(&mut other.appends);
+        self.extend_parts(files, remove, appends);
+    }
+
+    fn extend_parts(
+        &mut self,
+        files: Vec<(PathBuf, Vec<u8>, Mode)>,
+        remove: Vec<PathBuf>,
+        appends: Vec<(PathBuf, Vec<u8>)>,
+    ) {
+        for (p, b, m) in files {
             self.add(p, b, m);
         }
-        self.remove.extend(other.remove);
-        for (p, b) in other.appends {
+        self.remove.extend(remove);
+        for (p, b) in appends {
             self.append(p, b);
         }
     }
@@ -285,7 +318,14 @@ impl Plan {
         let appended_now = match append_all(&self.appends) {
             Ok(a) => a,
             Err(e) => {
-                journal::settle(out, &entries, &appended, false, journal::Flush::Changed)?;
+                if let Err(e) =
+                    journal::settle(out, &entries, &appended, false, journal::Flush::Changed)
+                {
+                    // The journal stays, and the next run may finish the batch: what it
+                    // needs outside the tree (a token key) must stay too.
+                    self.undo.clear();
+                    return Err(e);
+                }
                 for d in created_dirs.iter().rev() {
                     let _ = fs::remove_dir(d);
                 }
@@ -297,7 +337,14 @@ impl Plan {
                 // Every old file back, every new one gone, every appended line cut off; the
                 // journal stays only if even that fails, for the next run to finish.
                 cut_back(&appended_now);
-                journal::settle(out, &entries, &appended, false, journal::Flush::Changed)?;
+                if let Err(e) =
+                    journal::settle(out, &entries, &appended, false, journal::Flush::Changed)
+                {
+                    // The journal stays, and the next run may finish the batch: what it
+                    // needs outside the tree (a token key) must stay too.
+                    self.undo.clear();
+                    return Err(e);
+                }
                 for d in created_dirs.iter().rev() {
                     let _ = fs::remove_dir(d);
                 }
@@ -312,7 +359,9 @@ impl Plan {
         }
         let dirs: Vec<PathBuf> = touched_dirs.into_iter().collect();
         parallel(&dirs, |d| sync_dir(d))?;
-        // Removals, then the backups and the journal go.
+        // Removals, then the backups and the journal go. The plan has landed: nothing of it is
+        // undone any more, whatever happens next.
+        self.undo.clear();
         journal::settle(out, &entries, &appended, true, journal::Flush::Changed)
     }
 }
@@ -1022,6 +1071,42 @@ mod tests {
             0o700
         );
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    /// The undo of work outside the tree runs when a plan is dropped or its commit fails, also
+    /// after the plan was merged into another, and never once its commit succeeded.
+    #[test]
+    fn undo_runs_unless_the_plan_lands() {
+        use std::sync::atomic::AtomicUsize;
+        use std::sync::Arc;
+        let undone = Arc::new(AtomicUsize::new(0));
+        let counted = |plan: &mut Plan| {
+            let u = Arc::clone(&undone);
+            plan.undo_unless_committed(Box::new(move || {
+                u.fetch_add(1, Ordering::SeqCst);
+            }));
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut dropped = Plan::new();
+        counted(&mut dropped);
+        drop(dropped);
+        assert_eq!(undone.load(Ordering::SeqCst), 1);
+
+        fs::write(dir.path().join("blocker"), "").unwrap();
+        let mut inner = Plan::new();
+        counted(&mut inner);
+        let mut failing = Plan::new();
+        failing.add(dir.path().join("blocker/sub/x.pem"), "x", Mode::Public);
+        failing.extend(inner);
+        assert_eq!(undone.load(Ordering::SeqCst), 1, "merging runs nothing");
+        assert!(commit(failing, dir.path()).is_err());
+        assert_eq!(undone.load(Ordering::SeqCst), 2);
+
+        let mut landing = Plan::new();
+        counted(&mut landing);
+        landing.add(dir.path().join("ok.pem"), "x", Mode::Public);
+        commit(landing, dir.path()).unwrap();
+        assert_eq!(undone.load(Ordering::SeqCst), 2);
     }
 
     #[test]

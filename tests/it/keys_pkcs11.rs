@@ -295,6 +295,38 @@ fn rsa_ca_keys_in_softhsm_sign_with_sha256_rsa() {
     assert_eq!(hsm.verify(&fx).0, 0);
 }
 
+/// A run that fails after it made CA keys in the token (here: a folder it must write is a
+/// link, found while files are being staged) destroys them again, as it removes its temp
+/// files: the token holds no key that no CA cert certifies. The next run makes the CA anew.
+#[test]
+fn a_failed_init_leaves_no_key_in_the_token() {
+    let test = "keys_pkcs11::a_failed_init_leaves_no_key_in_the_token";
+    let fx = Fixture::ecdsa().bare();
+    let Some(hsm) = Hsm::new(&fx, test) else {
+        return;
+    };
+    std::fs::write(fx.profile_path(), hsm.profile(&ecdsa_profile(), "hapki-ca")).unwrap();
+    let elsewhere = fx.scratch("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::create_dir_all(fx.org("participant2")).unwrap();
+    let link = fx.org("participant2").join("client");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    let o = hsm.run(&fx, &["init", "--at", AT]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a symbolic link"), "{err}");
+    let Some(list) = hsm.private_keys("hapki-ca") else {
+        skipped(test, "pkcs11-tool (Debian: opensc) is not installed");
+        return;
+    };
+    assert!(!list.contains("Private Key Object"), "{list}");
+    std::fs::remove_file(&link).unwrap();
+    hsm.ok(&fx, &["init", "--at", AT]);
+    let list = hsm.private_keys("hapki-ca").unwrap();
+    assert_eq!(list.matches("Private Key Object; EC").count(), 6, "{list}");
+    assert_tree_verifies_with_openssl(&fx);
+}
+
 #[test]
 fn a_wrong_pin_a_missing_token_or_a_lost_key_is_one_sentence() {
     let test = "keys_pkcs11::a_wrong_pin_a_missing_token_or_a_lost_key_is_one_sentence";
