@@ -194,10 +194,7 @@ impl Common {
 
     /// The time this run issues at: `--at`, or now.
     pub fn now(&self) -> crate::Result<time::OffsetDateTime> {
-        Ok(match &self.at {
-            Some(a) => a.parse::<crate::model::At>()?.0,
-            None => time::OffsetDateTime::now_utc(),
-        })
+        crate::model::At::or_now(self.at.as_deref())
     }
 }
 

@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::inspect::report;
 use clap::Args;
 use std::path::PathBuf;
-use time::OffsetDateTime;
 
 pub const INSPECT_HELP: &str = "EXAMPLES:\n  hapki inspect certs/participant1/participant1/certs/participant1.customer1.com.cert.pem\n  hapki inspect certs/participant1/jwt/alice.token --json\n  hapki inspect certs/participant1/intermediate/crl/intermediate.crl.pem --at 2027-01-01T00:00:00Z\n\nEXIT CODES:\n  0  success\n  2  the file could not be read or is of no kind hapki knows";
 
@@ -23,10 +22,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: &InspectArgs) -> Result<i32> {
-    let now = match &args.at {
-        Some(a) => a.parse::<crate::model::At>()?.0,
-        None => OffsetDateTime::now_utc(),
-    };
+    let now = crate::model::At::or_now(args.at.as_deref())?;
     let report = report(&args.file, now)?;
     if args.json {
         let json = serde_json::to_string_pretty(&report)

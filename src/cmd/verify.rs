@@ -9,7 +9,7 @@ use crate::profile::Topology;
 use crate::verify::{verify_tree, Entry, Finding, Options, Status};
 use clap::Args;
 use std::path::PathBuf;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 pub const VERIFY_HELP: &str = "EXAMPLES:\n  hapki verify certs\n  hapki verify certs --profile my.toml --within 60d\n  hapki verify certs --at 2027-06-01T00:00:00Z --json\n\nOne line per file: `ok`, `FAIL` with what is wrong and the command that fixes it, or `warn` (e.g. a\ncertificate that expires within --within); then a summary. --json prints the same as an array of\n{file, kind, status: ok|problem|warning, problems: [..]}.\n\nEXIT CODES:\n  0  everything checks out (warnings alone are fine)\n  1  a problem was found (each is printed with its file and the fix)\n  2  could not run (the folder is missing or unreadable, or a flag is not valid)";
 
@@ -43,10 +43,7 @@ const WITHIN: &str = "30d";
 
 pub fn run(args: &VerifyArgs) -> Result<i32> {
     // Every flag is checked before the tree is read, so a typo is exit 2, not a report.
-    let now = match &args.at {
-        Some(s) => s.parse::<At>()?.0,
-        None => OffsetDateTime::now_utc(),
-    };
+    let now = At::or_now(args.at.as_deref())?;
     let within = Span::parse_or_zero(args.within.as_deref().unwrap_or(WITHIN))?;
     let topo = Topology::load(args.profile.as_deref())?;
     crate::keys::passphrase::use_file(args.passphrase_file.as_deref());

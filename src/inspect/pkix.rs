@@ -385,15 +385,7 @@ fn crl_view(der: &[u8], now: OffsetDateTime) -> Option<CrlView> {
         ("no_expiry", _) => ("no_next_update", "no next update given".to_string()),
         (s, text) => (s, text),
     };
-    let authority_key_id = crl
-        .extensions()
-        .iter()
-        .find_map(|e| match e.parsed_extension() {
-            ParsedExtension::AuthorityKeyIdentifier(a) => {
-                a.key_identifier.as_ref().map(|k| colon_hex(k.0))
-            }
-            _ => None,
-        });
+    let authority_key_id = extensions(crl.extensions()).authority_key_id;
     let revoked: Vec<RevokedEntry> = crl
         .iter_revoked_certificates()
         .map(|r| RevokedEntry {

@@ -72,6 +72,16 @@ impl FromStr for At {
     }
 }
 
+impl At {
+    /// The time a command's `--at` gives, or now when there is none.
+    pub fn or_now(at: Option<&str>) -> Result<OffsetDateTime> {
+        match at {
+            Some(s) => s.parse::<At>().map(|a| a.0),
+            None => Ok(OffsetDateTime::now_utc()),
+        }
+    }
+}
+
 /// Validity in days: a positive whole number, at most 100 years.
 pub fn parse_days(s: &str) -> Result<u32> {
     match s.trim().parse::<i64>() {

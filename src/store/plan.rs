@@ -175,24 +175,14 @@ impl Plan {
     }
 
     pub fn extend(&mut self, mut other: Plan) {
+        // Taken out field by field: a `Plan` runs its undo when dropped, so it cannot be
+        // taken apart by a move.
         self.undo.append(&mut other.undo);
-        let files = std::mem::take(&mut other.files);
-        let remove = std::mem::take(&mut other.remove);
-        let appends = std::mem::take(&mut other.appends);
-        self.extend_parts(files, remove, appends);
-    }
-
-    fn extend_parts(
-        &mut self,
-        files: Vec<(PathBuf, Vec<u8>, Mode)>,
-        remove: Vec<PathBuf>,
-        appends: Vec<(PathBuf, Vec<u8>)>,
-    ) {
-        for (p, b, m) in files {
+        for (p, b, m) in std::mem::take(&mut other.files) {
             self.add(p, b, m);
         }
-        self.remove.extend(remove);
-        for (p, b) in appends {
+        self.remove.append(&mut other.remove);
+        for (p, b) in std::mem::take(&mut other.appends) {
             self.append(p, b);
         }
     }
