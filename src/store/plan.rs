@@ -23,7 +23,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 /// How a file may be read.
@@ -675,14 +675,17 @@ fn refuse_links_in<'a>(
 /// the disk); stops handing out work at the first failure and returns the failure of the
 /// earliest item.
 pub(super) fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
-    let failed = AtomicBool::new(false);
+    // The lowest index that failed so far: items after it are skipped, items before it still
+    // run, so the error reported is the first in the plan's order that fails, whichever thread
+    // got to its item first (a full disk names the same file on every run).
+    let first_failed = AtomicUsize::new(usize::MAX);
     let errors: Mutex<Vec<(usize, Error)>> = Mutex::new(Vec::new());
     let run = |(i, item): (usize, &T)| {
-        if failed.load(Ordering::Relaxed) {
+        if i > first_failed.load(Ordering::Relaxed) {
             return;
         }
         if let Err(e) = f(item) {
-            failed.store(true, Ordering::Relaxed);
+            first_failed.fetch_min(i, Ordering::Relaxed);
             locked(&errors).push((i, e));
         }
     };
