@@ -170,8 +170,16 @@ pub fn run(args: &RevokeArgs) -> Result<i32> {
                     .iter()
                     .map(|t| format!("{} of {}", t.what, t.org.name))
                     .collect();
+                // --org only helps when the certs are in different orgs; within one (a
+                // server and a client cert of the same name) only the file or serial does.
+                let orgs: std::collections::BTreeSet<&str> =
+                    found.iter().map(|t| t.org.name.as_str()).collect();
+                let fix = match orgs.len() {
+                    1 => "give the cert file or --serial",
+                    _ => "give the cert file, --serial or --org",
+                };
                 return Err(Error::input(format!(
-                    "`{asked}` names several certs ({}); give the cert file, or --org",
+                    "`{asked}` names several certs ({}); {fix}",
                     names.join("; ")
                 )));
             }

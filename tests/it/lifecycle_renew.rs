@@ -137,6 +137,50 @@ fn renew_reissues_near_expiry_leaves_at_the_same_paths_and_skips_fresh_ones() {
     ok(&v);
 }
 
+/// `participant1` is both a server and a client cert of one org: the refusal names both and
+/// asks for what tells them apart (the file or the serial), not for the `--org` already given;
+/// the cert file then revokes the one it holds.
+#[test]
+fn a_name_of_two_certs_in_one_org_asks_for_the_file_or_serial() {
+    let (_d, out) = tree();
+    let index = out.join("participant1/intermediate/index.txt");
+    let before = read(&index);
+    let o = hapki(
+        &out,
+        &[
+            "revoke",
+            "participant1",
+            "--org",
+            "participant1",
+            "--at",
+            T0,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("names several certs (server participant1"),
+        "{err}"
+    );
+    assert!(err.contains("client participant1"), "{err}");
+    assert!(
+        err.trim_end().ends_with("give the cert file or --serial"),
+        "{err}"
+    );
+    assert_eq!(read(&index), before);
+    let server = out.join("participant1/participant1/certs/participant1.customer1.com.cert.pem");
+    ok(&hapki(
+        &out,
+        &["revoke", server.to_str().unwrap(), "--at", T0],
+    ));
+    let serial = openssl_x509(&server, "-serial");
+    let serial = serial.trim_start_matches("serial=");
+    let after = read(&index);
+    let revoked: Vec<&str> = after.lines().filter(|l| l.starts_with('R')).collect();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert!(revoked[0].contains(serial), "{revoked:?}");
+}
+
 #[test]
 fn list_shows_every_cert_with_its_status() {
     let (_d, out) = tree();
