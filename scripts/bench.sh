@@ -325,6 +325,8 @@ failed_subs=()
 sub() { "$@" || { local rc=$?; say "$1 failed (exit $rc)"; failed_subs+=("$1 (exit $rc)"); }; }
 # hapki serve against NGINX and openssl ocsp (benches/serve.sh; its own usage header).
 HAPKI=$hapki sub benches/serve.sh
+# The same on the default profile: its OCSP responders sign with RSA-2048.
+PROFILE=builtin HAPKI=$hapki sub benches/serve.sh
 # The token endpoint against the signing rate (docs/performance.md, "The token endpoint").
 HAPKI=$hapki sub benches/token.sh
 # init with CA keys in SoftHSM2 against key files (benches/hsm.sh; it says so when SoftHSM2 is

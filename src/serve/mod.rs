@@ -11,6 +11,7 @@
 mod log;
 mod mtls;
 mod ocsp;
+mod ocsp_cache;
 mod routes;
 pub mod status;
 mod tls;

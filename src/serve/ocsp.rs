@@ -7,6 +7,7 @@
 use super::status::{CertStatus, Reason, StatusSource};
 use crate::model::CaLevel;
 use rcgen::{KeyPair, PublicKeyData, SigningKey};
+use std::sync::Arc;
 use std::time::Duration;
 use x509_cert::der::asn1::{BitString, GeneralizedTime, Null, OctetString};
 use x509_cert::der::oid::ObjectIdentifier;
@@ -85,6 +86,11 @@ impl Responder {
         })
     }
 
+    /// Which CA this responder speaks for.
+    pub fn level(&self) -> CaLevel {
+        self.level
+    }
+
     /// Whether `id` names this CA as the issuer.
     fn issued(&self, id: &CertId) -> bool {
         let oid = id.hash_algorithm.oid;
@@ -134,6 +140,9 @@ fn signature_algorithm(key: &KeyPair) -> Result<AlgorithmIdentifierOwned, String
 pub struct Answer {
     pub der: Vec<u8>,
     pub summary: &'static str,
+    /// The responder that signed it, for a signed answer to a request without a nonce: the
+    /// same request may then be answered with the same bytes (`ocsp_cache`).
+    pub reusable_from: Option<Arc<Responder>>,
 }
 
 fn error_answer(resp: OcspResponse, summary: &'static str) -> Answer {
@@ -142,13 +151,14 @@ fn error_answer(resp: OcspResponse, summary: &'static str) -> Answer {
         // that keeps this path free of panics.
         der: resp.to_der().unwrap_or_default(),
         summary,
+        reusable_from: None,
     }
 }
 
 /// Answers one DER-encoded OCSP request at `now` (Unix seconds).
 pub fn answer(
     request: &[u8],
-    responders: &[std::sync::Arc<Responder>],
+    responders: &[Arc<Responder>],
     status: &dyn StatusSource,
     now: u64,
 ) -> Answer {
@@ -221,6 +231,7 @@ pub fn answer(
         .filter(|e| e.extn_id == NONCE)
         .cloned()
         .collect();
+    let reusable = nonce.is_empty();
     let Ok(key_hash) = OctetString::new(responder.key_hash.clone()) else {
         return error_answer(OcspResponse::internal_error(), "internal");
     };
@@ -232,7 +243,11 @@ pub fn answer(
         response_extensions: (!nonce.is_empty()).then_some(nonce),
     };
     match sign(tbs, responder) {
-        Some(der) => Answer { der, summary },
+        Some(der) => Answer {
+            der,
+            summary,
+            reusable_from: reusable.then(|| responder.clone()),
+        },
         None => error_answer(OcspResponse::internal_error(), "internal"),
     }
 }

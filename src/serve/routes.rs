@@ -11,7 +11,8 @@
 //! | `GET /healthz` | `ok` |
 //! | `POST /oauth/token`, `POST /auth` | the token endpoint (`token.rs`, HTTPS only) |
 
-use super::ocsp::{self, Responder};
+use super::ocsp::Responder;
+use super::ocsp_cache::{self, Versions};
 use super::status::{IndexStatus, StatusSource};
 use super::token::Endpoint;
 use super::watch::{Load, Watched};
@@ -42,6 +43,7 @@ pub struct State {
     crls: Vec<Crl>,
     responders: Vec<Watched<Responder>>,
     status: Box<dyn StatusSource>,
+    ocsp_answers: ocsp_cache::Cache,
     token: Option<Endpoint>,
 }
 
@@ -118,6 +120,7 @@ impl State {
             crls,
             responders,
             status,
+            ocsp_answers: ocsp_cache::Cache::default(),
             token: None,
         }
     }
@@ -396,6 +399,9 @@ fn ocsp_get(st: &State, encoded: &str) -> (Reply, &'static str) {
 }
 
 fn ocsp_reply(st: &State, der: &[u8]) -> (Reply, &'static str) {
+    // Before the responders and the status are looked at: an answer made from them is then
+    // tagged with versions no newer than what it was made from (`ocsp_cache`).
+    let versions = Versions::read(st.status.as_ref());
     let responders: Vec<Arc<Responder>> = st
         .responders
         .iter()
@@ -407,10 +413,11 @@ fn ocsp_reply(st: &State, der: &[u8]) -> (Reply, &'static str) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let a = ocsp::answer(der, &responders, st.status.as_ref(), now);
+    let (body, summary) =
+        (st.ocsp_answers).answer(der, &responders, st.status.as_ref(), &versions, now);
     (
-        reply(StatusCode::OK, "application/ocsp-response", a.der),
-        a.summary,
+        reply(StatusCode::OK, "application/ocsp-response", body),
+        summary,
     )
 }
 

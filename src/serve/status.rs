@@ -24,6 +24,13 @@ pub enum CertStatus {
 pub trait StatusSource: Send + Sync {
     /// `serial` is the serial number's big-endian bytes (a leading zero octet is ignored).
     fn status(&self, issuer: CaLevel, serial: &[u8]) -> CertStatus;
+
+    /// A number that changes whenever any answer about `issuer`'s certs may change, read
+    /// before the answers it vouches for (`Watched::version`); `None` when the source cannot
+    /// say, and nothing derived from it may then be reused.
+    fn version(&self, _issuer: CaLevel) -> Option<u64> {
+        None
+    }
 }
 
 /// Serial (upper-case hex, no leading zeros) to status, from one `index.txt`.
@@ -61,6 +68,11 @@ impl StatusSource for IndexStatus {
                 .unwrap_or(CertStatus::Unknown),
             Load::Missing(_) | Load::Bad(_) => CertStatus::Unknown,
         }
+    }
+
+    fn version(&self, issuer: CaLevel) -> Option<u64> {
+        let (_, w) = self.files.iter().find(|(l, _)| *l == issuer)?;
+        Some(w.version())
     }
 }
 

@@ -46,6 +46,9 @@ pub struct Watched<T> {
     recheck: u64,
     /// The most read of each file: `store::CAP` unless `capped` says otherwise.
     cap: u64,
+    /// Bumped after every new value and every failed load: what was derived from the value
+    /// (a signed OCSP answer) is current while this number is unchanged (`version`).
+    generation: AtomicU64,
 }
 
 impl<T> Watched<T> {
@@ -62,6 +65,7 @@ impl<T> Watched<T> {
             checked: AtomicU64::new(0),
             recheck: u64::try_from(recheck.as_nanos()).unwrap_or(u64::MAX),
             cap: crate::store::CAP,
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -75,6 +79,15 @@ impl<T> Watched<T> {
 
     pub fn paths(&self) -> &[PathBuf] {
         &self.paths
+    }
+
+    /// A number that changes whenever the value may have: it looks at the files as `get`
+    /// does, then says which load is current. Read it *before* the value something is derived
+    /// from: a change in between then leaves that derivation tagged with the older number, so
+    /// it is seen as stale, never the other way round.
+    pub fn version(&self) -> u64 {
+        let _ = self.get();
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The current value: the cached one while no file changed, else read and parsed anew.
@@ -140,6 +153,7 @@ impl<T> Watched<T> {
             Ok(v) => {
                 let v = Arc::new(v);
                 *self.cache.write().unwrap_or_else(|p| p.into_inner()) = Some((stamp, v.clone()));
+                self.generation.fetch_add(1, Ordering::AcqRel);
                 self.checked.store(now + 1, Ordering::Release);
                 Load::Ready(v)
             }
@@ -150,6 +164,7 @@ impl<T> Watched<T> {
     /// A file is gone or unusable: the next call looks again (a failure is not cached, so a
     /// fixed file shows at once).
     fn fail(&self, l: Load<T>) -> Load<T> {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.checked.store(0, Ordering::Release);
         l
     }
@@ -189,6 +204,29 @@ mod tests {
         assert!(matches!(w.get(), Load::Bad(s) if s.contains("larger than 4 MiB")));
         let w = w.capped(crate::crl::CRL_CAP);
         assert!(matches!(w.get(), Load::Ready(v) if v.len() == big.len()));
+    }
+
+    #[test]
+    fn the_version_changes_with_the_files_and_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, "one").unwrap();
+        let w = Watched::with_recheck(vec![p.clone()], text, Duration::ZERO);
+        let v1 = w.version();
+        assert_eq!(w.version(), v1, "nothing changed");
+        let tmp = dir.path().join("t");
+        fs::write(&tmp, "two").unwrap();
+        fs::rename(&tmp, &p).unwrap();
+        let v2 = w.version();
+        assert_ne!(v2, v1);
+        assert!(matches!(w.get(), Load::Ready(v) if *v == "two"));
+        assert_eq!(w.version(), v2);
+        // A missing file is a new version on every look, so nothing derived while it is
+        // missing counts as current.
+        fs::remove_file(&p).unwrap();
+        let v3 = w.version();
+        assert_ne!(v3, v2);
+        assert_ne!(w.version(), v3);
     }
 
     #[test]

@@ -536,6 +536,69 @@ fn ocsp_good_then_revoked_without_restart_post_and_get() {
     );
 }
 
+/// The `Produced At:` line of `openssl ocsp -resp_text`.
+fn produced_at(text: &str) -> String {
+    text.lines()
+        .find(|l| l.contains("Produced At:"))
+        .unwrap_or_else(|| panic!("no Produced At in {text}"))
+        .trim()
+        .to_string()
+}
+
+/// A request without a nonce, as the JDK's revocation checker sends it, gets the answer signed
+/// for the same request before, byte for byte (ECDSA signatures differ on every signing), until
+/// it stops being true: `hapki revoke` shows on the next request, without a restart.
+#[test]
+fn a_repeated_request_without_a_nonce_gets_the_answer_signed_before_until_a_revocation() {
+    let fx = tree();
+    let s = Server::start(&fx);
+    let f = ocsp_files(&fx.out);
+    let url = s.http_url("/ocsp");
+    let tmp = tempfile::tempdir().unwrap();
+    let ask = |n: u32| -> (String, Vec<u8>) {
+        let resp = tmp.path().join(format!("resp{n}.der"));
+        let out = openssl(&[
+            "ocsp",
+            "-issuer",
+            &f.issuer,
+            "-cert",
+            &f.leaf,
+            "-url",
+            &url,
+            "-CAfile",
+            &f.chain,
+            "-no_nonce",
+            "-resp_text",
+            "-respout",
+            resp.to_str().unwrap(),
+        ]);
+        let text = ok(out, "openssl ocsp -no_nonce");
+        (text, std::fs::read(&resp).unwrap())
+    };
+    let (first, der) = ask(1);
+    assert!(first.contains(&format!("{}: good", f.leaf)), "{first}");
+    // `producedAt` has whole seconds: an answer signed a second later would carry another.
+    std::thread::sleep(Duration::from_millis(1100));
+    let (again, der_again) = ask(2);
+    assert_eq!(
+        der_again, der,
+        "not the same signed answer:\n{first}\n{again}"
+    );
+    // With a nonce (openssl's default) the answer is signed for the request.
+    let (fresh, _) = ocsp_query(&f, &url);
+    assert!(fresh.contains(": good"), "{fresh}");
+    assert_ne!(produced_at(&fresh), produced_at(&first));
+
+    fx.ok(&["revoke", &f.leaf, "--reason", "key-compromise"]);
+    let (revoked, der_revoked) = ask(3);
+    assert!(
+        revoked.contains(&format!("{}: revoked", f.leaf)),
+        "{revoked}"
+    );
+    assert!(revoked.contains("Reason: keyCompromise"), "{revoked}");
+    assert_ne!(der_revoked, der);
+}
+
 fn index_line(status: char, serial: &str, revoked: &str) -> String {
     format!("{status}\t271231235959Z\t{revoked}\t{serial}\tunknown\t/C=US/CN=x\n")
 }
