@@ -375,7 +375,13 @@ fn ocsp_files(dir: &Path) -> Ocsp {
 }
 
 fn ocsp_query(f: &Ocsp, url: &str) -> (String, String) {
-    let out = openssl(&[
+    ocsp_query_with(f, url, &[])
+}
+
+/// `openssl ocsp` about the participant's server cert at `url`, with `extra` arguments; its
+/// stdout and stderr, after asserting that it succeeded.
+fn ocsp_query_with(f: &Ocsp, url: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec![
         "ocsp",
         "-issuer",
         &f.issuer,
@@ -386,7 +392,9 @@ fn ocsp_query(f: &Ocsp, url: &str) -> (String, String) {
         "-CAfile",
         &f.chain,
         "-resp_text",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = openssl(&args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -557,22 +565,8 @@ fn a_repeated_request_without_a_nonce_gets_the_answer_signed_before_until_a_revo
     let tmp = tempfile::tempdir().unwrap();
     let ask = |n: u32| -> (String, Vec<u8>) {
         let resp = tmp.path().join(format!("resp{n}.der"));
-        let out = openssl(&[
-            "ocsp",
-            "-issuer",
-            &f.issuer,
-            "-cert",
-            &f.leaf,
-            "-url",
-            &url,
-            "-CAfile",
-            &f.chain,
-            "-no_nonce",
-            "-resp_text",
-            "-respout",
-            resp.to_str().unwrap(),
-        ]);
-        let text = ok(out, "openssl ocsp -no_nonce");
+        let resp_arg = resp.to_str().unwrap();
+        let (text, _) = ocsp_query_with(&f, &url, &["-no_nonce", "-respout", resp_arg]);
         (text, std::fs::read(&resp).unwrap())
     };
     let (first, der) = ask(1);
