@@ -39,8 +39,16 @@ struct Entry {
     signer: Arc<Responder>,
     /// The index version read before the answer was made.
     version: u64,
-    /// Unix seconds after which the answer is signed anew.
-    until: u64,
+    /// Unix seconds at which it was signed (its `producedAt`).
+    made: u64,
+}
+
+impl Entry {
+    /// Signed at most `FRESH_FOR` ago, and not after `now`: a clock set back does not make an
+    /// answer from its future last longer.
+    fn fresh(&self, now: u64) -> bool {
+        self.made <= now && now - self.made < FRESH_FOR.as_secs()
+    }
 }
 
 /// The index versions of the org's CAs, read once per request before anything is answered.
@@ -92,7 +100,7 @@ impl Cache {
     ) -> Option<(Bytes, &'static str)> {
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         let e = map.get(request)?;
-        let current = now < e.until
+        let current = e.fresh(now)
             && responders.iter().any(|r| Arc::ptr_eq(r, &e.signer))
             && versions.of(e.signer.level()) == Some(e.version);
         current.then(|| (e.der.clone(), e.summary))
@@ -112,7 +120,7 @@ impl Cache {
         }
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_ENTRIES {
-            map.retain(|_, e| now < e.until);
+            map.retain(|_, e| e.fresh(now));
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
@@ -124,7 +132,7 @@ impl Cache {
                 summary: answer.summary,
                 signer,
                 version,
-                until: now.saturating_add(FRESH_FOR.as_secs()),
+                made: now,
             },
         );
         der
@@ -283,6 +291,10 @@ mod tests {
         let later = ask(&cache, &req, &rs, &idx, T + 6 + FRESH_FOR.as_secs());
         assert_ne!(later, revoked);
         assert_eq!(idx.asked.load(Ordering::SeqCst), 3);
+        // The clock set back before that signing: not the answer from its future.
+        let back = ask(&cache, &req, &rs, &idx, T + 6);
+        assert_ne!(back, later);
+        assert_eq!(idx.asked.load(Ordering::SeqCst), 4);
     }
 
     #[test]
