@@ -140,8 +140,9 @@ fn signature_algorithm(key: &KeyPair) -> Result<AlgorithmIdentifierOwned, String
 pub struct Answer {
     pub der: Vec<u8>,
     pub summary: &'static str,
-    /// The responder that signed it, for a signed answer to a request without a nonce: the
-    /// same request may then be answered with the same bytes (`ocsp_cache`).
+    /// The responder that signed it, for a signed answer to a request without a nonce about
+    /// certs the index knows (no `unknown` in it, so made-up serials are never kept): the same
+    /// request may then be answered with the same bytes (`ocsp_cache`).
     pub reusable_from: Option<Arc<Responder>>,
 }
 
@@ -184,6 +185,7 @@ pub fn answer(
         return error_answer(OcspResponse::internal_error(), "internal");
     };
     let mut summary = "good";
+    let mut any_unknown = false;
     let mut responses = Vec::with_capacity(singles.len());
     for s in singles {
         let id = &s.req_cert;
@@ -195,6 +197,7 @@ pub fn answer(
         let cert_status = match st {
             CertStatus::Good => x509_ocsp::CertStatus::good(),
             CertStatus::Unknown => {
+                any_unknown = true;
                 summary = if summary == "revoked" {
                     summary
                 } else {
@@ -231,7 +234,7 @@ pub fn answer(
         .filter(|e| e.extn_id == NONCE)
         .cloned()
         .collect();
-    let reusable = nonce.is_empty();
+    let reusable = nonce.is_empty() && !any_unknown;
     let Ok(key_hash) = OctetString::new(responder.key_hash.clone()) else {
         return error_answer(OcspResponse::internal_error(), "internal");
     };

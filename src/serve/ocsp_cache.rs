@@ -8,8 +8,8 @@
 //! signed it is still the one loaded for its CA (the responder files and the CA cert are
 //! unchanged: the same `Arc`), and (3) its CA's index has the version it had before the answer
 //! was made (`StatusSource::version`): a revocation, or any other rewrite of the index, shows
-//! on the next request. `unknown` answers are not kept, so requests for made-up serials cannot
-//! crowd out the real ones; the table is emptied when it reaches `MAX_ENTRIES` (after dropping
+//! on the next request. Answers with an `unknown` in them are not kept
+//! (`Answer::reusable_from`), so requests for made-up serials cannot crowd out the real ones; the table is emptied when it reaches `MAX_ENTRIES` (after dropping
 //! what is too old), which bounds its memory whatever clients send.
 
 use super::ocsp::{Answer, Responder};
@@ -115,7 +115,7 @@ impl Cache {
         let Some(version) = versions.of(signer.level()) else {
             return der;
         };
-        if answer.summary == "unknown" || request.len() > MAX_REQUEST {
+        if request.len() > MAX_REQUEST {
             return der;
         }
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
@@ -183,13 +183,18 @@ mod tests {
 
     /// A one-cert request about `serial`, with a nonce when one is given.
     fn request(ca: &rcgen::Certificate, serial: u8, nonce: Option<&[u8]>) -> Vec<u8> {
+        request_of(ca, &[serial], nonce)
+    }
+
+    /// A request about each of `serials`.
+    fn request_of(ca: &rcgen::Certificate, serials: &[u8], nonce: Option<&[u8]>) -> Vec<u8> {
         let ca = x509_cert::Certificate::from_der(ca.der()).unwrap();
         let sha1 = |b: &[u8]| {
             let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, b);
             OctetString::new(d.as_ref().to_vec()).unwrap()
         };
         let tbs = &ca.tbs_certificate;
-        let id = CertId {
+        let id = |serial: u8| CertId {
             hash_algorithm: AlgorithmIdentifierOwned {
                 oid: ObjectIdentifier::new_unwrap("1.3.14.3.2.26"),
                 parameters: None,
@@ -210,10 +215,12 @@ mod tests {
             tbs_request: TbsRequest {
                 version: Version::V1,
                 requestor_name: None,
-                request_list: vec![Request {
-                    req_cert: id,
-                    single_request_extensions: None,
-                }],
+                request_list: (serials.iter())
+                    .map(|&s| Request {
+                        req_cert: id(s),
+                        single_request_extensions: None,
+                    })
+                    .collect(),
                 request_extensions: ext,
             },
             optional_signature: None,
@@ -222,7 +229,11 @@ mod tests {
         .unwrap()
     }
 
-    /// An index whose answer and version the test sets, counting the lookups.
+    /// A serial no index lists.
+    const MADE_UP: u8 = 0x66;
+
+    /// An index whose answer (for every serial but `MADE_UP`) and version the test sets,
+    /// counting the lookups.
     struct Index {
         status: Mutex<CertStatus>,
         version: AtomicU64,
@@ -230,9 +241,12 @@ mod tests {
     }
 
     impl StatusSource for Index {
-        fn status(&self, _: CaLevel, _: &[u8]) -> CertStatus {
+        fn status(&self, _: CaLevel, serial: &[u8]) -> CertStatus {
             self.asked.fetch_add(1, Ordering::SeqCst);
-            *self.status.lock().unwrap()
+            match serial {
+                [MADE_UP] => CertStatus::Unknown,
+                _ => *self.status.lock().unwrap(),
+            }
         }
         fn version(&self, _: CaLevel) -> Option<u64> {
             Some(self.version.load(Ordering::SeqCst))
@@ -311,10 +325,16 @@ mod tests {
         );
         assert_eq!(cache.len(), 0);
 
-        // `unknown` is not kept.
+        // `unknown` is not kept, alone or beside a revoked cert in one request.
         *idx.status.lock().unwrap() = CertStatus::Unknown;
         let req = request(&ca, 8, None);
         ask(&cache, &req, &rs, &idx, T);
+        assert_eq!(cache.len(), 0);
+        *idx.status.lock().unwrap() = CertStatus::Revoked {
+            at: T as i64,
+            reason: None,
+        };
+        ask(&cache, &request_of(&ca, &[9, MADE_UP], None), &rs, &idx, T);
         assert_eq!(cache.len(), 0);
 
         // A good answer is kept, but not once the responder was loaded again (its files or
