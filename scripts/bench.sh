@@ -322,7 +322,11 @@ EOF
 # it still run, and the bench exits 1 at the end naming every one that failed.
 failed_subs=()
 [[ ${SUBS:-1} != 0 ]] || { say "SUBS=0: the other benchmarks are skipped"; exit 0; }
-sub() { "$@" || { local rc=$?; say "$1 failed (exit $rc)"; failed_subs+=("$1 (exit $rc)"); }; }
+# A sub-bench named with the PROFILE it was given, so that the two serve runs are told apart.
+sub() {
+    local what="${PROFILE:+PROFILE=$PROFILE }$1"
+    "$@" || { local rc=$?; say "$what failed (exit $rc)"; failed_subs+=("$what (exit $rc)"); }
+}
 # hapki serve against NGINX and openssl ocsp (benches/serve.sh; its own usage header).
 HAPKI=$hapki sub benches/serve.sh
 # The same on the default profile: its OCSP responders sign with RSA-2048.
