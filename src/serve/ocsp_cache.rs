@@ -9,8 +9,9 @@
 //! unchanged: the same `Arc`), and (3) its CA's index has the version it had before the answer
 //! was made (`StatusSource::version`): a revocation, or any other rewrite of the index, shows
 //! on the next request. Answers with an `unknown` in them are not kept
-//! (`Answer::reusable_from`), so requests for made-up serials cannot crowd out the real ones; the table is emptied when it reaches `MAX_ENTRIES` (after dropping
-//! what is too old), which bounds its memory whatever clients send.
+//! (`Answer::reusable_from`), so requests for made-up serials cannot crowd out the real ones;
+//! the table is emptied when it reaches `MAX_ENTRIES` (after dropping what is too old), which
+//! bounds its memory whatever clients send.
 
 use super::ocsp::{Answer, Responder};
 use super::status::StatusSource;
@@ -261,8 +262,43 @@ mod tests {
         }
     }
 
-    fn ask(cache: &Cache, req: &[u8], rs: &[Arc<Responder>], idx: &Index, now: u64) -> Bytes {
-        cache.answer(req, rs, idx, &Versions::read(idx), now).0
+    /// One CA and its responder, an index that says `good`, an empty table.
+    struct Setup {
+        ca: rcgen::Certificate,
+        rs: [Arc<Responder>; 1],
+        idx: Index,
+        cache: Cache,
+    }
+
+    fn setup() -> Setup {
+        let (r, ca) = responder();
+        Setup {
+            ca,
+            rs: [r],
+            idx: index(CertStatus::Good),
+            cache: Cache::default(),
+        }
+    }
+
+    impl Setup {
+        /// The answer to `req` at `now`, as `routes` asks for it.
+        fn ask(&self, req: &[u8], now: u64) -> Bytes {
+            let versions = Versions::read(&self.idx);
+            (self.cache.answer(req, &self.rs, &self.idx, &versions, now)).0
+        }
+
+        /// A new answer to `req` from `ocsp::answer`, past the table.
+        fn sign(&self, req: &[u8], status: &dyn StatusSource) -> Answer {
+            super::super::ocsp::answer(req, &self.rs, status, T)
+        }
+
+        fn set(&self, status: CertStatus) {
+            *self.idx.status.lock().unwrap() = status;
+        }
+
+        fn asked(&self) -> usize {
+            self.idx.asked.load(Ordering::SeqCst)
+        }
     }
 
     fn status_of(der: &[u8]) -> x509_ocsp::CertStatus {
@@ -277,76 +313,68 @@ mod tests {
 
     #[test]
     fn a_repeated_request_without_a_nonce_gets_the_same_signed_answer_while_it_is_true() {
-        let (r, ca) = responder();
-        let rs = [r];
-        let idx = index(CertStatus::Good);
-        let cache = Cache::default();
-        let req = request(&ca, 7, None);
-        let first = ask(&cache, &req, &rs, &idx, T);
+        let s = setup();
+        let req = request(&s.ca, 7, None);
+        let first = s.ask(&req, T);
         assert_eq!(status_of(&first), x509_ocsp::CertStatus::good());
         // Seconds later: the same bytes (the same producedAt and signature), no new lookup.
-        assert_eq!(ask(&cache, &req, &rs, &idx, T + 5), first);
-        assert_eq!(idx.asked.load(Ordering::SeqCst), 1);
+        assert_eq!(s.ask(&req, T + 5), first);
+        assert_eq!(s.asked(), 1);
 
         // The index changed (a revocation): the next request is answered from it.
-        *idx.status.lock().unwrap() = CertStatus::Revoked {
+        s.set(CertStatus::Revoked {
             at: T as i64,
             reason: None,
-        };
-        idx.version.fetch_add(1, Ordering::SeqCst);
-        let revoked = ask(&cache, &req, &rs, &idx, T + 6);
+        });
+        s.idx.version.fetch_add(1, Ordering::SeqCst);
+        let revoked = s.ask(&req, T + 6);
         assert!(matches!(
             status_of(&revoked),
             x509_ocsp::CertStatus::Revoked(_)
         ));
-        assert_eq!(ask(&cache, &req, &rs, &idx, T + 7), revoked);
+        assert_eq!(s.ask(&req, T + 7), revoked);
 
         // Older than FRESH_FOR: signed anew.
-        let later = ask(&cache, &req, &rs, &idx, T + 6 + FRESH_FOR.as_secs());
+        let later = s.ask(&req, T + 6 + FRESH_FOR.as_secs());
         assert_ne!(later, revoked);
-        assert_eq!(idx.asked.load(Ordering::SeqCst), 3);
+        assert_eq!(s.asked(), 3);
         // The clock set back before that signing: not the answer from its future.
-        let back = ask(&cache, &req, &rs, &idx, T + 6);
+        let back = s.ask(&req, T + 6);
         assert_ne!(back, later);
-        assert_eq!(idx.asked.load(Ordering::SeqCst), 4);
+        assert_eq!(s.asked(), 4);
     }
 
     #[test]
     fn nonces_unknown_serials_and_a_new_responder_are_answered_afresh() {
-        let (r, ca) = responder();
-        let rs = [r];
-        let idx = index(CertStatus::Good);
-        let cache = Cache::default();
+        let s = setup();
         // With a nonce: a signature each time (its producedAt moves with the clock).
-        let req = request(&ca, 7, Some(b"0123456789abcdef"));
-        assert_ne!(
-            ask(&cache, &req, &rs, &idx, T),
-            ask(&cache, &req, &rs, &idx, T + 1)
-        );
-        assert_eq!(cache.len(), 0);
+        let req = request(&s.ca, 7, Some(b"0123456789abcdef"));
+        assert_ne!(s.ask(&req, T), s.ask(&req, T + 1));
+        assert_eq!(s.cache.len(), 0);
 
         // `unknown` is not kept, alone or beside a revoked cert in one request.
-        *idx.status.lock().unwrap() = CertStatus::Unknown;
-        let req = request(&ca, 8, None);
-        ask(&cache, &req, &rs, &idx, T);
-        assert_eq!(cache.len(), 0);
-        *idx.status.lock().unwrap() = CertStatus::Revoked {
+        s.set(CertStatus::Unknown);
+        let req = request(&s.ca, 8, None);
+        s.ask(&req, T);
+        assert_eq!(s.cache.len(), 0);
+        s.set(CertStatus::Revoked {
             at: T as i64,
             reason: None,
-        };
-        ask(&cache, &request_of(&ca, &[9, MADE_UP], None), &rs, &idx, T);
-        assert_eq!(cache.len(), 0);
+        });
+        s.ask(&request_of(&s.ca, &[9, MADE_UP], None), T);
+        assert_eq!(s.cache.len(), 0);
 
         // A good answer is kept, but not once the responder was loaded again (its files or
         // the CA cert changed): the new one signs.
-        *idx.status.lock().unwrap() = CertStatus::Good;
-        let first = ask(&cache, &req, &rs, &idx, T);
-        assert_eq!(cache.len(), 1);
+        s.set(CertStatus::Good);
+        let first = s.ask(&req, T);
+        assert_eq!(s.cache.len(), 1);
         let (again, _) = responder();
-        assert!(cache
-            .get(&req, &[again], &Versions::read(&idx), T)
+        assert!(s
+            .cache
+            .get(&req, &[again], &Versions::read(&s.idx), T)
             .is_none());
-        assert_eq!(ask(&cache, &req, &rs, &idx, T + 1), first);
+        assert_eq!(s.ask(&req, T + 1), first);
 
         // A source without versions (`StatusSource::version` is None) is never reused from.
         struct Plain;
@@ -356,30 +384,24 @@ mod tests {
             }
         }
         let fresh = Cache::default();
-        let a = super::super::ocsp::answer(&req, &rs, &Plain, T);
-        fresh.keep(&req, a, &Versions::read(&Plain), T);
+        fresh.keep(&req, s.sign(&req, &Plain), &Versions::read(&Plain), T);
         assert_eq!(fresh.len(), 0);
     }
 
     #[test]
     fn the_table_stays_bounded() {
-        let (r, ca) = responder();
-        let rs = [r];
-        let idx = index(CertStatus::Good);
-        let cache = Cache::default();
-        let req = request(&ca, 7, None);
-        let versions = Versions::read(&idx);
+        let s = setup();
+        let req = request(&s.ca, 7, None);
+        let versions = Versions::read(&s.idx);
         for i in 0..=MAX_ENTRIES {
             let mut key = req.clone();
             key.extend_from_slice(&(i as u32).to_be_bytes());
-            let a = super::super::ocsp::answer(&req, &rs, &idx, T);
-            cache.keep(&key, a, &versions, T);
-            assert!(cache.len() <= MAX_ENTRIES);
+            s.cache.keep(&key, s.sign(&req, &s.idx), &versions, T);
+            assert!(s.cache.len() <= MAX_ENTRIES);
         }
         let big = vec![0u8; MAX_REQUEST + 1];
-        let a = super::super::ocsp::answer(&req, &rs, &idx, T);
-        let before = cache.len();
-        cache.keep(&big, a, &versions, T);
-        assert_eq!(cache.len(), before);
+        let before = s.cache.len();
+        s.cache.keep(&big, s.sign(&req, &s.idx), &versions, T);
+        assert_eq!(s.cache.len(), before);
     }
 }
